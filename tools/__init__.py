@@ -1,0 +1,1 @@
+"""Python helpers used by run_tests.py (standard library only)."""

@@ -1,0 +1,1 @@
+"""The test runner behind run_tests.py: prerequisites, builds, suites, reports."""

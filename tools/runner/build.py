@@ -1,0 +1,72 @@
+"""Configure and build one CMake preset, with the output in build/<preset>/build.log."""
+from __future__ import annotations
+
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+LOG_TAIL_LINES = 40
+
+
+@dataclass
+class BuildResult:
+    preset: str
+    ok: bool
+    seconds: float
+    configured: bool
+    log: Path
+    message: str = ""
+    tail: list[str] | None = None
+
+
+def needs_configure(root: Path, preset: str) -> bool:
+    """Configure when there is no cache yet, or when the top-level build description changed."""
+    cache = root / "build" / preset / "CMakeCache.txt"
+    if not cache.is_file():
+        return True
+    stamp = cache.stat().st_mtime
+    for name in ("CMakeLists.txt", "CMakePresets.json"):
+        path = root / name
+        if path.is_file() and path.stat().st_mtime > stamp:
+            return True
+    return False
+
+
+def log_tail(log: Path, lines: int = LOG_TAIL_LINES) -> list[str]:
+    try:
+        text = log.read_text(errors="replace")
+    except OSError as exc:
+        return [f"(cannot read {log}: {exc.strerror})"]
+    return text.splitlines()[-lines:]
+
+
+def build_preset(root: Path, preset: str) -> BuildResult:
+    start = time.monotonic()
+    log = root / "build" / preset / "build.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    configure = needs_configure(root, preset)
+    steps = []
+    if configure:
+        steps.append(["cmake", "--preset", preset])
+    steps.append(["cmake", "--build", "--preset", preset])
+    with open(log, "w", encoding="utf-8", errors="replace") as out:
+        for cmd in steps:
+            out.write(f"$ {' '.join(cmd)}\n")
+            out.flush()
+            try:
+                rc = subprocess.call(cmd, cwd=root, stdout=out, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL)
+            except OSError as exc:
+                out.write(f"cannot run {cmd[0]}: {exc.strerror}\n")
+                rc = 127
+            if rc != 0:
+                out.write(f"\n'{' '.join(cmd)}' failed with exit status {rc}\n")
+                out.flush()
+                if configure and cmd[1] == "--preset":
+                    # A half-written cache would skip configuration next time.
+                    (log.parent / "CMakeCache.txt").unlink(missing_ok=True)
+                return BuildResult(preset, False, time.monotonic() - start, configure, log,
+                                   f"'{' '.join(cmd)}' failed (exit status {rc}); log: {log}",
+                                   log_tail(log))
+    return BuildResult(preset, True, time.monotonic() - start, configure, log)

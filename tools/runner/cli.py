@@ -1,0 +1,154 @@
+"""Command line of run_tests.py: argparse subcommands; `test` (the default) checks prerequisites,
+builds, runs the selected suites and ends with the 'N passed, N failed[, N skipped]' line."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import TextIO
+
+from . import junit, prereqs
+from .execute import SuiteResult, run_suite
+from .protocol import Counts, format_summary
+from .report import Console
+from .suites import SUITES, Context, Suite, by_name
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# Subcommands that later issues implement: name -> (issue, what it will do).
+RESERVED = {
+    "fuzz": (5, "run a fuzzing campaign (libFuzzer / AFL++)"),
+    "conformance": (6, "replay recorded Windows conformance cases and diff them"),
+    "reproduce": (7, "reproduce and minimise a crash from a fuzzer artifact"),
+    "gate": (8, "the release gate"),
+}
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    pass
+
+
+def build_parser(registry: list[Suite]) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="run_tests.py",
+        description="Build and test the KS allocator harness. Without a subcommand, runs `test`.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    test = sub.add_parser("test", help="build and run the test suites (the default)",
+                          description="Check prerequisites, build, run suites; the last line is the total.")
+    test.add_argument("--suite", action="append", default=[], metavar="NAME",
+                      help="run only this suite (repeatable): " + ", ".join(s.name for s in registry))
+    test.add_argument("-k", dest="patterns", action="append", default=[], metavar="GLOB",
+                      help="run only cases whose name (suite.case) matches GLOB (repeatable)")
+    test.add_argument("--junit", metavar="FILE", type=Path, help="also write a JUnit XML report to FILE")
+    test.add_argument("--list", action="store_true", help="list the suites and exit")
+    test.add_argument("-v", "--verbose", action="store_true", help="show every case line")
+    test.add_argument("--no-install", action="store_true",
+                      help="never run apt-get; print the command for missing prerequisites instead")
+    for name, (issue, what) in RESERVED.items():
+        sub.add_parser(name, help=f"{what} (not implemented yet: issue {issue})", add_help=False)
+    return parser
+
+
+def normalise_argv(argv: list[str]) -> list[str]:
+    """`run_tests.py [options]` means `run_tests.py test [options]`."""
+    if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help")):
+        return ["test", *argv]
+    return argv
+
+
+def select_suites(names: list[str], registry: list[Suite]) -> list[Suite]:
+    known = by_name(registry)
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise UsageError(f"unknown suite '{unknown[0]}'; valid suites: {', '.join(known)}")
+    if not names:
+        return list(registry)
+    return [s for s in registry if s.name in names]
+
+
+def check_patterns(patterns: list[str]) -> None:
+    for p in patterns:
+        if not p.strip():
+            raise UsageError("-k needs a non-empty glob, for example -k 'verifier.*'")
+        if p.startswith("-"):
+            raise UsageError(f"-k pattern '{p}' starts with '-'; test names never do")
+
+
+def check_junit_path(path: Path | None) -> None:
+    if path is None:
+        return
+    if path.is_dir():
+        raise UsageError(f"--junit {path}: is a directory, expected a file name")
+    parent = path.parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise UsageError(f"--junit {path}: {parent} is not a directory")
+
+
+def run_tests(args, registry: list[Suite], console: Console, root: Path, host: prereqs.Host | None) -> int:
+    suites = select_suites(args.suite, registry)
+    if args.list:
+        for s in suites:
+            build = f" [preset {s.preset}]" if s.preset else ""
+            console.say(f"{s.name:<18} {s.description}{build}")
+        return EXIT_OK
+    check_patterns(args.patterns)
+    check_junit_path(args.junit)
+
+    needs = {n for s in suites for n in s.needs}
+    if needs:
+        host = host or prereqs.Host.current(root / "build" / "prerequisites.log")
+        if not prereqs.ensure(prereqs.lookup(needs), host, not args.no_install, console.say):
+            console.say("prerequisites missing: nothing was built or run")
+            return EXIT_USAGE
+
+    ctx = Context(root, tuple(args.patterns))
+    builds: dict = {}
+    results: list[SuiteResult] = []
+    for suite in suites:
+        res = run_suite(suite, ctx, builds, on_case=console.case,
+                        on_build=lambda p: console.say(f"building preset {p} (log: build/{p}/build.log)"))
+        console.suite(res)
+        results.append(res)
+
+    total = sum((r.counts() for r in results), Counts())
+    status = EXIT_FAILED if total.failed else EXIT_OK
+    if args.patterns and total.total == 0:
+        console.say(f"no case in any suite matched -k {' '.join(args.patterns)}")
+        status = EXIT_FAILED
+    if args.junit is not None:
+        try:
+            junit.write(results, args.junit)
+            console.say(f"JUnit report: {args.junit}")
+        except OSError as exc:
+            console.say(f"error: cannot write the JUnit report {args.junit}: {exc.strerror}")
+            status = EXIT_FAILED
+    console.say(format_summary(total))
+    return status
+
+
+def main(argv: list[str] | None = None, *, registry: list[Suite] | None = None, out: TextIO | None = None,
+         root: Path = ROOT, host: prereqs.Host | None = None) -> int:
+    registry = SUITES if registry is None else registry
+    out = out or sys.stdout
+    parser = build_parser(registry)
+    argv = normalise_argv(list(sys.argv[1:] if argv is None else argv))
+    if argv and argv[0] in RESERVED:  # whatever follows: the subcommand does not exist yet
+        issue, what = RESERVED[argv[0]]
+        print(f"run_tests.py {argv[0]}: not implemented yet (issue {issue}: {what})", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse has printed its message
+        return EXIT_OK if exc.code == 0 else EXIT_USAGE
+    console = Console(out, args.verbose)
+    try:
+        return run_tests(args, registry, console, root, host)
+    except UsageError as exc:
+        print(f"run_tests.py: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("run_tests.py: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,49 @@
+"""The suite registry. A suite is a command that speaks the ktest protocol (see protocol.py),
+optionally preceded by the build of a CMake preset. To add a suite, append one Suite to SUITES."""
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+C_TOOLCHAIN = ("cmake", "ninja", "clang", "llvm")
+
+
+@dataclass(frozen=True)
+class Context:
+    root: Path
+    patterns: tuple[str, ...]  # -k globs, matched against "suite.case"; empty selects everything
+
+
+@dataclass(frozen=True)
+class Suite:
+    name: str
+    description: str
+    command: Callable[[Context], list[str]]
+    preset: str | None = None  # CMake preset to configure/build first
+    needs: tuple[str, ...] = ()  # rows of prereqs.PREREQUISITES
+    timeout: float = 600.0  # seconds for the command (not the build)
+
+
+def km_tests(preset: str) -> Callable[[Context], list[str]]:
+    def command(ctx: Context) -> list[str]:
+        return [str(ctx.root / "build" / preset / "km_tests"), *ctx.patterns]
+    return command
+
+
+def runner_selftest(ctx: Context) -> list[str]:
+    return [sys.executable, "-m", "tools.runner.selftest", *ctx.patterns]
+
+
+SUITES: list[Suite] = [
+    Suite("unit-asan-ubsan", "C unit and verifier negative tests under ASan + UBSan",
+          km_tests("asan-ubsan"), preset="asan-ubsan", needs=C_TOOLCHAIN + ("asan-ubsan-runtime",)),
+    Suite("unit-msan", "C unit and verifier negative tests under MemorySanitizer",
+          km_tests("msan"), preset="msan", needs=C_TOOLCHAIN + ("msan-runtime",)),
+    Suite("runner-selftest", "the Python tests of run_tests.py itself (tests/python)", runner_selftest),
+]
+
+
+def by_name(registry: list[Suite]) -> dict[str, Suite]:
+    return {s.name: s for s in registry}
