@@ -74,6 +74,8 @@ def run_command(cmd: list[str], cwd, timeout: float,
         raise
     finally:
         timer.cancel()
+        if proc.stdout is not None:
+            proc.stdout.close()
     return proc.returncode, timed_out.is_set(), None
 
 

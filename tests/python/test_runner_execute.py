@@ -1,0 +1,101 @@
+"""Running a suite's command: parsing as it streams, and suite-level problems reported as failures."""
+import os
+import tempfile
+import time
+import unittest
+from pathlib import Path
+
+from tests.python.fakes import CRASHING, FAILING, PASSING, script_suite
+from tools.runner.build import needs_configure
+from tools.runner.execute import run_suite
+from tools.runner.suites import Context, Suite
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run(suite, patterns=()):
+    seen = []
+    res = run_suite(suite, Context(ROOT, tuple(patterns)), {}, on_case=seen.append)
+    return res, seen
+
+
+class RunSuiteTests(unittest.TestCase):
+    def test_passing_suite(self):
+        res, seen = run(script_suite("ok", PASSING))
+        counts = res.counts()
+        self.assertEqual((counts.passed, counts.failed, counts.skipped), (1, 0, 1))
+        self.assertEqual([c.name for c in seen], ["demo.one", "demo.two"])
+
+    def test_failing_case_is_streamed_with_its_output(self):
+        res, seen = run(script_suite("bad", FAILING))
+        self.assertEqual(res.counts().failed, 1)
+        bad = [c for c in seen if c.name == "demo.bad"][0]
+        self.assertEqual(len(bad.output), 1)  # on_case fires once the indented output is complete
+
+    def test_crash_is_a_reported_failure(self):
+        res, _ = run(script_suite("crash", CRASHING))
+        self.assertEqual(res.counts().passed, 1)
+        synthetic = [c for c in res.cases if c.synthetic]
+        self.assertEqual(len(synthetic), 1)
+        self.assertEqual(synthetic[0].name, "suite.run")
+        self.assertIn("SIGSEGV", synthetic[0].message)
+
+    def test_missing_summary_is_a_reported_failure(self):
+        res, _ = run(script_suite("trunc", 'print("PASS a.b")\nprint("some noise")'))
+        self.assertEqual(res.counts().failed, 1)
+        self.assertIn("summary", res.cases[-1].message)
+        self.assertIn("some noise", res.cases[-1].output)
+
+    def test_missing_executable_is_a_reported_failure(self):
+        suite = Suite("ghost", "no such program", lambda ctx: ["/nonexistent/km_tests"])
+        res, _ = run(suite)
+        self.assertEqual(res.counts().failed, 1)
+        self.assertIn("cannot run", res.cases[0].message)
+
+    def test_timeout_kills_the_command(self):
+        start = time.monotonic()
+        res, _ = run(script_suite("slow", 'import time\nprint("PASS a.b", flush=True)\ntime.sleep(60)',
+                                  timeout=1.0))
+        self.assertLess(time.monotonic() - start, 30)
+        self.assertIn("time limit", res.cases[-1].message)
+
+    def test_patterns_reach_the_command_and_no_match_is_not_a_failure(self):
+        code = """
+            import sys
+            if sys.argv[1:] == ["nothing.*"]:
+                print("no test matched", file=sys.stderr)
+                raise SystemExit(2)
+            print("PASS a.b")
+            print("1 passed, 0 failed")
+        """
+        res, _ = run(script_suite("k", code), patterns=["nothing.*"])
+        self.assertTrue(res.no_match)
+        self.assertEqual(res.counts().total, 0)
+
+    def test_no_match_without_patterns_is_a_failure(self):
+        code = 'import sys\nprint("no test matched", file=sys.stderr)\nraise SystemExit(2)'
+        res, _ = run(script_suite("empty", code))
+        self.assertFalse(res.no_match)
+        self.assertEqual(res.counts().failed, 1)
+
+
+class NeedsConfigureTests(unittest.TestCase):
+    def test_configure_decision(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            root = Path(tmp)
+            (root / "CMakeLists.txt").write_text("x")
+            (root / "CMakePresets.json").write_text("{}")
+            self.assertTrue(needs_configure(root, "p"))  # no cache yet
+            cache = root / "build" / "p" / "CMakeCache.txt"
+            cache.parent.mkdir(parents=True)
+            cache.write_text("")
+            old = time.time() - 100
+            os.utime(root / "CMakeLists.txt", (old, old))
+            os.utime(root / "CMakePresets.json", (old, old))
+            self.assertFalse(needs_configure(root, "p"))
+            os.utime(root / "CMakePresets.json", (time.time() + 10, time.time() + 10))
+            self.assertTrue(needs_configure(root, "p"))
+
+
+if __name__ == "__main__":
+    unittest.main()
