@@ -1,12 +1,15 @@
 """Running a suite's command: parsing as it streams, and suite-level problems reported as failures."""
+import json
 import os
+import sys
+import shutil
 import tempfile
 import time
 import unittest
 from pathlib import Path
 
 from tests.python.fakes import CRASHING, FAILING, PASSING, script_suite
-from tools.runner.build import needs_configure
+from tools.runner.build import build_preset, needs_configure
 from tools.runner.execute import run_suite
 from tools.runner.suites import Context, Suite
 
@@ -95,6 +98,48 @@ class NeedsConfigureTests(unittest.TestCase):
             self.assertFalse(needs_configure(root, "p"))
             os.utime(root / "CMakePresets.json", (time.time() + 10, time.time() + 10))
             self.assertTrue(needs_configure(root, "p"))
+
+
+
+@unittest.skipUnless(shutil.which("cmake") and shutil.which("ninja"), "needs cmake and ninja")
+class BuildTests(unittest.TestCase):
+    """Real cmake on a tiny project with no compiler (LANGUAGES NONE): fast."""
+
+    def project(self, tmp, body):
+        root = Path(tmp)
+        (root / "CMakeLists.txt").write_text(f"cmake_minimum_required(VERSION 3.24)\nproject(t NONE)\n{body}\n")
+        presets = {"version": 6, "configurePresets": [{"name": "p", "generator": "Ninja",
+                                                       "binaryDir": "${sourceDir}/build/${presetName}"}],
+                   "buildPresets": [{"name": "p", "configurePreset": "p"}]}
+        (root / "CMakePresets.json").write_text(json.dumps(presets))
+        return root
+
+    def test_build_failure_fails_the_suite_with_the_log_tail(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            root = self.project(tmp, 'message(FATAL_ERROR "deliberately broken")')
+            suite = Suite("b", "built", lambda ctx: [sys.executable, "-c", "print('1 passed, 0 failed')"], preset="p")
+            res = run_suite(suite, Context(root, ()), {})
+            self.assertEqual(res.counts().failed, 1)
+            self.assertEqual(res.cases[0].name, "suite.build")
+            self.assertIn("preset p failed", res.cases[0].message)
+            self.assertTrue(any("deliberately broken" in ln for ln in res.cases[0].output))
+            self.assertTrue((root / "build" / "p" / "build.log").is_file())
+            self.assertFalse((root / "build" / "p" / "CMakeCache.txt").exists())
+
+    def test_successful_build_configures_once_and_is_shared(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            root = self.project(tmp, "")
+            first = build_preset(root, "p")
+            self.assertTrue(first.ok, first.tail)
+            self.assertTrue(first.configured)
+            again = build_preset(root, "p")
+            self.assertTrue(again.ok)
+            self.assertFalse(again.configured)
+            builds = {}
+            suite = Suite("b", "built", lambda ctx: [sys.executable, "-c", "print('0 passed, 0 failed')"], preset="p")
+            run_suite(suite, Context(root, ()), builds)
+            run_suite(suite, Context(root, ()), builds)
+            self.assertEqual(list(builds), ["p"])
 
 
 if __name__ == "__main__":
