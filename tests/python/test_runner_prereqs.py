@@ -137,5 +137,16 @@ class VersionProbeTests(unittest.TestCase):
                 self.assertIn("not found", prereqs.clang_links("-fsanitize=memory")())
 
 
+class CiScriptTests(unittest.TestCase):
+    def test_ci_installs_every_package_of_the_table(self):
+        ci = (Path(__file__).resolve().parents[2] / ".ci" / "run").read_text()
+        install = ci[ci.index("apt-get install"):].split("\n\n")[0].replace("\\\n", " ").split()
+        for p in prereqs.PREREQUISITES.values():
+            for pkg in p.packages:
+                self.assertIn(pkg, install, f"{pkg} ({p.name}) is not installed by .ci/run")
+        self.assertIn("python3", install)
+        self.assertIn("python3 run_tests.py --junit build/junit.xml", ci)
+
+
 if __name__ == "__main__":
     unittest.main()
