@@ -93,6 +93,16 @@ class SelectionTests(unittest.TestCase):
             self.assertNotIn("Traceback", err, argv)
             self.assertIn("error", err, argv)
 
+    def test_unwritable_build_directory_is_a_clear_error(self):
+        suite = script_suite("built", PASSING)
+        suite = type(suite)(suite.name, suite.description, suite.command, preset="p")
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stderr(err):
+            rc = cli.main(["--suite", "built"], registry=[suite], out=out, root=Path("/dev/null/not-a-dir"))
+        self.assertEqual(rc, 2)
+        self.assertIn("run_tests.py: error:", err.getvalue())
+        self.assertNotIn("Traceback", err.getvalue())
+
 
 class ReservedTests(unittest.TestCase):
     def test_reserved_subcommands_say_not_implemented(self):

@@ -149,6 +149,10 @@ def main(argv: list[str] | None = None, *, registry: list[Suite] | None = None, 
     except UsageError as exc:
         print(f"run_tests.py: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except OSError as exc:  # e.g. build/ not writable: say what and where, no traceback
+        where = f" ({exc.filename})" if exc.filename else ""
+        print(f"run_tests.py: error: {exc.strerror or exc}{where}", file=sys.stderr)
+        return EXIT_USAGE
     except KeyboardInterrupt:
         print("run_tests.py: interrupted", file=sys.stderr)
         return 130
