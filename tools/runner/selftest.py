@@ -3,7 +3,6 @@ so the runner-selftest suite is parsed like km_tests. Usage: python3 -m tools.ru
 from __future__ import annotations
 
 import fnmatch
-import io
 import sys
 import traceback
 import unittest
