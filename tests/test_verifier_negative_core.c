@@ -1,0 +1,101 @@
+/* test_verifier_negative_core.c: one negative test per core-services verifier check (IRQL, pool,
+ * spin locks, mutexes, waits, lookaside lists, bugcheck): each must trip exactly its check. */
+#include "ktest.h"
+
+#define TAG_TEST 0x74736554 /* 'Test' */
+
+/* ---- IRQL ----------------------------------------------------------------------------------- */
+KTEST_NEGATIVE(irql_negative, KeRaiseIrql_to_lower, IRQL_RAISE_TO_LOWER)
+{
+    KIRQL old;
+    KeRaiseIrql(DISPATCH_LEVEL, &old);
+    KeRaiseIrql(APC_LEVEL, &old);
+}
+
+KTEST_NEGATIVE(irql_negative, KeLowerIrql_to_higher, IRQL_LOWER_TO_HIGHER)
+{
+    KeLowerIrql(APC_LEVEL);
+}
+
+KTEST_NEGATIVE(irql_negative, PAGED_CODE_at_dispatch, IRQL_PAGED_CODE)
+{
+    KeRaiseIrqlToDpcLevel();
+    PAGED_CODE();
+}
+
+KTEST_NEGATIVE(irql_negative, ExAllocatePoolWithTag_above_dispatch, IRQL_TOO_HIGH)
+{
+    KIRQL old;
+    KeRaiseIrql(HIGH_LEVEL, &old);
+    ExAllocatePoolWithTag(NonPagedPool, 8, TAG_TEST);
+}
+
+KTEST_NEGATIVE(irql_negative, KeRaiseIrql_beyond_high_level, API_INVALID_PARAMETER)
+{
+    KIRQL old;
+    KeRaiseIrql(HIGH_LEVEL + 1, &old);
+}
+
+/* ---- Pool ----------------------------------------------------------------------------------- */
+KTEST_NEGATIVE(pool_negative, ExAllocatePoolWithTag_paged_at_dispatch, IRQL_PAGED_POOL)
+{
+    KeRaiseIrqlToDpcLevel();
+    ExAllocatePoolWithTag(PagedPool, 8, TAG_TEST);
+}
+
+KTEST_NEGATIVE(pool_negative, ExFreePool_paged_at_dispatch, IRQL_PAGED_POOL)
+{
+    PVOID p = ExAllocatePoolWithTag(PagedPool, 8, TAG_TEST);
+    KeRaiseIrqlToDpcLevel();
+    ExFreePool(p);
+}
+
+KTEST_NEGATIVE(pool_negative, leak_at_teardown, POOL_LEAK)
+{
+    ExAllocatePoolWithTag(NonPagedPool, 8, TAG_TEST);
+}
+
+KTEST_NEGATIVE(pool_negative, ExFreePool_twice, POOL_FREE_UNKNOWN)
+{
+    PVOID p = ExAllocatePoolWithTag(NonPagedPool, 8, TAG_TEST);
+    ExFreePool(p);
+    ExFreePool(p);
+}
+
+KTEST_NEGATIVE(pool_negative, ExFreePool_interior_pointer, POOL_FREE_UNKNOWN)
+{
+    PUCHAR p = ExAllocatePoolWithTag(NonPagedPool, 32, TAG_TEST);
+    ExFreePool(p + 16);
+}
+
+KTEST_NEGATIVE(pool_negative, ExFreePoolWithTag_wrong_tag, POOL_TAG_MISMATCH)
+{
+    PVOID p = ExAllocatePoolWithTag(NonPagedPool, 8, TAG_TEST);
+    ExFreePoolWithTag(p, 0x656E6F4E);
+}
+
+KTEST_NEGATIVE(pool_negative, ExAllocatePoolWithTag_must_succeed, POOL_BAD_TYPE)
+{
+    ExAllocatePoolWithTag(NonPagedPoolMustSucceed, 8, TAG_TEST);
+}
+
+KTEST_NEGATIVE(pool_negative, ExAllocatePool2_two_kinds, POOL_BAD_TYPE)
+{
+    ExAllocatePool2(POOL_FLAG_PAGED | POOL_FLAG_NON_PAGED, 8, TAG_TEST);
+}
+
+KTEST_NEGATIVE(pool_negative, ExAllocatePoolWithTag_zero_bytes, POOL_ZERO_SIZE)
+{
+    ExAllocatePoolWithTag(NonPagedPool, 0, TAG_TEST);
+}
+
+KTEST_NEGATIVE(pool_negative, ExAllocatePool2_raise_on_failure, BUGCHECK)
+{
+    km_fault_arm(&(km_fault_plan){ .fail_nth = 1 });
+    ExAllocatePool2(POOL_FLAG_NON_PAGED | POOL_FLAG_RAISE_ON_FAILURE, 8, TAG_TEST);
+}
+
+KTEST_NEGATIVE(bugcheck_negative, KeBugCheckEx, BUGCHECK)
+{
+    KeBugCheckEx(0xC2, 0, 0, 0, 0);
+}
