@@ -1,11 +1,18 @@
 /* irql.c: the per-thread context (IRQL, previous mode, thread identity) and the IRQL routines.
  * IRQL masks nothing here (there are no interrupts); it exists for the verifier's IRQL rules. */
-#include "core_internal.h"
+#include "irql_internal.h"
+
+/* What Windows keeps per processor/thread and the model keeps per host thread (architecture.md). */
+typedef struct {
+    KIRQL irql;
+    KPROCESSOR_MODE previous_mode;
+    unsigned id; /* 0 until first use */
+} km_thread_ctx;
 
 static _Thread_local km_thread_ctx km_current_thread;
-static uint32_t km_thread_ids; /* last thread number handed out */
+static unsigned km_thread_ids; /* last thread number handed out */
 
-km_thread_ctx *km_thread_current(void)
+static km_thread_ctx *km_thread_current(void)
 {
     km_thread_ctx *t = &km_current_thread;
     if (t->id == 0)
@@ -13,7 +20,10 @@ km_thread_ctx *km_thread_current(void)
     return t;
 }
 
-void km_irql_require_max(KIRQL max, const char *routine)
+unsigned km_thread_id(void) { return km_thread_current()->id; }
+unsigned km_thread_id_max(void) { return __atomic_load_n(&km_thread_ids, __ATOMIC_ACQUIRE); }
+
+void km_require_irql_at_most(KIRQL max, const char *routine)
 {
     KIRQL irql = km_thread_current()->irql;
     KM_VERIFY(IRQL_TOO_HIGH, irql <= max, "%s at IRQL %u, maximum %u", routine, irql, max);

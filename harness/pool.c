@@ -16,13 +16,14 @@
 /* Fresh pool is garbage on Windows; the model fills it with a fixed byte so reads of it are
  * deterministic (under MSan it stays uninitialised, so MSan reports the read instead). */
 #define KM_POOL_FILL_FRESH 0xA5
-#define KM_POOL_FILL_FREED 0xF0
+#define KM_POOL_FILL_FREED 0xDD
 /* Larger requests fail with NULL, as a real pool would under pressure (docs/decisions.md): a fuzzed
  * FrameSize of 0xFFFFFFFF must not make the host commit gigabytes. */
 #define KM_POOL_MAX_BYTES ((size_t)64 << 20)
 /* DDI wdm/nf-wdm-exallocatepoolwithtag: x64 pool blocks are 16-byte aligned, CacheAligned types are
  * cache-line aligned, and requests of PAGE_SIZE or more are page aligned. */
 #define KM_POOL_ALIGN 16
+#define KM_POOL_UNKNOWN_SITE "unknown" /* with line 0: the site is named just "unknown" */
 #define KM_POOL_CACHE_ALIGN 64
 
 typedef struct km_pool_block {
@@ -69,7 +70,8 @@ static uint32_t km_pool_intern_site(const char *file, int line)
     size_t base_len = strlen(base);
     for (size_t i = 0; i < km_pool_nsites; i++) {
         km_pool_site *s = &km_pool_sites[i];
-        if (s->line == line && (s->file == file || (strncmp(s->name, base, base_len) == 0 && s->name[base_len] == ':')))
+        if (s->line == line && (s->file == file || (strncmp(s->name, base, base_len) == 0 &&
+                                                     (s->name[base_len] == ':' || s->name[base_len] == '\0'))))
             return (uint32_t)i;
     }
     if (km_pool_nsites == km_pool_site_capacity) {
@@ -81,7 +83,10 @@ static uint32_t km_pool_intern_site(const char *file, int line)
     km_pool_site *s = &km_pool_sites[km_pool_nsites];
     s->file = file;
     s->line = line;
-    snprintf(s->name, sizeof s->name, "%s:%d", base, line);
+    if (line == 0)
+        snprintf(s->name, sizeof s->name, "%s", base);
+    else
+        snprintf(s->name, sizeof s->name, "%s:%d", base, line);
     return (uint32_t)km_pool_nsites++;
 }
 
@@ -106,14 +111,13 @@ static PVOID km_pool_allocate(bool paged, size_t align, SIZE_T bytes, ULONG tag,
     KM_VERIFY(POOL_ZERO_SIZE, bytes != 0, "%s of 0 bytes at %s:%d", routine, km_basename(file), line);
     KIRQL irql = KeGetCurrentIrql();
     KM_VERIFY(IRQL_PAGED_POOL, !paged || irql <= APC_LEVEL, "%s of paged pool at IRQL %u", routine, irql);
-    km_irql_require_max(DISPATCH_LEVEL, routine);
+    km_require_irql_at_most(DISPATCH_LEVEL, routine);
 
     pthread_mutex_lock(&km_pool_lock);
     uint32_t site = km_pool_intern_site(file, line);
-    const char *site_name = km_pool_sites[site].name;
+    bool injected = km_fault_should_fail(km_pool_sites[site].name, tag);
     pthread_mutex_unlock(&km_pool_lock);
 
-    bool injected = km_fault_should_fail(site_name, tag);
     void *p = NULL;
     if (!injected && bytes <= KM_POOL_MAX_BYTES) {
         if (bytes >= PAGE_SIZE)
@@ -123,7 +127,7 @@ static PVOID km_pool_allocate(bool paged, size_t align, SIZE_T bytes, ULONG tag,
     }
     if (p == NULL) {
         pthread_mutex_lock(&km_pool_lock);
-        km_pool_counters.failed += injected;
+        km_pool_counters.failed++;
         pthread_mutex_unlock(&km_pool_lock);
         /* POOL_FLAG_RAISE_ON_FAILURE raises; C code has no __try, so the exception is unhandled. */
         if (raise)
@@ -166,34 +170,39 @@ PVOID KmAllocatePool2At(POOL_FLAGS Flags, SIZE_T NumberOfBytes, ULONG Tag, const
     const POOL_FLAGS known = kinds | POOL_FLAG_USE_QUOTA | POOL_FLAG_UNINITIALIZED | POOL_FLAG_SESSION |
                              POOL_FLAG_CACHE_ALIGNED | POOL_FLAG_RAISE_ON_FAILURE;
     POOL_FLAGS kind = Flags & kinds;
-    KM_VERIFY(POOL_BAD_TYPE, (Flags & ~known) == 0 && kind != 0 && (kind & (kind - 1)) == 0,
+    KM_VERIFY(API_INVALID_PARAMETER, (Flags & ~known) == 0 && kind != 0 && (kind & (kind - 1)) == 0,
               "ExAllocatePool2 flags 0x%llx at %s:%d", (unsigned long long)Flags, km_basename(File), Line);
     return km_pool_allocate(kind == POOL_FLAG_PAGED, (Flags & POOL_FLAG_CACHE_ALIGNED) ? KM_POOL_CACHE_ALIGN : KM_POOL_ALIGN,
                             NumberOfBytes, Tag, (Flags & POOL_FLAG_UNINITIALIZED) == 0,
                             (Flags & POOL_FLAG_RAISE_ON_FAILURE) != 0, File, Line, "ExAllocatePool2");
 }
 
-/* The routines themselves, for callers that take their address (wdm.h wraps calls in macros). */
-PVOID(ExAllocatePoolWithTag)(POOL_TYPE PoolType, SIZE_T NumberOfBytes, ULONG Tag)
+/* The routines themselves, for callers that take their address (wdm.h wraps calls in macros);
+ * such calls have no call site to record, so their site is "unknown". */
+#undef ExAllocatePoolWithTag
+#undef ExAllocatePool
+#undef ExAllocatePoolZero
+#undef ExAllocatePool2
+PVOID ExAllocatePoolWithTag(POOL_TYPE PoolType, SIZE_T NumberOfBytes, ULONG Tag)
 {
-    return KmAllocatePoolAt(PoolType, NumberOfBytes, Tag, FALSE, __FILE__, __LINE__);
+    return KmAllocatePoolAt(PoolType, NumberOfBytes, Tag, FALSE, KM_POOL_UNKNOWN_SITE, 0);
 }
-PVOID(ExAllocatePool)(POOL_TYPE PoolType, SIZE_T NumberOfBytes)
+PVOID ExAllocatePool(POOL_TYPE PoolType, SIZE_T NumberOfBytes)
 {
-    return KmAllocatePoolAt(PoolType, NumberOfBytes, 0x656E6F4E /* 'None' */, FALSE, __FILE__, __LINE__);
+    return KmAllocatePoolAt(PoolType, NumberOfBytes, 0x656E6F4E /* 'None' */, FALSE, KM_POOL_UNKNOWN_SITE, 0);
 }
-PVOID(ExAllocatePoolZero)(POOL_TYPE PoolType, SIZE_T NumberOfBytes, ULONG Tag)
+PVOID ExAllocatePoolZero(POOL_TYPE PoolType, SIZE_T NumberOfBytes, ULONG Tag)
 {
-    return KmAllocatePoolAt(PoolType, NumberOfBytes, Tag, TRUE, __FILE__, __LINE__);
+    return KmAllocatePoolAt(PoolType, NumberOfBytes, Tag, TRUE, KM_POOL_UNKNOWN_SITE, 0);
 }
-PVOID(ExAllocatePool2)(POOL_FLAGS Flags, SIZE_T NumberOfBytes, ULONG Tag)
+PVOID ExAllocatePool2(POOL_FLAGS Flags, SIZE_T NumberOfBytes, ULONG Tag)
 {
-    return KmAllocatePool2At(Flags, NumberOfBytes, Tag, __FILE__, __LINE__);
+    return KmAllocatePool2At(Flags, NumberOfBytes, Tag, KM_POOL_UNKNOWN_SITE, 0);
 }
 
 static void km_pool_free(PVOID P, ULONG Tag, bool check_tag, const char *routine)
 {
-    KM_VERIFY(POOL_FREE_UNKNOWN, P != NULL, "%s(NULL)", routine);
+    KM_VERIFY(API_INVALID_PARAMETER, P != NULL, "%s(NULL)", routine);
     pthread_mutex_lock(&km_pool_lock);
     km_pool_block *b = km_ptrmap_get(&km_pool_blocks, P);
     km_pool_block copy = b != NULL ? *b : (km_pool_block){ 0 };
@@ -206,7 +215,7 @@ static void km_pool_free(PVOID P, ULONG Tag, bool check_tag, const char *routine
               km_pool_tag_text(Tag, got), km_pool_tag_text(copy.tag, want), site);
     KIRQL irql = KeGetCurrentIrql();
     KM_VERIFY(IRQL_PAGED_POOL, !copy.paged || irql <= APC_LEVEL, "%s of paged pool at IRQL %u", routine, irql);
-    km_irql_require_max(DISPATCH_LEVEL, routine);
+    km_require_irql_at_most(DISPATCH_LEVEL, routine);
 
     pthread_mutex_lock(&km_pool_lock);
     b = km_ptrmap_remove(&km_pool_blocks, P);
@@ -307,8 +316,8 @@ static void km_pool_release_all(void)
     km_pool_counters = (km_pool_stats){ 0 };
 }
 
-/* End of run: outstanding pool is a leak. Lists every leak (oldest first) without addresses, then
- * reports the first one as the finding, so the line is the same on every run. */
+/* End of run: outstanding pool is a leak. The finding lists up to 8 leaks, oldest first, by tag,
+ * size and site (no addresses), so the line is the same on every run; then everything is freed. */
 static void km_pool_check(void)
 {
     pthread_mutex_lock(&km_pool_lock);
@@ -319,18 +328,18 @@ static void km_pool_check(void)
             km_pool_oom();
         km_ptrmap_each(&km_pool_blocks, km_pool_collect, &c);
         qsort(c.v, c.n, sizeof *c.v, km_pool_by_seq);
-        char tag[5];
-        for (size_t i = 0; i < c.n && i < 32; i++)
-            fprintf(stderr, "  pool leak: allocation #%llu, tag '%s', %zu bytes, from %s\n",
-                    (unsigned long long)c.v[i].block->seq, km_pool_tag_text(c.v[i].block->tag, tag),
-                    c.v[i].block->size, km_pool_sites[c.v[i].block->site].name);
-        const km_pool_block first = *c.v[0].block;
-        char site[64];
-        snprintf(site, sizeof site, "%s", km_pool_sites[first.site].name);
+        char detail[400], tag[5];
+        int len = snprintf(detail, sizeof detail, "%zu outstanding (%llu bytes):", n,
+                           (unsigned long long)km_pool_counters.outstanding_bytes);
+        for (size_t i = 0; i < c.n && i < 8 && len < (int)sizeof detail; i++)
+            len += snprintf(detail + len, sizeof detail - (size_t)len, "%s '%s' %zu bytes at %s", i ? ";" : "",
+                            km_pool_tag_text(c.v[i].block->tag, tag), c.v[i].block->size,
+                            km_pool_sites[c.v[i].block->site].name);
+        if (n > 8 && len < (int)sizeof detail)
+            snprintf(detail + len, sizeof detail - (size_t)len, "; ...");
         free(c.v);
         pthread_mutex_unlock(&km_pool_lock);
-        km_verifier_fail(KM_V_POOL_LEAK, "%zu allocation(s) outstanding; first: tag '%s', %zu bytes, from %s", n,
-                         km_pool_tag_text(first.tag, tag), first.size, site);
+        km_verifier_fail(KM_V_POOL_LEAK, "%s", detail);
     }
     km_pool_release_all();
     pthread_mutex_unlock(&km_pool_lock);

@@ -187,3 +187,26 @@ KTEST(pool, ExAllocatePoolWithTag_nonpaged_at_dispatch_level_is_allowed)
     ExFreePoolWithTag(p, TAG_TEST);
     KeLowerIrql(old);
 }
+
+static PVOID (*pool_allocate_fn)(POOL_TYPE, SIZE_T, ULONG) = &ExAllocatePoolWithTag;
+
+KTEST(pool, ExAllocatePoolWithTag_through_a_pointer_has_site_unknown)
+{
+    PVOID p = pool_allocate_fn(NonPagedPool, 8, TAG_TEST);
+    ASSERT_TRUE(p != NULL);
+    EXPECT_EQ(km_pool_site_count(), 1);
+    EXPECT_TRUE(strcmp(km_pool_site_name(0), "unknown") == 0);
+    ExFreePoolWithTag(p, TAG_TEST);
+}
+
+KTEST(pool, km_fault_arm_failure_counts_in_stats_failed)
+{
+    km_fault_arm(&(km_fault_plan){ .site = "Test" });
+    EXPECT_TRUE(ExAllocatePoolZero(NonPagedPool, 8, TAG_TEST) == NULL);
+    EXPECT_TRUE(ExAllocatePool2(POOL_FLAG_PAGED, 8, TAG_TEST) == NULL);
+    km_pool_stats s;
+    km_pool_get_stats(&s);
+    EXPECT_EQ(s.failed, 2);
+    EXPECT_EQ(s.allocations, 0);
+    EXPECT_EQ(km_fault_injected(), 2);
+}

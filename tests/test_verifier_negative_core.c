@@ -2,6 +2,8 @@
  * spin locks, mutexes, waits, lookaside lists, bugcheck): each must trip exactly its check. */
 #include "ktest.h"
 
+#include <pthread.h>
+
 #define TAG_TEST 0x74736554 /* 'Test' */
 
 /* ---- IRQL ----------------------------------------------------------------------------------- */
@@ -62,6 +64,11 @@ KTEST_NEGATIVE(pool_negative, ExFreePool_twice, POOL_FREE_UNKNOWN)
     ExFreePool(p);
 }
 
+KTEST_NEGATIVE(pool_negative, ExFreePool_null, API_INVALID_PARAMETER)
+{
+    ExFreePool(NULL);
+}
+
 KTEST_NEGATIVE(pool_negative, ExFreePool_interior_pointer, POOL_FREE_UNKNOWN)
 {
     PUCHAR p = ExAllocatePoolWithTag(NonPagedPool, 32, TAG_TEST);
@@ -79,7 +86,12 @@ KTEST_NEGATIVE(pool_negative, ExAllocatePoolWithTag_must_succeed, POOL_BAD_TYPE)
     ExAllocatePoolWithTag(NonPagedPoolMustSucceed, 8, TAG_TEST);
 }
 
-KTEST_NEGATIVE(pool_negative, ExAllocatePool2_two_kinds, POOL_BAD_TYPE)
+KTEST_NEGATIVE(pool_negative, ExAllocatePoolWithTag_garbage_type, POOL_BAD_TYPE)
+{
+    ExAllocatePoolWithTag((POOL_TYPE)0x1234, 8, TAG_TEST);
+}
+
+KTEST_NEGATIVE(pool_negative, ExAllocatePool2_two_kinds, API_INVALID_PARAMETER)
 {
     ExAllocatePool2(POOL_FLAG_PAGED | POOL_FLAG_NON_PAGED, 8, TAG_TEST);
 }
@@ -98,4 +110,64 @@ KTEST_NEGATIVE(pool_negative, ExAllocatePool2_raise_on_failure, BUGCHECK)
 KTEST_NEGATIVE(bugcheck_negative, KeBugCheckEx, BUGCHECK)
 {
     KeBugCheckEx(0xC2, 0, 0, 0, 0);
+}
+
+/* ---- Spin locks ----------------------------------------------------------------------------- */
+KTEST_NEGATIVE(spinlock_negative, KeAcquireSpinLock_twice, SPINLOCK_RECURSIVE)
+{
+    KSPIN_LOCK lock;
+    KIRQL old;
+    KeInitializeSpinLock(&lock);
+    KeAcquireSpinLock(&lock, &old);
+    KeAcquireSpinLockAtDpcLevel(&lock);
+}
+
+static void *spinlock_negative_take(void *lock)
+{
+    KIRQL old;
+    KeAcquireSpinLock(lock, &old);
+    return NULL; /* exits holding it */
+}
+
+KTEST_NEGATIVE(spinlock_negative, KeReleaseSpinLock_by_other_thread, SPINLOCK_NOT_OWNER)
+{
+    static KSPIN_LOCK lock;
+    KeInitializeSpinLock(&lock);
+    pthread_t t;
+    pthread_create(&t, NULL, spinlock_negative_take, &lock);
+    pthread_join(t, NULL);
+    KeRaiseIrqlToDpcLevel();
+    KeReleaseSpinLock(&lock, PASSIVE_LEVEL);
+}
+
+KTEST_NEGATIVE(spinlock_negative, KeReleaseSpinLock_not_held, SPINLOCK_NOT_OWNER)
+{
+    KSPIN_LOCK lock;
+    KeInitializeSpinLock(&lock);
+    KeRaiseIrqlToDpcLevel();
+    KeReleaseSpinLockFromDpcLevel(&lock);
+}
+
+KTEST_NEGATIVE(spinlock_negative, KeAcquireSpinLockAtDpcLevel_at_passive, SPINLOCK_WRONG_IRQL)
+{
+    KSPIN_LOCK lock;
+    KeInitializeSpinLock(&lock);
+    KeAcquireSpinLockAtDpcLevel(&lock);
+}
+
+KTEST_NEGATIVE(spinlock_negative, KeAcquireSpinLock_above_dispatch, SPINLOCK_WRONG_IRQL)
+{
+    KSPIN_LOCK lock;
+    KIRQL old;
+    KeInitializeSpinLock(&lock);
+    KeRaiseIrql(HIGH_LEVEL, &old);
+    KeAcquireSpinLock(&lock, &old);
+}
+
+KTEST_NEGATIVE(spinlock_negative, KeAcquireSpinLock_uninitialised, API_INVALID_PARAMETER)
+{
+    KSPIN_LOCK *lock = ExAllocatePoolWithTag(NonPagedPool, sizeof *lock, TAG_TEST);
+    KIRQL old;
+    *lock = (KSPIN_LOCK)0xA5A5A5A5A5A5A5A5ull; /* what fresh pool holds in non-MSan builds */
+    KeAcquireSpinLock(lock, &old);
 }
