@@ -171,3 +171,56 @@ KTEST_NEGATIVE(spinlock_negative, KeAcquireSpinLock_uninitialised, API_INVALID_P
     *lock = (KSPIN_LOCK)0xA5A5A5A5A5A5A5A5ull; /* what fresh pool holds in non-MSan builds */
     KeAcquireSpinLock(lock, &old);
 }
+
+/* ---- Mutexes and waits ---------------------------------------------------------------------- */
+KTEST_NEGATIVE(sync_negative, KeReleaseMutex_not_owned, MUTEX_NOT_OWNER)
+{
+    KMUTEX m;
+    KeInitializeMutex(&m, 0);
+    KeReleaseMutex(&m, FALSE);
+}
+
+KTEST_NEGATIVE(sync_negative, ExReleaseFastMutex_not_owned, MUTEX_NOT_OWNER)
+{
+    FAST_MUTEX m;
+    ExInitializeFastMutex(&m);
+    ExReleaseFastMutex(&m);
+}
+
+KTEST_NEGATIVE(sync_negative, ExAcquireFastMutex_twice, MUTEX_RECURSIVE)
+{
+    FAST_MUTEX m;
+    ExInitializeFastMutex(&m);
+    ExAcquireFastMutex(&m);
+    ExAcquireFastMutex(&m);
+}
+
+KTEST_NEGATIVE(sync_negative, ExAcquireFastMutex_at_dispatch, IRQL_TOO_HIGH)
+{
+    FAST_MUTEX m;
+    ExInitializeFastMutex(&m);
+    KeRaiseIrqlToDpcLevel();
+    ExAcquireFastMutex(&m);
+}
+
+KTEST_NEGATIVE(sync_negative, KeWaitForSingleObject_infinite_at_dispatch, WAIT_AT_DISPATCH)
+{
+    KEVENT e;
+    KeInitializeEvent(&e, NotificationEvent, TRUE);
+    KeRaiseIrqlToDpcLevel();
+    KeWaitForSingleObject(&e, Executive, KernelMode, FALSE, NULL);
+}
+
+KTEST_NEGATIVE(sync_negative, KeWaitForSingleObject_uninitialised, API_INVALID_PARAMETER)
+{
+    KEVENT e;
+    memset(&e, 0xA5, sizeof e);
+    KeWaitForSingleObject(&e, Executive, KernelMode, FALSE, NULL);
+}
+
+KTEST_NEGATIVE(sync_negative, KeReleaseSemaphore_past_limit, API_INVALID_PARAMETER)
+{
+    KSEMAPHORE s;
+    KeInitializeSemaphore(&s, 1, 1);
+    KeReleaseSemaphore(&s, SEMAPHORE_INCREMENT, 1, FALSE);
+}
