@@ -17,8 +17,8 @@
  * deterministic (under MSan it stays uninitialised, so MSan reports the read instead). */
 #define KM_POOL_FILL_FRESH 0xA5
 #define KM_POOL_FILL_FREED 0xDD
-/* Larger requests fail with NULL, as a real pool would under pressure (docs/decisions.md): a fuzzed
- * FrameSize of 0xFFFFFFFF must not make the host commit gigabytes. */
+/* Larger requests fail with NULL (counted in km_pool_stats.failed), as a real pool may under
+ * pressure: a fuzzed FrameSize of 0xFFFFFFFF must not make the host commit gigabytes. */
 #define KM_POOL_MAX_BYTES ((size_t)64 << 20)
 /* DDI wdm/nf-wdm-exallocatepoolwithtag: x64 pool blocks are 16-byte aligned, CacheAligned types are
  * cache-line aligned, and requests of PAGE_SIZE or more are page aligned. */
