@@ -108,7 +108,10 @@ def fmt(item, value):
 
 def compare(arch, items, ours, ours_missing, mingw, mingw_missing):
     lines, compared = [], set()
+    base_arch = "x86_64" if arch.startswith("x86_64") else arch
     for i, it in enumerate(items):
+        if items_mod.is_excluded(it.label, it.name, base_arch):
+            continue
         a = None if i in ours_missing else ours[i]
         b = None if i in mingw_missing else mingw[i]
         if a is not None and b is not None:
@@ -121,6 +124,23 @@ def compare(arch, items, ours, ours_missing, mingw, mingw_missing):
         else:
             lines.append("%s %s: ours %s, mingw %s" % (arch, it.label, fmt(it, a), fmt(it, b)))
     return lines, compared
+
+
+def check_class_strings(arch, items, ours, ours_missing):
+    """Our KSSTRING_<x> must spell our STATIC_KSNAME_<x> GUID (covers GUIDs mingw lacks)."""
+    lines = []
+    guids = {it.name[len("STATIC_KSNAME_"):]: i for i, it in enumerate(items)
+             if it.kind == "guid" and it.name.startswith("STATIC_KSNAME_")}
+    for i, it in enumerate(items):
+        if it.kind != "string" or i in ours_missing:
+            continue
+        g = guids.get(it.name[len("KSSTRING_"):])
+        if g is None or g in ours_missing:
+            continue
+        if ours[i].upper() != fmt(items[g], ours[g]) + "\0":
+            lines.append("%s %s: ours %r does not spell %s %s"
+                         % (arch, it.label, ours[i], items[g].label, fmt(items[g], ours[g])))
+    return lines
 
 
 def main(argv=None):
@@ -141,6 +161,10 @@ def main(argv=None):
             print("item     %s" % it.label)
         for it, reason in excluded:
             print("excluded %s: %s" % (it.label, reason))
+        for it in items:
+            reason = items_mod.is_excluded(it.label, it.name, "i686")
+            if reason:
+                print("excluded on i686 %s: %s" % (it.label, reason))
         print("%d items, %d excluded" % (len(items), len(excluded)))
         return 0
 
@@ -174,6 +198,7 @@ def run(items, include_dir, workdir, verbose):
         compared = set()
         for label, vals, missing in pairs:
             lines, done = compare(label, items, vals, missing, m_vals, m_missing)
+            lines += check_class_strings(label, items, vals, missing)
             mismatches.extend(lines)
             compared |= done
             if verbose:

@@ -16,37 +16,72 @@ import re
 
 HEADERS = ("ntdef.h", "ntstatus.h", "winerror.h", "wdm.h", "ntddk.h", "ks.h")
 
-# (fnmatch pattern over the item label or the declared name, reason). Labels look like
-# "sizeof(IRP)", "alignof(IRP)", "offsetof(IRP, Tail.Overlay.DriverContext)", "fieldsize(IRP, Flags)",
-# "KSPROPERTY_TYPE_GET", "guid(KSNAME_Filter)", "string(KSSTRING_Filter)".
+# (fnmatch pattern over the item label or the declared name, architectures or None for all, reason).
+# Labels look like "sizeof(IRP)", "alignof(IRP)", "offsetof(IRP, Tail.Overlay.DriverContext)",
+# "fieldsize(IRP, Flags)", "KSPROPERTY_TYPE_GET", "guid(KSNAME_Filter)", "string(KSSTRING_Filter)".
+# Architectures: "x86_64" (ours and the native build against mingw x86_64) and "i686".
+# Reasons start with a category: OURS (our own name), ABSENT (mingw-w64 does not declare it),
+# NOT-A-VALUE, PARTIAL (deliberately partial structure), DIVERGENCE (a known difference, kept).
+X64_ONLY = ("i686",)
 EXCLUDE = [
     # ---- ours: the kernel model's own names -------------------------------------------------------
-    ("Km*", "ours: kernel-model entry points, not Windows names"),
-    ("KM_*", "ours: kernel-model macros (header guards, KM_KS_KERNEL, KM_KS_GUID)"),
-    # ---- values Windows has but mingw-w64 10 does not declare ---------------------------------------
-    ("KSALLOCATOR_REQUIREMENTF_SYSTEM_MEMORY_CUSTOM_ALLOCATION",
-     "not in mingw-w64 (Microsoft metadata only, facts file 4.1)"),
-    ("KSALLOCATOR_FLAG_ENABLE_CACHED_MDL", "not in mingw-w64 (Microsoft metadata only, facts file 4.1)"),
-    ("KSALLOCATOR_FLAG_2D_BUFFER_REQUIRED", "not in mingw-w64 (Microsoft metadata only, facts file 4.1)"),
-    ("offsetof(KSALLOCATOR_FRAMING, FramePitch)",
-     "mingw lacks the FramePitch union member (same offset as FileAlignment, which is compared)"),
-    ("fieldsize(KSALLOCATOR_FRAMING, FramePitch)", "mingw lacks the FramePitch union member"),
-    ("offsetof(KS_FRAMING_ITEM, FramePitch)",
-     "mingw lacks the FramePitch union member (same offset as FileAlignment, which is compared)"),
-    ("fieldsize(KS_FRAMING_ITEM, FramePitch)", "mingw lacks the FramePitch union member"),
-    # ---- values that are not integer constants ------------------------------------------------------
-    ("INVALID_HANDLE_VALUE", "a pointer value, not an integer constant"),
+    ("Km*", None, "OURS: kernel-model entry points, not Windows names"),
+    ("KM_*", None, "OURS: kernel-model macros (header guards, KM_KS_KERNEL, KM_KS_GUID)"),
+    # ---- declared by Windows but not by mingw-w64 10 -------------------------------------------------
+    ("KSALLOCATOR_REQUIREMENTF_SYSTEM_MEMORY_CUSTOM_ALLOCATION", None,
+     "ABSENT: not in mingw-w64 (Microsoft metadata only, facts file 4.1)"),
+    ("KSALLOCATOR_FLAG_ENABLE_CACHED_MDL", None, "ABSENT: not in mingw-w64 (Microsoft metadata only)"),
+    ("KSALLOCATOR_FLAG_2D_BUFFER_REQUIRED", None, "ABSENT: not in mingw-w64 (Microsoft metadata only)"),
+    ("POOL_FLAG_*", None, "ABSENT: ExAllocatePool2 flags (WDK 2004+) are not in mingw-w64 10"),
+    ("KSPROPERTY_TYPE_ALL", None, "ABSENT: not in mingw-w64 (GET | SET, both compared)"),
+    ("guid(KSNAME_AllocatorEx)", None,
+     "ABSENT: mingw-w64 has KSSTRING_AllocatorEx but no STATIC_KSNAME_AllocatorEx; the string is "
+     "compared and check_abi.py checks that our GUID spells the same string"),
+    ("*(KSALLOCATOR_FRAMING, FramePitch)", None,
+     "ABSENT: mingw lacks the FramePitch union member (same offset as FileAlignment, which is compared)"),
+    ("*(KS_FRAMING_ITEM, FramePitch)", None,
+     "ABSENT: mingw lacks the FramePitch union member (same offset as FileAlignment, which is compared)"),
+    ("*(DISPATCHER_HEADER, Reserved1)", None,
+     "ABSENT: mingw names byte 3 through a union (Abandoned/Absolute/...); the other fields are compared"),
+    ("*(KAPC, Opaque)", None, "OURS: KAPC is an opaque ULONG_PTR[11] in ours; its size is compared"),
+    # ---- not integer values ------------------------------------------------------------------------
+    ("INVALID_HANDLE_VALUE", None, "NOT-A-VALUE: a pointer, not an integer constant"),
+    ("_NTDDK_", None, "NOT-A-VALUE: feature macro, only its presence matters (mingw defines it empty)"),
+    ("_WDMDDK_", None, "NOT-A-VALUE: feature macro, only its presence matters (mingw defines it empty)"),
     # ---- deliberately partial structures (docs/architecture.md): offsets of the declared fields are
     #      compared, the size is not because fields are omitted ----------------------------------------
-    ("sizeof(DEVICE_OBJECT)", "ours is partial: the fields after AlignmentRequirement are omitted"),
-    ("alignof(DEVICE_OBJECT)", "ours is partial (alignment follows from the omitted fields)"),
-    ("sizeof(DRIVER_OBJECT)", "ours is partial: the declared prefix only"),
-    ("alignof(DRIVER_OBJECT)", "ours is partial (alignment follows from the omitted fields)"),
+    ("sizeof(DEVICE_OBJECT)", None, "PARTIAL: ours omits the fields after AlignmentRequirement"),
+    ("alignof(DEVICE_OBJECT)", None, "PARTIAL: ours omits fields (alignment follows from them)"),
+    ("sizeof(DRIVER_OBJECT)", None, "PARTIAL: ours declares a prefix of the fields only"),
+    ("alignof(DRIVER_OBJECT)", None, "PARTIAL: ours declares a prefix of the fields only"),
+    ("offsetof(DEVICE_OBJECT, AlignmentRequirement)", None,
+     "DIVERGENCE: ours omits Queue (the KDEVICE_QUEUE/WAIT_CONTEXT_BLOCK union) before it: x64 80 vs "
+     "Windows 152. Only reached by name inside the model"),
+    ("*(FAST_IO_DISPATCH, *)", None,
+     "DIVERGENCE: ours declares 4 of the 27 FAST_IO_DISPATCH members (Windows: FastIoRead 16, "
+     "FastIoWrite 24, FastIoDeviceControl 80 on x64); KS drivers use KSDISPATCH_TABLE instead"),
+    ("sizeof(FAST_IO_DISPATCH)", None, "DIVERGENCE: partial, see the members (ours 32, Windows 224 on x64)"),
+    ("*(GENERAL_LOOKASIDE, *)", None,
+     "DIVERGENCE: the model's own lookaside layout (Windows' is cache-aligned with unions); drivers "
+     "reach it only through Ex*LookasideList routines"),
+    ("*(GENERAL_LOOKASIDE)", None, "DIVERGENCE: see the GENERAL_LOOKASIDE members (x64 96/16 vs 128/64)"),
+    ("*(NPAGED_LOOKASIDE_LIST*", None, "DIVERGENCE: wraps GENERAL_LOOKASIDE (see there)"),
+    ("*(PAGED_LOOKASIDE_LIST*", None, "DIVERGENCE: wraps GENERAL_LOOKASIDE (see there)"),
+    # ---- x64-only modelling: the headers describe Windows x64 (docs/architecture.md) ------------------
+    ("*_LEVEL", X64_ONLY, "DIVERGENCE: IRQL numbers are the x64 ones (x86: PROFILE 27, CLOCK 28, ... HIGH 31)"),
+    ("*(SLIST_ENTRY*", X64_ONLY, "DIVERGENCE: the x64 SLIST_ENTRY (16-byte aligned) only"),
+    ("*(SLIST_HEADER*", X64_ONLY, "DIVERGENCE: the x64 SLIST_HEADER (Alignment/Region) only"),
+    ("*(KAPC)", X64_ONLY, "DIVERGENCE: opaque ULONG_PTR[11] is the x64 size (x86 KAPC is 48 bytes)"),
+    ("fieldsize(IRP, Tail)", X64_ONLY, "DIVERGENCE: contains KAPC (x64-sized)"),
+    ("fieldsize(IRP, Tail.Apc)", X64_ONLY, "DIVERGENCE: KAPC (x64-sized)"),
 ]
 
 
-def is_excluded(label, name):
-    for pattern, reason in EXCLUDE:
+def is_excluded(label, name, arch=None):
+    """The reason `label` is not compared on `arch` (None: on every architecture), or None."""
+    for pattern, archs, reason in EXCLUDE:
+        if archs is not None and arch not in archs:
+            continue
         if fnmatch.fnmatchcase(label, pattern) or fnmatch.fnmatchcase(name, pattern):
             return reason
     return None
@@ -264,7 +299,8 @@ def _typedef_names(include_dir):
 
 
 def build_items(include_dir):
-    """All items to compare and the excluded ones: returns (items, excluded[(item, reason)])."""
+    """All items and the ones excluded on every architecture: (items, excluded[(item, reason)]).
+    Items excluded on some architectures only stay in `items`; check_abi.py asks is_excluded()."""
     structs, enums, defines = parse_headers(include_dir)
     candidates = []
     for name, fields in structs:
