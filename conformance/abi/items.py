@@ -68,7 +68,11 @@ EXCLUDE = [
     ("*(NPAGED_LOOKASIDE_LIST*", None, "DIVERGENCE: wraps GENERAL_LOOKASIDE (see there)"),
     ("*(PAGED_LOOKASIDE_LIST*", None, "DIVERGENCE: wraps GENERAL_LOOKASIDE (see there)"),
     # ---- x64-only modelling: the headers describe Windows x64 (docs/architecture.md) ------------------
-    ("*_LEVEL", X64_ONLY, "DIVERGENCE: IRQL numbers are the x64 ones (x86: PROFILE 27, CLOCK 28, ... HIGH 31)"),
+    ("PROFILE_LEVEL", X64_ONLY, "DIVERGENCE: x64 IRQL numbering (x86: PROFILE 27, CLOCK 28, IPI 29, POWER 30, HIGH 31)"),
+    ("CLOCK_LEVEL", X64_ONLY, "DIVERGENCE: x64 IRQL numbering (x86: PROFILE 27, CLOCK 28, IPI 29, POWER 30, HIGH 31)"),
+    ("IPI_LEVEL", X64_ONLY, "DIVERGENCE: x64 IRQL numbering (x86: PROFILE 27, CLOCK 28, IPI 29, POWER 30, HIGH 31)"),
+    ("POWER_LEVEL", X64_ONLY, "DIVERGENCE: x64 IRQL numbering (x86: PROFILE 27, CLOCK 28, IPI 29, POWER 30, HIGH 31)"),
+    ("HIGH_LEVEL", X64_ONLY, "DIVERGENCE: x64 IRQL numbering (x86: PROFILE 27, CLOCK 28, IPI 29, POWER 30, HIGH 31)"),
     ("*(SLIST_ENTRY*", X64_ONLY, "DIVERGENCE: the x64 SLIST_ENTRY (16-byte aligned) only"),
     ("*(SLIST_HEADER*", X64_ONLY, "DIVERGENCE: the x64 SLIST_HEADER (Alignment/Region) only"),
     ("*(KAPC)", X64_ONLY, "DIVERGENCE: opaque ULONG_PTR[11] is the x64 size (x86 KAPC is 48 bytes)"),
