@@ -359,7 +359,7 @@ typedef struct {
 } KSPROPERTY_MEMBERSHEADER, *PKSPROPERTY_MEMBERSHEADER;
 
 typedef struct {
-    const KSPROPERTY_MEMBERSHEADER *MembersHeader;
+    KSPROPERTY_MEMBERSHEADER MembersHeader;
     const VOID *Members;
 } KSPROPERTY_MEMBERSLIST, *PKSPROPERTY_MEMBERSLIST;
 
@@ -438,6 +438,7 @@ typedef struct {
 typedef struct _KSDPC_ITEM *PKSDPC_ITEM;
 typedef struct _KSBUFFER_ITEM *PKSBUFFER_ITEM;
 typedef struct _KDPC *PKDPC;
+typedef PVOID PKSWORKER;
 
 typedef struct {
     ULONG NotificationType;
@@ -472,9 +473,9 @@ typedef struct {
             ULONG_PTR Reserved;
         } WorkItem;
         struct {
-            PVOID KsWorkItem;
-            ULONG Reserved;
-            ULONG_PTR Reserved2;
+            PWORK_QUEUE_ITEM WorkQueueItem;
+            PKSWORKER KsWorkerObject;
+            ULONG_PTR Reserved;
         } KsWorkItem;
         struct {
             PVOID Unused;

@@ -30,7 +30,12 @@ _Static_assert(sizeof(wchar_t) == 2, "compile with -fshort-wchar (WCHAR is 16 bi
 #define DECLSPEC_NOINLINE __attribute__((noinline))
 #define DECLSPEC_ALIGN(x) __attribute__((aligned(x)))
 #define FORCEINLINE static inline __attribute__((always_inline))
+/* As in the WDK: 8-byte alignment of selected IO_STACK_LOCATION parameters on 64-bit targets only. */
+#if defined(_WIN64) || defined(__LP64__)
 #define POINTER_ALIGNMENT DECLSPEC_ALIGN(8)
+#else
+#define POINTER_ALIGNMENT
+#endif
 #define CONST const
 #define IN
 #define OUT

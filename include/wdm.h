@@ -510,6 +510,10 @@ typedef struct _IRP {
     } Tail;
 } IRP, *PIRP;
 
+/* As in the WDK: IO_STACK_LOCATION is packed to 4 on 32-bit targets (no effect on x64). */
+#if !defined(_WIN64) && !defined(__LP64__)
+#pragma pack(push, 4)
+#endif
 typedef struct _IO_STACK_LOCATION {
     UCHAR MajorFunction;
     UCHAR MinorFunction;
@@ -551,6 +555,9 @@ typedef struct _IO_STACK_LOCATION {
     PIO_COMPLETION_ROUTINE CompletionRoutine;
     PVOID Context;
 } IO_STACK_LOCATION, *PIO_STACK_LOCATION;
+#if !defined(_WIN64) && !defined(__LP64__)
+#pragma pack(pop)
+#endif
 
 FORCEINLINE PIO_STACK_LOCATION IoGetCurrentIrpStackLocation(PIRP Irp)
 {
