@@ -35,7 +35,6 @@ typedef struct km_pool_block {
 } km_pool_block;
 
 typedef struct {
-    const char *file; /* __FILE__ as passed, compared by address first */
     int line;
     char name[64];    /* "file.c:123" */
 } km_pool_site;
@@ -70,8 +69,9 @@ static uint32_t km_pool_intern_site(const char *file, int line)
     size_t base_len = strlen(base);
     for (size_t i = 0; i < km_pool_nsites; i++) {
         km_pool_site *s = &km_pool_sites[i];
-        if (s->line == line && (s->file == file || (strncmp(s->name, base, base_len) == 0 &&
-                                                     (s->name[base_len] == ':' || s->name[base_len] == '\0'))))
+        /* Compared by content, not by the file pointer: lookaside sites live in per-list buffers. */
+        if (s->line == line && strncmp(s->name, base, base_len) == 0 &&
+            (s->name[base_len] == ':' || s->name[base_len] == '\0'))
             return (uint32_t)i;
     }
     if (km_pool_nsites == km_pool_site_capacity) {
@@ -81,7 +81,6 @@ static uint32_t km_pool_intern_site(const char *file, int line)
             km_pool_oom();
     }
     km_pool_site *s = &km_pool_sites[km_pool_nsites];
-    s->file = file;
     s->line = line;
     if (line == 0)
         snprintf(s->name, sizeof s->name, "%s", base);

@@ -224,3 +224,61 @@ KTEST_NEGATIVE(sync_negative, KeReleaseSemaphore_past_limit, API_INVALID_PARAMET
     KeInitializeSemaphore(&s, 1, 1);
     KeReleaseSemaphore(&s, SEMAPHORE_INCREMENT, 1, FALSE);
 }
+
+/* ---- Lookaside lists ------------------------------------------------------------------------ */
+KTEST_NEGATIVE(lookaside_negative, not_deleted_at_teardown, LOOKASIDE_NOT_DELETED)
+{
+    static NPAGED_LOOKASIDE_LIST la;
+    ExInitializeNPagedLookasideList(&la, NULL, NULL, 0, 8, TAG_TEST, 0);
+}
+
+KTEST_NEGATIVE(lookaside_negative, ExFreeToNPagedLookasideList_other_list, LOOKASIDE_WRONG_LIST)
+{
+    static NPAGED_LOOKASIDE_LIST a, b;
+    ExInitializeNPagedLookasideList(&a, NULL, NULL, 0, 8, TAG_TEST, 0);
+    ExInitializeNPagedLookasideList(&b, NULL, NULL, 0, 8, TAG_TEST, 0);
+    ExFreeToNPagedLookasideList(&b, ExAllocateFromNPagedLookasideList(&a));
+}
+
+KTEST_NEGATIVE(lookaside_negative, ExFreeToNPagedLookasideList_pool_block, LOOKASIDE_WRONG_LIST)
+{
+    static NPAGED_LOOKASIDE_LIST a;
+    ExInitializeNPagedLookasideList(&a, NULL, NULL, 0, 8, TAG_TEST, 0);
+    ExFreeToNPagedLookasideList(&a, ExAllocatePoolWithTag(NonPagedPool, 8, TAG_TEST));
+}
+
+KTEST_NEGATIVE(lookaside_negative, ExAllocateFromNPagedLookasideList_uninitialised, LOOKASIDE_NOT_INITIALIZED)
+{
+    static NPAGED_LOOKASIDE_LIST a;
+    ExAllocateFromNPagedLookasideList(&a);
+}
+
+KTEST_NEGATIVE(lookaside_negative, ExFreeToNPagedLookasideList_after_delete, LOOKASIDE_NOT_INITIALIZED)
+{
+    static NPAGED_LOOKASIDE_LIST a;
+    ExInitializeNPagedLookasideList(&a, NULL, NULL, 0, 8, TAG_TEST, 0);
+    PVOID e = ExAllocateFromNPagedLookasideList(&a);
+    ExDeleteNPagedLookasideList(&a);
+    ExFreeToNPagedLookasideList(&a, e);
+}
+
+KTEST_NEGATIVE(lookaside_negative, ExAllocateFromPagedLookasideList_on_npaged_list, LOOKASIDE_NOT_INITIALIZED)
+{
+    static NPAGED_LOOKASIDE_LIST a;
+    ExInitializeNPagedLookasideList(&a, NULL, NULL, 0, 8, TAG_TEST, 0);
+    ExAllocateFromPagedLookasideList((PPAGED_LOOKASIDE_LIST)&a);
+}
+
+KTEST_NEGATIVE(lookaside_negative, ExAllocateFromPagedLookasideList_at_dispatch, IRQL_PAGED_POOL)
+{
+    static PAGED_LOOKASIDE_LIST a;
+    ExInitializePagedLookasideList(&a, NULL, NULL, 0, 8, TAG_TEST, 0);
+    KeRaiseIrqlToDpcLevel();
+    ExAllocateFromPagedLookasideList(&a);
+}
+
+KTEST_NEGATIVE(lookaside_negative, ExInitializeNPagedLookasideList_zero_size, API_INVALID_PARAMETER)
+{
+    static NPAGED_LOOKASIDE_LIST a;
+    ExInitializeNPagedLookasideList(&a, NULL, NULL, 0, 0, TAG_TEST, 0);
+}

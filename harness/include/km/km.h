@@ -60,6 +60,9 @@ NTSTATUS km_driver_load(PCWSTR name, PDRIVER_INITIALIZE entry, PDRIVER_OBJECT *d
 /* The file object behind a handle, or NULL when the handle is closed or bogus. */
 PFILE_OBJECT km_handle_to_file(HANDLE handle);
 ULONG km_handle_count(void);
+/* Puts a caller-owned event into the handle table, so it can be passed as the Event argument of
+ * Zw/NtDeviceIoControlFile and closed with ZwClose (the model has no ZwCreateEvent). */
+NTSTATUS km_event_handle_open(PKEVENT event, PHANDLE handle);
 /* IRPs issued and not yet completed. */
 ULONG km_io_pending_count(void);
 /* Runs queued work items (IoQueueWorkItem / ExQueueWorkItem) in FIFO order at PASSIVE_LEVEL.
