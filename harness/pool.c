@@ -17,8 +17,8 @@
  * deterministic (under MSan it stays uninitialised, so MSan reports the read instead). */
 #define KM_POOL_FILL_FRESH 0xA5
 #define KM_POOL_FILL_FREED 0xDD
-/* Larger requests fail with NULL, as a real pool would under pressure (docs/decisions.md): a fuzzed
- * FrameSize of 0xFFFFFFFF must not make the host commit gigabytes. */
+/* Larger requests fail with NULL (counted in km_pool_stats.failed), as a real pool may under
+ * pressure: a fuzzed FrameSize of 0xFFFFFFFF must not make the host commit gigabytes. */
 #define KM_POOL_MAX_BYTES ((size_t)64 << 20)
 /* DDI wdm/nf-wdm-exallocatepoolwithtag: x64 pool blocks are 16-byte aligned, CacheAligned types are
  * cache-line aligned, and requests of PAGE_SIZE or more are page aligned. */
@@ -112,22 +112,31 @@ static PVOID km_pool_allocate(bool paged, size_t align, SIZE_T bytes, ULONG tag,
     KM_VERIFY(IRQL_PAGED_POOL, !paged || irql <= APC_LEVEL, "%s of paged pool at IRQL %u", routine, irql);
     km_require_irql_at_most(DISPATCH_LEVEL, routine);
 
+    /* Host memory first, then one critical section for site, fault decision and record. */
+    void *p = NULL;
+    if (bytes <= KM_POOL_MAX_BYTES && posix_memalign(&p, bytes >= PAGE_SIZE ? PAGE_SIZE : align, bytes) != 0)
+        p = NULL;
+    km_pool_block *b = p != NULL ? malloc(sizeof *b) : NULL;
+    if (p != NULL && b == NULL)
+        km_pool_oom();
+
     pthread_mutex_lock(&km_pool_lock);
     uint32_t site = km_pool_intern_site(file, line);
     bool injected = km_fault_should_fail(km_pool_sites[site].name, tag);
+    if (p != NULL && !injected) {
+        *b = (km_pool_block){ .size = bytes, .seq = ++km_pool_counters.allocations, .tag = tag, .site = site,
+                              .paged = paged };
+        km_ptrmap_put(&km_pool_blocks, p, b);
+        km_pool_counters.outstanding++;
+        km_pool_counters.outstanding_bytes += bytes;
+    } else {
+        km_pool_counters.failed++;
+    }
     pthread_mutex_unlock(&km_pool_lock);
 
-    void *p = NULL;
-    if (!injected && bytes <= KM_POOL_MAX_BYTES) {
-        if (bytes >= PAGE_SIZE)
-            align = PAGE_SIZE;
-        if (posix_memalign(&p, align, bytes) != 0)
-            p = NULL;
-    }
-    if (p == NULL) {
-        pthread_mutex_lock(&km_pool_lock);
-        km_pool_counters.failed++;
-        pthread_mutex_unlock(&km_pool_lock);
+    if (p == NULL || injected) {
+        free(b);
+        free(p);
         /* POOL_FLAG_RAISE_ON_FAILURE raises; C code has no __try, so the exception is unhandled. */
         if (raise)
             KeBugCheckEx(0x1E /* KMODE_EXCEPTION_NOT_HANDLED */, (ULONG_PTR)STATUS_INSUFFICIENT_RESOURCES, 0, 0, 0);
@@ -139,16 +148,6 @@ static PVOID km_pool_allocate(bool paged, size_t align, SIZE_T bytes, ULONG tag,
     else
         memset(p, KM_POOL_FILL_FRESH, bytes);
 #endif
-
-    km_pool_block *b = malloc(sizeof *b);
-    if (b == NULL)
-        km_pool_oom();
-    pthread_mutex_lock(&km_pool_lock);
-    *b = (km_pool_block){ .size = bytes, .seq = ++km_pool_counters.allocations, .tag = tag, .site = site, .paged = paged };
-    km_ptrmap_put(&km_pool_blocks, p, b);
-    km_pool_counters.outstanding++;
-    km_pool_counters.outstanding_bytes += bytes;
-    pthread_mutex_unlock(&km_pool_lock);
     return p;
 }
 
@@ -202,32 +201,35 @@ PVOID ExAllocatePool2(POOL_FLAGS Flags, SIZE_T NumberOfBytes, ULONG Tag)
 static void km_pool_free(PVOID P, ULONG Tag, bool check_tag, const char *routine)
 {
     KM_VERIFY(API_INVALID_PARAMETER, P != NULL, "%s(NULL)", routine);
+    KIRQL irql = KeGetCurrentIrql();
+    /* One critical section: the block is removed only when every check passes; the checks then
+     * report on a copy after the lock is dropped (a verifier hook may look at the pool). */
     pthread_mutex_lock(&km_pool_lock);
     km_pool_block *b = km_ptrmap_get(&km_pool_blocks, P);
     km_pool_block copy = b != NULL ? *b : (km_pool_block){ 0 };
-    const char *site = b != NULL ? km_pool_sites[b->site].name : "";
-    pthread_mutex_unlock(&km_pool_lock);
-
-    KM_VERIFY(POOL_FREE_UNKNOWN, b != NULL, "%s of an address that is not an outstanding allocation", routine);
-    char want[5], got[5];
-    KM_VERIFY(POOL_TAG_MISMATCH, !check_tag || Tag == copy.tag, "freed with '%s', allocated with '%s' at %s",
-              km_pool_tag_text(Tag, got), km_pool_tag_text(copy.tag, want), site);
-    KIRQL irql = KeGetCurrentIrql();
-    KM_VERIFY(IRQL_PAGED_POOL, !copy.paged || irql <= APC_LEVEL, "%s of paged pool at IRQL %u", routine, irql);
-    km_require_irql_at_most(DISPATCH_LEVEL, routine);
-
-    pthread_mutex_lock(&km_pool_lock);
-    b = km_ptrmap_remove(&km_pool_blocks, P);
-    if (b != NULL) {
+    bool ok = b != NULL && (!check_tag || Tag == b->tag) && (!b->paged || irql <= APC_LEVEL) && irql <= DISPATCH_LEVEL;
+    if (ok) {
+        km_ptrmap_remove(&km_pool_blocks, P);
         km_pool_counters.frees++;
         km_pool_counters.outstanding--;
         km_pool_counters.outstanding_bytes -= b->size;
     }
+    char site[64] = "";
+    if (!ok && b != NULL)
+        snprintf(site, sizeof site, "%s", km_pool_sites[b->site].name);
     pthread_mutex_unlock(&km_pool_lock);
-    if (b == NULL) /* another thread freed it between the check and here: a double free */
-        km_verifier_fail(KM_V_POOL_FREE_UNKNOWN, "%s raced with another free of the same block", routine);
+
+    if (!ok) {
+        KM_VERIFY(POOL_FREE_UNKNOWN, b != NULL, "%s of an address that is not an outstanding allocation", routine);
+        char want[5], got[5];
+        KM_VERIFY(POOL_TAG_MISMATCH, !check_tag || Tag == copy.tag, "freed with '%s', allocated with '%s' at %s",
+                  km_pool_tag_text(Tag, got), km_pool_tag_text(copy.tag, want), site);
+        KM_VERIFY(IRQL_PAGED_POOL, !copy.paged || irql <= APC_LEVEL, "%s of paged pool at IRQL %u", routine, irql);
+        km_require_irql_at_most(DISPATCH_LEVEL, routine);
+        return; /* only reached when the failing check is disabled by the verifier level: leave the block */
+    }
     /* Stale reads of freed pool see a fixed pattern in builds without ASan (which reports them). */
-    memset(P, KM_POOL_FILL_FREED, b->size);
+    memset(P, KM_POOL_FILL_FREED, copy.size);
     free(b);
     free(P);
 }

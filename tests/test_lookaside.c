@@ -191,3 +191,22 @@ KTEST(lookaside, ExFreeToNPagedLookasideList_cached_entry_is_poisoned)
 }
 #endif
 #endif
+
+#if defined(__has_feature)
+#if __has_feature(memory_sanitizer)
+#include <sanitizer/msan_interface.h>
+KTEST(lookaside, ExAllocateFromNPagedLookasideList_reused_entry_is_uninitialised_for_msan)
+{
+    NPAGED_LOOKASIDE_LIST la;
+    ExInitializeNPagedLookasideList(&la, NULL, NULL, 0, 24, TAG_LA, 0);
+    PUCHAR a = ExAllocateFromNPagedLookasideList(&la);
+    ASSERT_TRUE(a != NULL);
+    memset(a, 1, 24);
+    ExFreeToNPagedLookasideList(&la, a);
+    ASSERT_TRUE(ExAllocateFromNPagedLookasideList(&la) == a);
+    EXPECT_EQ(__msan_test_shadow(a, 24), 0);
+    ExFreeToNPagedLookasideList(&la, a);
+    ExDeleteNPagedLookasideList(&la);
+}
+#endif
+#endif

@@ -210,3 +210,20 @@ KTEST(pool, km_fault_arm_failure_counts_in_stats_failed)
     EXPECT_EQ(s.allocations, 0);
     EXPECT_EQ(km_fault_injected(), 2);
 }
+
+#if defined(__has_feature)
+#if __has_feature(memory_sanitizer)
+#include <sanitizer/msan_interface.h>
+KTEST(pool, ExAllocatePoolWithTag_fresh_memory_is_uninitialised_for_msan)
+{
+    PUCHAR p = ExAllocatePoolWithTag(NonPagedPool, 32, TAG_TEST);
+    ASSERT_TRUE(p != NULL);
+    EXPECT_EQ(__msan_test_shadow(p, 32), 0); /* the first byte is already uninitialised */
+    PUCHAR z = ExAllocatePoolZero(NonPagedPool, 32, TAG_TEST);
+    ASSERT_TRUE(z != NULL);
+    EXPECT_EQ(__msan_test_shadow(z, 32), -1);
+    ExFreePool(p);
+    ExFreePool(z);
+}
+#endif
+#endif

@@ -282,3 +282,11 @@ KTEST_NEGATIVE(lookaside_negative, ExInitializeNPagedLookasideList_zero_size, AP
     static NPAGED_LOOKASIDE_LIST a;
     ExInitializeNPagedLookasideList(&a, NULL, NULL, 0, 0, TAG_TEST, 0);
 }
+
+/* ---- Rtl ------------------------------------------------------------------------------------ */
+KTEST_NEGATIVE(rtl_negative, RtlCompareUnicodeString_length_without_buffer, API_INVALID_PARAMETER)
+{
+    UNICODE_STRING a, b = { 6, 6, NULL };
+    RtlInitUnicodeString(&a, L"abc");
+    RtlCompareUnicodeString(&a, &b, TRUE);
+}

@@ -30,7 +30,7 @@ void km_set_previous_mode(KPROCESSOR_MODE mode);
 typedef struct {
     uint64_t allocations;       /* successful allocations since km_init */
     uint64_t frees;
-    uint64_t failed;            /* allocations refused by the fault plan */
+    uint64_t failed;            /* allocations refused by the fault plan (or above the model's 64 MiB limit) */
     uint64_t outstanding;       /* allocations not yet freed */
     uint64_t outstanding_bytes;
 } km_pool_stats;
@@ -45,7 +45,8 @@ const char *km_pool_site_name(size_t index);
 typedef struct {
     uint64_t fail_nth;       /* fail the Nth allocation attempt after arming (1-based); 0 = none */
     uint64_t fail_nth_also;  /* a second attempt to fail (for failure pairs); 0 = none */
-    const char *site;        /* fail every allocation whose site ("file.c:123") or tag (4 chars) matches; NULL = none */
+    const char *site;        /* fail every allocation whose site ("file.c:123"), file ("file.c") or tag (4 chars,
+                              * memory order) matches; lookaside lists' own pool site is "lookaside 'Tag'"; NULL = none */
 } km_fault_plan;
 void km_fault_arm(const km_fault_plan *plan);
 void km_fault_disarm(void);
