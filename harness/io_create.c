@@ -11,7 +11,7 @@
  *  - Length > MaximumLength is STATUS_OBJECT_NAME_INVALID before any driver sees it (a
  *    UNICODE_STRING invariant); odd lengths are not rejected.
  * NULL FileHandle, ObjectAttributes or IoStatusBlock is STATUS_INVALID_PARAMETER (Windows would
- * raise an access violation for a user caller). Creates are synchronous: when the driver returns
+ * raise an access violation for a user caller); past that, *FileHandle is NULL on every failure. Creates are synchronous: when the driver returns
  * STATUS_PENDING the I/O manager runs the work queue (the only thing that can complete it in a
  * single thread); if it is still pending the create returns STATUS_PENDING with no handle, the IRP
  * stays outstanding (IRP_PENDING_AT_TEARDOWN unless something completes it later) and its later
@@ -44,6 +44,7 @@ static NTSTATUS io_create(PHANDLE FileHandle, ACCESS_MASK DesiredAccess, POBJECT
     km_require_irql_at_most(PASSIVE_LEVEL, routine);
     if (FileHandle == NULL || ObjectAttributes == NULL || IoStatusBlock == NULL)
         return STATUS_INVALID_PARAMETER;
+    *FileHandle = NULL; /* on every failure from here on */
     const UNICODE_STRING *name = ObjectAttributes->ObjectName;
     if (name != NULL && (name->Length > name->MaximumLength || (name->Buffer == NULL && name->MaximumLength != 0)))
         return STATUS_OBJECT_NAME_INVALID;

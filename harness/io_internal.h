@@ -36,6 +36,10 @@ io_device *io_device_lookup_locked(const WCHAR *name, size_t chars, size_t *pref
 void io_device_ref_locked(PDEVICE_OBJECT dev);
 void io_device_deref(PDEVICE_OBJECT dev);
 void io_driver_rundown(void);
+/* The module hooks (io_rundown.c). */
+void io_reset(void);
+void io_rundown(void);
+void io_check(void);
 void io_objects_free_all(void);
 
 /* ---- File objects (io_close.c) --------------------------------------------------------------- */

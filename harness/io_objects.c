@@ -258,3 +258,7 @@ void io_objects_free_all(void)
         io_device_unlink_free_locked(io_devices);
     io_unlock();
 }
+
+/* Registered here rather than in io_rundown.c: every use of the I/O manager starts with
+ * km_driver_load, so this object is always linked from the static library and pulls the rest. */
+KM_MODULE(io, 10, io_reset, io_rundown, io_check)

@@ -1,9 +1,9 @@
-/* io_rundown.c: the I/O manager's place in the model lifecycle (KM_MODULE order 10): reset, process
- * rundown (close every handle newest first, run work items, unload drivers) and the teardown check
- * IRP_PENDING_AT_TEARDOWN. */
+/* io_rundown.c: the I/O manager's place in the model lifecycle (KM_MODULE order 10, registered in
+ * io_objects.c): reset, process rundown (close every handle newest first, run work items, unload
+ * drivers) and the teardown check IRP_PENDING_AT_TEARDOWN. */
 #include "io_internal.h"
 
-static void io_reset(void)
+void io_reset(void)
 {
     io_irp_free_all();
     io_work_reset();
@@ -12,7 +12,7 @@ static void io_reset(void)
     io_objects_free_all();
 }
 
-static void io_rundown(void)
+void io_rundown(void)
 {
     for (;;) {
         io_lock();
@@ -27,11 +27,9 @@ static void io_rundown(void)
     km_run_work_items();
 }
 
-static void io_check(void)
+void io_check(void)
 {
     ULONG pending = km_io_pending_count();
     KM_VERIFY(IRP_PENDING_AT_TEARDOWN, pending == 0, "%u IRP(s) never completed", (unsigned)pending);
     io_reset();
 }
-
-KM_MODULE(io, 10, io_reset, io_rundown, io_check)
