@@ -29,7 +29,9 @@ VOID kstf_get_callback_counts(kstf_callback_counts *Counts)
 }
 
 /* ---- The external allocator callbacks ------------------------------------------------------- */
-static kstf_external kstf_default_external = { { { 0 }, NonPagedPool, 0, 64, { 0 }, 0 } };
+/* Without InitializeAllocator the driver has no framing: it serves page-aligned 4 KB frames, which
+ * satisfy any framing of at most 4096 bytes (the tests' default is 256 bytes, 64-byte aligned). */
+static kstf_external kstf_default_external = { { { 0 }, NonPagedPool, 0, 4096, { 0xFFF }, 0 } };
 
 static NTSTATUS kstf_initialize_allocator(PVOID InitialContext, PKSALLOCATOR_FRAMING AllocatorFraming, PVOID *Context)
 {
@@ -38,7 +40,11 @@ static NTSTATUS kstf_initialize_allocator(PVOID InitialContext, PKSALLOCATOR_FRA
     kstf_counts.last_framing = *AllocatorFraming;
     if (!NT_SUCCESS(kstf_config.initialize_status))
         return kstf_config.initialize_status;
-    kstf_external *ext = ExAllocatePoolWithTag(NonPagedPool, sizeof *ext, KSTF_TAG_OBJECT);
+    /* Without DeleteAllocator nobody would free a pool context: use static storage then. */
+    static kstf_external undeletable;
+    kstf_external *ext = kstf_config.pass_delete_allocator
+                             ? ExAllocatePoolWithTag(NonPagedPool, sizeof *ext, KSTF_TAG_OBJECT)
+                             : &undeletable;
     if (ext == NULL)
         return STATUS_INSUFFICIENT_RESOURCES;
     ext->framing = *AllocatorFraming;
@@ -79,7 +85,7 @@ static VOID kstf_delete_allocator(PVOID Context)
 {
     kstf_counts.delete_calls++;
     kstf_counts.last_context = Context;
-    if (Context != NULL)
+    if (Context != NULL && kstf_config.pass_initialize_allocator)
         ExFreePoolWithTag(Context, KSTF_TAG_OBJECT);
 }
 
