@@ -1,0 +1,294 @@
+/* ksa_frames.c: the default allocator's frames: allocation from a lookaside list or an external
+ * allocator, the Frames limit, exact AllocatedFrames, frame ownership checks, the pending-ALLOC
+ * queue with cancellation, and the function table usable at DISPATCH_LEVEL (facts §5.2, §5.3). */
+#include "ksa_internal.h"
+
+#define KSA_BUGCHECK_BAD_POOL_CALLER 0x000000C2u
+#define KSA_BUGCHECK_FOREIGN_FRAME 0x4B534131u /* "KSA1": FreeFrame of a frame not handed out */
+
+static PVOID ksa_block_allocate(ksa_allocator *a)
+{
+    return a->paged ? ExAllocateFromPagedLookasideList(&a->lookaside.paged)
+                    : ExAllocateFromNPagedLookasideList(&a->lookaside.nonpaged);
+}
+
+static VOID ksa_block_free(ksa_allocator *a, PVOID block)
+{
+    if (a->paged)
+        ExFreeToPagedLookasideList(&a->lookaside.paged, block);
+    else
+        ExFreeToNPagedLookasideList(&a->lookaside.nonpaged, block);
+}
+
+/* Obtains storage for one frame, outside the lock (paged pool cannot be touched at DISPATCH_LEVEL). */
+static ksa_frame_record *ksa_record_obtain(ksa_allocator *a)
+{
+    ULONG_PTR mask = a->framing.FileAlignment;
+    if (a->external_allocate != NULL) {
+        PVOID frame = a->external_allocate(a->context);
+        if (frame == NULL)
+            return NULL;
+        if (((ULONG_PTR)frame & mask) != 0) {
+            /* decisions (callbacks): a frame violating the framing is never handed out. */
+            a->external_free(a->context, frame);
+            return NULL;
+        }
+        ksa_frame_record *record = ExAllocatePoolWithTag(NonPagedPool, sizeof *record, KSA_TAG_RECORD);
+        if (record == NULL) {
+            a->external_free(a->context, frame);
+            return NULL;
+        }
+        record->frame = frame;
+        return record;
+    }
+    ksa_frame_record *record = ksa_block_allocate(a);
+    if (record == NULL)
+        return NULL;
+    /* Over-allocated by the mask, then aligned up: FileAlignment is 2^n-1 (decisions Q6). */
+    record->frame = (PVOID)(((ULONG_PTR)(record + 1) + mask) & ~mask);
+    return record;
+}
+
+static VOID ksa_record_release(ksa_allocator *a, ksa_frame_record *record)
+{
+    if (a->external_allocate != NULL) {
+        a->external_free(a->context, record->frame);
+        ExFreePoolWithTag(record, KSA_TAG_RECORD);
+    } else {
+        ksa_block_free(a, record);
+    }
+}
+
+NTSTATUS ksa_frame_allocate(ksa_allocator *a, PVOID *Frame, BOOLEAN *LimitReached)
+{
+    KIRQL irql;
+    *Frame = NULL;
+    *LimitReached = FALSE;
+    KeAcquireSpinLock(&a->lock, &irql);
+    if (a->closed || (a->framing.Frames != 0 && a->outstanding >= a->framing.Frames)) {
+        *LimitReached = !a->closed;
+        KeReleaseSpinLock(&a->lock, irql);
+        return STATUS_INSUFFICIENT_RESOURCES; /* decisions Q8 */
+    }
+    a->outstanding++; /* reserve the slot so concurrent callers cannot exceed Frames */
+    KeReleaseSpinLock(&a->lock, irql);
+
+    ksa_frame_record *record = ksa_record_obtain(a);
+    KeAcquireSpinLock(&a->lock, &irql);
+    if (record == NULL) {
+        a->outstanding--;
+        KeReleaseSpinLock(&a->lock, irql);
+        return STATUS_INSUFFICIENT_RESOURCES;
+    }
+    InsertTailList(&a->frames, &record->link);
+    KeReleaseSpinLock(&a->lock, irql);
+    *Frame = record->frame;
+    return STATUS_SUCCESS;
+}
+
+static VOID ksa_service_pending(ksa_allocator *a);
+
+static VOID ksa_work_routine(PDEVICE_OBJECT DeviceObject, PVOID Context)
+{
+    ksa_allocator *a = Context;
+    KIRQL irql;
+    KeAcquireSpinLock(&a->lock, &irql);
+    a->work_queued = FALSE;
+    BOOLEAN closed = a->closed;
+    KeReleaseSpinLock(&a->lock, irql);
+    if (!closed)
+        ksa_service_pending(a);
+    ksa_release(a);
+}
+
+/* After a frame came back: signal FREEFRAME and give pending ALLOC IRPs their chance, directly at
+ * PASSIVE_LEVEL, else from a work item (filter-specific-allocators, facts §5.2 step 2). */
+static VOID ksa_frame_returned(ksa_allocator *a)
+{
+    KIRQL irql;
+    BOOLEAN queue = FALSE, service = FALSE;
+    KeAcquireSpinLock(&a->lock, &irql);
+    for (PLIST_ENTRY e = a->events.Flink; e != &a->events; e = e->Flink)
+        KsGenerateEvent(CONTAINING_RECORD(e, KSEVENT_ENTRY, ListEntry));
+    if (!IsListEmpty(&a->pending) && !a->closed) {
+        if (irql != PASSIVE_LEVEL) {
+            if (!a->work_queued) {
+                a->work_queued = TRUE;
+                a->refs++;
+                queue = TRUE;
+            }
+        } else {
+            service = TRUE;
+        }
+    }
+    KeReleaseSpinLock(&a->lock, irql);
+    if (queue)
+        IoQueueWorkItem(a->work_item, ksa_work_routine, DelayedWorkQueue, a);
+    if (service)
+        ksa_service_pending(a);
+}
+
+BOOLEAN ksa_frame_free(ksa_allocator *a, PVOID Frame)
+{
+    KIRQL irql;
+    ksa_frame_record *found = NULL;
+    KeAcquireSpinLock(&a->lock, &irql);
+    /* Newest first: frames are usually returned in LIFO order, so this is short in practice. */
+    for (PLIST_ENTRY e = a->frames.Blink; e != &a->frames; e = e->Blink) {
+        ksa_frame_record *record = CONTAINING_RECORD(e, ksa_frame_record, link);
+        if (record->frame == Frame) {
+            found = record;
+            break;
+        }
+    }
+    if (found != NULL) {
+        RemoveEntryList(&found->link);
+        a->outstanding--;
+    }
+    KeReleaseSpinLock(&a->lock, irql);
+    if (found == NULL)
+        return FALSE;
+    ksa_record_release(a, found);
+    ksa_frame_returned(a);
+    return TRUE;
+}
+
+static VOID ksa_complete(PIRP Irp, NTSTATUS Status, ULONG_PTR Information)
+{
+    Irp->IoStatus.Status = Status;
+    Irp->IoStatus.Information = Information;
+    IoCompleteRequest(Irp, IO_NO_INCREMENT);
+}
+
+static VOID ksa_cancel_alloc(PDEVICE_OBJECT DeviceObject, PIRP Irp)
+{
+    IoReleaseCancelSpinLock(Irp->CancelIrql);
+    ksa_allocator *a = KSA_FROM_FILE(IoGetCurrentIrpStackLocation(Irp)->FileObject);
+    KIRQL irql;
+    KeAcquireSpinLock(&a->lock, &irql);
+    RemoveEntryList(&Irp->Tail.Overlay.ListEntry);
+    InitializeListHead(&Irp->Tail.Overlay.ListEntry);
+    KeReleaseSpinLock(&a->lock, irql);
+    ksa_complete(Irp, STATUS_CANCELLED, 0); /* decisions Q15 */
+}
+
+static BOOLEAN ksa_queue_pending_at(ksa_allocator *a, PIRP Irp, BOOLEAN at_head)
+{
+    KIRQL irql;
+    KeAcquireSpinLock(&a->lock, &irql);
+    IoSetCancelRoutine(Irp, ksa_cancel_alloc);
+    if (Irp->Cancel && IoSetCancelRoutine(Irp, NULL) != NULL) {
+        /* Cancelled before we queued it and our routine will not run: the caller completes it. */
+        KeReleaseSpinLock(&a->lock, irql);
+        return FALSE;
+    }
+    if (at_head)
+        InsertHeadList(&a->pending, &Irp->Tail.Overlay.ListEntry);
+    else
+        InsertTailList(&a->pending, &Irp->Tail.Overlay.ListEntry);
+    KeReleaseSpinLock(&a->lock, irql);
+    return TRUE;
+}
+
+BOOLEAN ksa_queue_pending(ksa_allocator *a, PIRP Irp)
+{
+    return ksa_queue_pending_at(a, Irp, FALSE);
+}
+
+/* Takes the oldest pending IRP whose cancel routine we could clear, or NULL. */
+static PIRP ksa_dequeue_pending(ksa_allocator *a)
+{
+    KIRQL irql;
+    PIRP irp = NULL;
+    KeAcquireSpinLock(&a->lock, &irql);
+    while (!IsListEmpty(&a->pending)) {
+        PIRP candidate = CONTAINING_RECORD(RemoveHeadList(&a->pending), IRP, Tail.Overlay.ListEntry);
+        InitializeListHead(&candidate->Tail.Overlay.ListEntry); /* a racing cancel routine unlinks harmlessly */
+        if (IoSetCancelRoutine(candidate, NULL) != NULL) {
+            irp = candidate;
+            break;
+        }
+    }
+    KeReleaseSpinLock(&a->lock, irql);
+    return irp;
+}
+
+static VOID ksa_service_pending(ksa_allocator *a)
+{
+    for (;;) {
+        PIRP irp = ksa_dequeue_pending(a);
+        if (irp == NULL)
+            return;
+        PVOID frame;
+        BOOLEAN limit;
+        NTSTATUS status = ksa_frame_allocate(a, &frame, &limit);
+        if (limit) {
+            if (!ksa_queue_pending_at(a, irp, TRUE))
+                ksa_complete(irp, STATUS_CANCELLED, 0);
+            return;
+        }
+        if (!NT_SUCCESS(status)) {
+            ksa_complete(irp, status, 0);
+            continue;
+        }
+        /* ALLOC is kernel-only (decisions Q8), so UserBuffer is kernel memory of >= sizeof(PVOID). */
+        memcpy(irp->UserBuffer, &frame, sizeof frame);
+        ksa_complete(irp, STATUS_SUCCESS, sizeof frame);
+    }
+}
+
+VOID ksa_frames_rundown(ksa_allocator *a)
+{
+    KIRQL irql;
+    KeAcquireSpinLock(&a->lock, &irql);
+    a->closed = TRUE;
+    KeReleaseSpinLock(&a->lock, irql);
+    /* The I/O manager cancels pending IRPs before IRP_MJ_CLOSE; anything left is completed here. */
+    for (PIRP irp; (irp = ksa_dequeue_pending(a)) != NULL;)
+        ksa_complete(irp, STATUS_CANCELLED, 0);
+    /* decisions Q15: outstanding frames are reclaimed. */
+    for (;;) {
+        KeAcquireSpinLock(&a->lock, &irql);
+        ksa_frame_record *record = NULL;
+        if (!IsListEmpty(&a->frames)) {
+            record = CONTAINING_RECORD(RemoveHeadList(&a->frames), ksa_frame_record, link);
+            a->outstanding--;
+        }
+        KeReleaseSpinLock(&a->lock, irql);
+        if (record == NULL)
+            break;
+        ksa_record_release(a, record);
+    }
+}
+
+VOID ksa_release(ksa_allocator *a)
+{
+    KIRQL irql;
+    KeAcquireSpinLock(&a->lock, &irql);
+    LONG refs = --a->refs;
+    KeReleaseSpinLock(&a->lock, irql);
+    if (refs != 0)
+        return;
+    if (a->work_item != NULL)
+        IoFreeWorkItem(a->work_item);
+    ExFreePoolWithTag(a, KSA_TAG_OBJECT);
+}
+
+/* KSSTREAMALLOCATOR_FUNCTIONTABLE.AllocateFrame (DDI nc-ks-pfnallocator_allocateframe).
+ * <= DISPATCH_LEVEL; no frame free: *Frame = NULL and STATUS_INSUFFICIENT_RESOURCES (decisions Q8). */
+NTSTATUS ksa_function_allocate_frame(PFILE_OBJECT FileObject, PVOID *Frame)
+{
+    BOOLEAN limit;
+    if (FileObject == NULL || Frame == NULL)
+        return STATUS_INVALID_PARAMETER;
+    return ksa_frame_allocate(KSA_FROM_FILE(FileObject), Frame, &limit);
+}
+
+/* KSSTREAMALLOCATOR_FUNCTIONTABLE.FreeFrame (DDI nc-ks-pfnallocator_freeframe). <= DISPATCH_LEVEL.
+ * A frame this allocator did not hand out is a broken kernel contract: bugcheck (decisions). */
+VOID ksa_function_free_frame(PFILE_OBJECT FileObject, PVOID Frame)
+{
+    ksa_allocator *a = KSA_FROM_FILE(FileObject);
+    if (!ksa_frame_free(a, Frame))
+        KeBugCheckEx(KSA_BUGCHECK_BAD_POOL_CALLER, KSA_BUGCHECK_FOREIGN_FRAME, (ULONG_PTR)Frame, (ULONG_PTR)a, 0);
+}

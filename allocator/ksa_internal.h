@@ -1,0 +1,88 @@
+/* ksa_internal.h: private to allocator/: helpers shared between the allocator's files, the pool
+ * tags it uses and the allocator object's layout. Includes only WDK headers. */
+#ifndef KSA_INTERNAL_H
+#define KSA_INTERNAL_H
+
+#include <ntddk.h>
+#include <ks.h>
+
+/* Pool tags (bytes in memory order; decisions Q3 documents KSA_TAG_FRAMING for callers). */
+#define KSA_TAG_FRAMING 0x4361734Bu   /* "KsaC": framing copy returned by KsValidateAllocatorCreateRequest */
+#define KSA_TAG_OBJECT  0x4F61734Bu   /* "KsaO": the allocator object */
+#define KSA_TAG_FRAME   0x4661734Bu   /* "KsaF": frame blocks (lookaside entries) */
+#define KSA_TAG_RECORD  0x5261734Bu   /* "KsaR": tracking records of externally allocated frames */
+#define KSA_TAG_NAME    0x4E61734Bu   /* "KsaN": the create name KsCreateAllocator builds */
+
+/* Bytes in the allocator create name: class text (38 WCHARs), one '\', the raw framing. */
+#define KSA_CLASS_CHARS 38u
+#define KSA_NAME_BYTES ((KSA_CLASS_CHARS + 1u) * sizeof(WCHAR) + sizeof(KSALLOCATOR_FRAMING))
+
+/* Every documented OPTIONF_ and REQUIREMENTF_ bit (decisions Q1). */
+#define KSA_FRAMING_FLAGS_VALID 0x8000001Fu
+
+/* Parses FileName of an allocator create request (decisions Q2, Q18) and validates the framing
+ * (Q1, Q6). Reads only FileName.Length bytes and copies the framing out with memcpy. */
+NTSTATUS ksa_parse_create_name(const UNICODE_STRING *FileName, KSALLOCATOR_FRAMING *Framing);
+/* Field rules of KSALLOCATOR_FRAMING alone (decisions Q1, Q6). */
+NTSTATUS ksa_validate_framing(const KSALLOCATOR_FRAMING *Framing);
+/* TRUE when Mask is 2^n-1 and at most PAGE_SIZE-1 (CVE-2024-38245; decisions Q6). */
+BOOLEAN ksa_alignment_mask_valid(ULONG Mask);
+/* Fills Name (caller buffer of KSA_NAME_BYTES) with KSSTRING_Allocator + '\' + framing. */
+VOID ksa_build_create_name(PWCHAR Name, const KSALLOCATOR_FRAMING *Framing);
+
+/* ---- The default allocator object (FsContext of an allocator file object) ------------------- */
+
+/* One outstanding frame. Pool frames keep it at the start of their lookaside block; frames from
+ * an external DefaultAllocate get a separate KSA_TAG_RECORD allocation. */
+typedef struct ksa_frame_record {
+    LIST_ENTRY link;
+    PVOID frame;
+} ksa_frame_record;
+
+typedef struct ksa_allocator {
+    KSOBJECT_HEADER header;            /* first field: KsDispatchIrp finds it here (decisions Q5) */
+    PKSOBJECT_CREATE_ITEM create_item; /* KSCREATE_ITEM_IRP_STORAGE at create (Ex remark, Q5) */
+    PFILE_OBJECT file_object;
+    KSALLOCATOR_FRAMING framing;       /* validated copy; InitializeAllocator may keep its address */
+    KSPIN_LOCK lock;                   /* guards every field below */
+    ULONG outstanding;                 /* frames handed out (and reserved) now: AllocatedFrames (Q10) */
+    LIST_ENTRY frames;                 /* ksa_frame_record of outstanding frames */
+    LIST_ENTRY pending;                /* ALLOC IRPs waiting for a frame (Tail.Overlay.ListEntry) */
+    LIST_ENTRY events;                 /* FREEFRAME KSEVENT_ENTRYs */
+    BOOLEAN paged;                     /* PoolType is PagedPool: no function table (Q17) */
+    BOOLEAN closed;
+    BOOLEAN work_queued;
+    LONG refs;                         /* the file object + a queued work item */
+    SIZE_T block_size;                 /* lookaside entry size: record + alignment slack + frame */
+    union {
+        NPAGED_LOOKASIDE_LIST nonpaged;
+        PAGED_LOOKASIDE_LIST paged;
+    } lookaside;
+    BOOLEAN lookaside_live;
+    PIO_WORKITEM work_item;
+    PVOID context;                     /* InitializeAllocator's result, or NULL */
+    PFNKSDEFAULTALLOCATE external_allocate;
+    PFNKSDEFAULTFREE external_free;
+    PFNKSDELETEALLOCATOR external_delete;
+} ksa_allocator;
+
+#define KSA_FROM_FILE(FileObject) ((ksa_allocator *)(FileObject)->FsContext)
+
+/* ksa_frames.c */
+/* Hands out one frame. *LimitReached is TRUE when the Frames limit stopped it (decisions Q8). */
+NTSTATUS ksa_frame_allocate(ksa_allocator *Allocator, PVOID *Frame, BOOLEAN *LimitReached);
+/* Takes back a frame; FALSE when this allocator has not handed it out. */
+BOOLEAN ksa_frame_free(ksa_allocator *Allocator, PVOID Frame);
+/* Queues an ALLOC IRP (already marked pending) with a cancel routine; FALSE if it was cancelled. */
+BOOLEAN ksa_queue_pending(ksa_allocator *Allocator, PIRP Irp);
+/* Close: completes what is still queued, frees every outstanding frame. PASSIVE_LEVEL. */
+VOID ksa_frames_rundown(ksa_allocator *Allocator);
+/* Drops one reference; the last one frees the object and its work item. */
+VOID ksa_release(ksa_allocator *Allocator);
+NTSTATUS ksa_function_allocate_frame(PFILE_OBJECT FileObject, PVOID *Frame);
+VOID ksa_function_free_frame(PFILE_OBJECT FileObject, PVOID Frame);
+
+/* ksa_automation.c: the allocator's property, method and event sets and the IOCTL dispatcher. */
+NTSTATUS ksa_dispatch_device_control(PDEVICE_OBJECT DeviceObject, PIRP Irp);
+
+#endif /* KSA_INTERNAL_H */

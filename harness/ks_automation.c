@@ -1,0 +1,75 @@
+/* ks_automation.c: helpers shared by the KS property, method and event handlers (request copy,
+ * size answers, event-list locks). */
+#include "ks_automation_internal.h"
+
+PKSIDENTIFIER km_ks_copy_request(PIRP Irp, ULONG InputBufferLength)
+{
+    PIO_STACK_LOCATION stack = IoGetCurrentIrpStackLocation(Irp);
+    const void *source = stack->Parameters.DeviceIoControl.Type3InputBuffer;
+    if (source == NULL)
+        return NULL;
+    /* KSIDENTIFIER is 8-aligned; pool blocks are at least 16-aligned, so the copy can be used in place. */
+    PKSIDENTIFIER copy = ExAllocatePoolWithTag(NonPagedPool, InputBufferLength, KM_TAG_KS_REQUEST);
+    if (copy != NULL)
+        memcpy(copy, source, InputBufferLength);
+    return copy;
+}
+
+VOID km_ks_free_request(PKSIDENTIFIER Request)
+{
+    ExFreePoolWithTag(Request, KM_TAG_KS_REQUEST);
+}
+
+NTSTATUS km_ks_size_gate(PIRP Irp, ULONG OutputBufferLength, ULONG Needed)
+{
+    if (OutputBufferLength == 0 && Needed != 0) {
+        Irp->IoStatus.Information = Needed; /* size query (decisions Q14) */
+        return STATUS_BUFFER_OVERFLOW;
+    }
+    if (OutputBufferLength < Needed) {
+        Irp->IoStatus.Information = 0;
+        return STATUS_BUFFER_TOO_SMALL;
+    }
+    return STATUS_SUCCESS;
+}
+
+VOID km_ks_events_lock(KSEVENTS_LOCKTYPE Type, PVOID Lock, PKIRQL OldIrql)
+{
+    *OldIrql = PASSIVE_LEVEL;
+    switch (Type) {
+    case KSEVENTS_NONE:
+        break;
+    case KSEVENTS_SPINLOCK:
+        KeAcquireSpinLock((PKSPIN_LOCK)Lock, OldIrql);
+        break;
+    case KSEVENTS_MUTEX:
+        KeWaitForSingleObject(Lock, Executive, KernelMode, FALSE, NULL);
+        break;
+    case KSEVENTS_FMUTEX:
+    case KSEVENTS_FMUTEXUNSAFE:
+        ExAcquireFastMutex((PFAST_MUTEX)Lock);
+        break;
+    default:
+        km_verifier_fail(KM_V_API_INVALID_PARAMETER, "KSEVENTS lock type %d is not modelled", (int)Type);
+    }
+}
+
+VOID km_ks_events_unlock(KSEVENTS_LOCKTYPE Type, PVOID Lock, KIRQL OldIrql)
+{
+    switch (Type) {
+    case KSEVENTS_NONE:
+        break;
+    case KSEVENTS_SPINLOCK:
+        KeReleaseSpinLock((PKSPIN_LOCK)Lock, OldIrql);
+        break;
+    case KSEVENTS_MUTEX:
+        KeReleaseMutex((PKMUTEX)Lock, FALSE);
+        break;
+    case KSEVENTS_FMUTEX:
+    case KSEVENTS_FMUTEXUNSAFE:
+        ExReleaseFastMutex((PFAST_MUTEX)Lock);
+        break;
+    default:
+        km_verifier_fail(KM_V_API_INVALID_PARAMETER, "KSEVENTS lock type %d is not modelled", (int)Type);
+    }
+}

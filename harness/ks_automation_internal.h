@@ -1,0 +1,29 @@
+/* ks_automation_internal.h: private to harness/: what KsPropertyHandler, KsMethodHandler and the
+ * event routines share: the request copy, set/item lookup, size answers and event-list locking. */
+#ifndef KM_KS_AUTOMATION_INTERNAL_H
+#define KM_KS_AUTOMATION_INTERNAL_H
+
+#include "km_internal.h"
+
+#define KM_TAG_KS_REQUEST 0x7250734Bu /* "KsPr": kernel copy of an automation request */
+#define KM_TAG_KS_EVENT   0x7645734Bu /* "KsEv": KSEVENT_ENTRY allocations */
+
+/* KSEVENT_ENTRY.Flags bits (values of the WDK's KSEVENT_ENTRY_* flags). */
+#define KM_KSEVENT_ENTRY_DELETED 0x00000001
+#define KM_KSEVENT_ENTRY_ONESHOT 0x00000002
+
+/* Copies the whole input buffer (InputBufferLength >= sizeof(KSIDENTIFIER) checked by the caller)
+ * into NonPagedPool, so the request is read from caller memory exactly once. NULL on failure. */
+PKSIDENTIFIER km_ks_copy_request(PIRP Irp, ULONG InputBufferLength);
+VOID km_ks_free_request(PKSIDENTIFIER Request);
+
+/* Answers a request for a ULONG-or-description style support query (decisions Q14):
+ * output 0 -> BUFFER_OVERFLOW with Information = full; < small -> BUFFER_TOO_SMALL. */
+NTSTATUS km_ks_size_gate(PIRP Irp, ULONG OutputBufferLength, ULONG Needed);
+
+/* Event-list locking by KSEVENTS_LOCKTYPE. INTERRUPT and ERESOURCE are not modelled:
+ * they are an API_INVALID_PARAMETER finding. */
+VOID km_ks_events_lock(KSEVENTS_LOCKTYPE Type, PVOID Lock, PKIRQL OldIrql);
+VOID km_ks_events_unlock(KSEVENTS_LOCKTYPE Type, PVOID Lock, KIRQL OldIrql);
+
+#endif /* KM_KS_AUTOMATION_INTERNAL_H */

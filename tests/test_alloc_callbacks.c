@@ -1,0 +1,151 @@
+/* test_alloc_callbacks.c: KsCreateDefaultAllocatorEx with every combination of its five optional
+ * arguments (docs/decisions.md "Default allocator callbacks"), through the KS test filter. */
+#include "alloc_fixture.h"
+
+/* Bits: 1 InitializeContext, 2 DefaultAllocate, 4 DefaultFree, 8 InitializeAllocator, 16 DeleteAllocator. */
+static kstf_allocator_config config_from_bits(unsigned bits)
+{
+    kstf_allocator_config c;
+    memset(&c, 0, sizeof c);
+    c.pass_initialize_context = (bits & 1) != 0;
+    c.pass_default_allocate = (bits & 2) != 0;
+    c.pass_default_free = (bits & 4) != 0;
+    c.pass_initialize_allocator = (bits & 8) != 0;
+    c.pass_delete_allocator = (bits & 16) != 0;
+    return c;
+}
+
+static BOOLEAN combination_valid(unsigned bits)
+{
+    if ((bits & 2) == 0)
+        return bits == 0; /* no external allocator: everything else must be NULL */
+    return (bits & 4) != 0; /* an external allocator needs its free routine */
+}
+
+KTEST(alloc_callbacks, KsCreateDefaultAllocatorEx_all_32_combinations)
+{
+    for (unsigned bits = 0; bits < 32; bits++) {
+        km_init();
+        kstf_allocator_config c = config_from_bits(bits);
+        alloc_fx fx;
+        fx_open_pin(&fx, &c);
+        KSALLOCATOR_FRAMING f = fx_default_framing;
+        HANDLE h = NULL;
+        NTSTATUS s = KsCreateAllocator(fx.pin, &f, &h);
+        kstf_callback_counts n;
+        if (!combination_valid(bits)) {
+            if (s != STATUS_INVALID_PARAMETER)
+                ktest_fail_at(__FILE__, __LINE__, "bits %u: got 0x%08X", bits, (unsigned)s);
+            kstf_get_callback_counts(&n);
+            EXPECT_EQ(n.initialize_calls + n.allocate_calls + n.free_calls + n.delete_calls, 0);
+        } else {
+            if (s != STATUS_SUCCESS)
+                ktest_fail_at(__FILE__, __LINE__, "bits %u: got 0x%08X", bits, (unsigned)s);
+            PVOID frame;
+            EXPECT_STATUS(fx_alloc(h, &frame), STATUS_SUCCESS);
+            EXPECT_EQ((ULONG_PTR)frame & 63, 0);
+            memset(frame, 0x5A, f.FrameSize);
+            EXPECT_STATUS(fx_free(h, frame), STATUS_SUCCESS);
+            EXPECT_STATUS(ZwClose(h), STATUS_SUCCESS);
+            kstf_get_callback_counts(&n);
+            BOOLEAN external = (bits & 2) != 0;
+            EXPECT_EQ(n.initialize_calls, (bits & 8) ? 1 : 0);
+            EXPECT_EQ(n.allocate_calls, external ? 1 : 0);
+            EXPECT_EQ(n.free_calls, external ? 1 : 0);
+            EXPECT_EQ(n.delete_calls, (bits & 16) ? 1 : 0);
+            if (bits & 8) {
+                EXPECT_TRUE(n.last_initialize_context == ((bits & 1) ? KSTF_INITIALIZE_CONTEXT : NULL));
+                EXPECT_MEM_EQ(&n.last_framing, &f, sizeof f);
+            } else if (external) {
+                EXPECT_TRUE(n.last_context == NULL); /* no initializer: Context is NULL */
+            }
+        }
+        fx_close_all(&fx);
+        km_teardown();
+    }
+}
+
+KTEST(alloc_callbacks, InitializeAllocator_failure_returned_and_nothing_created)
+{
+    kstf_allocator_config c = config_from_bits(2 | 4 | 8 | 16);
+    c.initialize_status = STATUS_DEVICE_NOT_READY;
+    alloc_fx fx;
+    fx_open_pin(&fx, &c);
+    KSALLOCATOR_FRAMING f = fx_default_framing;
+    HANDLE h = NULL;
+    EXPECT_STATUS(KsCreateAllocator(fx.pin, &f, &h), STATUS_DEVICE_NOT_READY);
+    kstf_callback_counts n;
+    kstf_get_callback_counts(&n);
+    EXPECT_EQ(n.initialize_calls, 1);
+    EXPECT_EQ(n.delete_calls, 0);
+    fx_close_all(&fx);
+}
+
+KTEST(alloc_callbacks, DefaultAllocate_null_gives_insufficient_resources)
+{
+    kstf_allocator_config c = config_from_bits(2 | 4 | 8 | 16);
+    c.allocate_fails = TRUE;
+    alloc_fx fx;
+    fx_open(&fx, NULL, &c);
+    PVOID frame = (PVOID)1;
+    ULONG_PTR info = 3;
+    EXPECT_STATUS(fx_method(fx.alloc, KSMETHOD_STREAMALLOCATOR_ALLOC, KSMETHOD_TYPE_SEND, &frame, sizeof frame, &info,
+                            FALSE),
+                  STATUS_INSUFFICIENT_RESOURCES);
+    EXPECT_EQ(info, 0);
+    EXPECT_EQ(fx_allocated_frames(fx.alloc), 0);
+    fx_close_all(&fx);
+}
+
+KTEST(alloc_callbacks, DefaultAllocate_misaligned_frame_refused)
+{
+    kstf_allocator_config c = config_from_bits(2 | 4 | 8 | 16);
+    c.allocate_misaligned = TRUE;
+    alloc_fx fx;
+    fx_open(&fx, NULL, &c);
+    PVOID frame = NULL;
+    ULONG_PTR info = 3;
+    EXPECT_STATUS(fx_method(fx.alloc, KSMETHOD_STREAMALLOCATOR_ALLOC, KSMETHOD_TYPE_SEND, &frame, sizeof frame, &info,
+                            FALSE),
+                  STATUS_INSUFFICIENT_RESOURCES);
+    kstf_callback_counts n;
+    kstf_get_callback_counts(&n);
+    EXPECT_EQ(n.allocate_calls, 1);
+    EXPECT_EQ(n.free_calls, 1); /* the bad frame went back to its allocator */
+    EXPECT_EQ(fx_allocated_frames(fx.alloc), 0);
+    fx_close_all(&fx);
+}
+
+KTEST(alloc_callbacks, close_returns_outstanding_external_frames)
+{
+    kstf_allocator_config c = config_from_bits(2 | 4 | 8 | 16);
+    alloc_fx fx;
+    fx_open(&fx, NULL, &c);
+    PVOID a, b;
+    ASSERT_STATUS(fx_alloc(fx.alloc, &a), STATUS_SUCCESS);
+    ASSERT_STATUS(fx_alloc(fx.alloc, &b), STATUS_SUCCESS);
+    fx_close_all(&fx);
+    kstf_callback_counts n;
+    kstf_get_callback_counts(&n);
+    EXPECT_EQ(n.free_calls, 2);
+    EXPECT_EQ(n.delete_calls, 1);
+}
+
+KTEST(alloc_callbacks, create_object_allocation_failure_calls_delete)
+{
+    kstf_allocator_config c = config_from_bits(2 | 4 | 8 | 16);
+    alloc_fx fx;
+    fx_open_pin(&fx, &c);
+    /* The object header allocation ('KSoh' in the KS model) fails after InitializeAllocator succeeded. */
+    km_fault_plan plan = { 0, 0, "KSoh" };
+    km_fault_arm(&plan);
+    KSALLOCATOR_FRAMING f = fx_default_framing;
+    HANDLE h = NULL;
+    EXPECT_STATUS(KsCreateAllocator(fx.pin, &f, &h), STATUS_INSUFFICIENT_RESOURCES);
+    km_fault_disarm();
+    kstf_callback_counts n;
+    kstf_get_callback_counts(&n);
+    EXPECT_EQ(n.initialize_calls, 1);
+    EXPECT_EQ(n.delete_calls, 1);
+    fx_close_all(&fx);
+}
