@@ -87,8 +87,12 @@ static void op_print_number(op_text *t, op_class cls, uint64_t v)
                 return;
             }
         }
-    } else if (kind == OP_K_FLAGS && v != 0) {
+    } else if (kind == OP_K_FLAGS) {
         /* Greedy in table order: each name whose bits are all still set; what remains is hex. */
+        if (v == 0) {
+            op_tprintf(t, "0");
+            return;
+        }
         uint64_t rest = v;
         const char *sep = "";
         for (size_t i = 0; i < op_constant_count(); i++) {
@@ -152,7 +156,8 @@ static void op_print_quoted(op_text *t, const uint8_t *p, size_t count, size_t s
 }
 
 /* Blobs: segments joined by '+': utf16:"..." for >= 4 printable UTF-16LE code units, "..." for >= 4
- * printable ASCII bytes, hex:.. for everything else; the empty blob is "". hex_only is for raw bytes. */
+ * printable ASCII bytes, zero:N for >= 16 zero bytes, hex:.. for everything else, tried in that order
+ * at each byte; the empty blob is "". hex_only (raw bytes) prints a single hex: segment. */
 static void op_print_blob(op_text *t, const uint8_t *p, size_t n, bool hex_only)
 {
     if (n == 0) {
@@ -168,6 +173,16 @@ static void op_print_blob(op_text *t, const uint8_t *p, size_t n, bool hex_only)
             op_tprintf(t, "%s%s", sep, u >= 4 ? "utf16:" : "");
             op_print_quoted(t, p + i, u >= 4 ? u : a, u >= 4 ? 2 : 1);
             i += u >= 4 ? 2 * u : a;
+            in_hex = false;
+            sep = "+";
+            continue;
+        }
+        size_t z = 0;
+        while (!hex_only && i + z < n && p[i + z] == 0)
+            z++;
+        if (z >= 16) {
+            op_tprintf(t, "%szero:%zu", sep, z);
+            i += z;
             in_hex = false;
             sep = "+";
             continue;
