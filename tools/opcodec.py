@@ -537,7 +537,7 @@ class _Parser:
 
     # -- statements
     def parse(self, text):
-        prog, version_seen, any_stmt = Program(FORMAT_VERSION, []), False, False
+        prog, any_stmt = Program(FORMAT_VERSION, []), False
         for self.line, line in enumerate(text.split("\n"), 1):
             name, col, items = self.scan(line)
             if name is None:
@@ -552,7 +552,7 @@ class _Parser:
                     prog.version = int(vt.text, 0)
                 else:
                     raise self.error(f"version: expected 0..255 or none, found {vt.text!r}", vt.column)
-                version_seen = any_stmt = True
+                any_stmt = True
                 continue
             any_stmt = True
             if prog.version is None:
@@ -563,7 +563,6 @@ class _Parser:
             if len(prog.ops) >= MAX_OPS:
                 raise self.error(f"too many operations: the limit is {MAX_OPS}", col)
             prog.ops.append(self.statement(name, col, items))
-        del version_seen
         return prog
 
     def statement(self, name, col, items):
