@@ -7,6 +7,7 @@ docs/operation-language.md. The printer here and fuzz/op_text.c must produce ide
     opcodec.py decode FILE [-o OUT]        binary program -> canonical text
     opcodec.py encode FILE -o OUT          text program -> binary
     opcodec.py roundtrip FILE [--text]     check that FILE survives a round trip exactly
+    opcodec.py layout                      the binary layout table of the format spec (markdown)
 """
 
 import argparse
@@ -611,6 +612,20 @@ def parse(text, path="<input>"):
     return _Parser(path).parse(text)
 
 
+# ---- The binary layout table of docs/operation-language.md (generated, so it cannot drift) -----
+
+def layout_table():
+    rows = ["| opcode | operation | fields in binary order (type) | bytes |", "|---|---|---|---|"]
+    for code in sorted(TABLE.ops):
+        info = TABLE.ops[code]
+        fixed = 1 + sum(WIDTH.get(f.type, 2) for f in info.fields)
+        blobs = sum(1 for f in info.fields if f.type == "BYTES")
+        size = f"{fixed}" + (" + blob" if blobs == 1 else f" + {blobs} blobs" if blobs else "")
+        fields = ", ".join(f"{f.name} {f.type.lower()}" for f in info.fields)
+        rows.append(f"| 0x{code:02X} | `{info.name}` | {fields} | {size} |")
+    return "\n".join(rows) + "\n"
+
+
 # ---- Round trips --------------------------------------------------------------------------------
 
 def roundtrip_binary(data):
@@ -681,9 +696,12 @@ def main(argv=None):
     kind = r.add_mutually_exclusive_group()
     kind.add_argument("--text", action="store_true", help="FILE is a text program")
     kind.add_argument("--binary", action="store_true", help="FILE is a binary program")
+    sub.add_parser("layout", help="print the binary layout table (markdown) for the format spec")
     args = ap.parse_args(argv)
     try:
-        if args.command == "decode":
+        if args.command == "layout":
+            _write(None, layout_table())
+        elif args.command == "decode":
             _write(args.output, format_program(decode(_read(args.file, True))))
         elif args.command == "encode":
             _write(args.output, encode(parse(_read(args.file, False), args.file)))

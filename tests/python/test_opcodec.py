@@ -233,6 +233,31 @@ class CliTest(unittest.TestCase):
             self.assertIn("merge.ops:1: decodes as", r.stderr)
 
 
+class SpecTest(unittest.TestCase):
+    """docs/operation-language.md stays true: its examples parse and its layout table is current."""
+
+    def setUp(self):
+        with open(os.path.join(ROOT, "docs", "operation-language.md"), encoding="utf-8") as f:
+            self.doc = f.read()
+        import re
+        self.blocks = re.findall(r"```ops\n(.*?)```", self.doc, re.S)
+
+    def test_every_example_parses_and_every_operation_has_one(self):
+        seen = set()
+        for block in self.blocks:
+            prog = opcodec.parse(block, "operation-language.md")
+            self.assertIsNone(opcodec.roundtrip_binary(opcodec.encode(prog)))
+            seen |= {op.name for op in prog.ops}
+        self.assertEqual(set(opcodec.TABLE.by_name) | {"raw"}, seen)
+
+    def test_worked_example_has_ten_lines(self):
+        self.assertEqual(len(opcodec.parse(self.blocks[0]).ops), 10)
+
+    def test_layout_table_is_current(self):
+        self.assertIn(opcodec.layout_table(), self.doc,
+                      "regenerate the table with: python3 tools/opcodec.py layout")
+
+
 def find_op_print():
     for preset in ("asan-ubsan", "msan", "release", "coverage", "tsan"):
         path = os.path.join(ROOT, "build", preset, "op_print")
