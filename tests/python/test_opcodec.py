@@ -1,0 +1,292 @@
+"""test_opcodec.py: tools/opcodec.py: text <-> binary round trips (examples, every operation, a seeded
+sample of 2,000 byte strings), error messages for malformed text and bad command lines, and agreement
+with the C printer (build/<preset>/op_print) when a build exists."""
+
+import glob
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import unittest
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), os.pardir, os.pardir))
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+
+import opcodec  # noqa: E402
+
+EXAMPLES = sorted(glob.glob(os.path.join(ROOT, "corpus", "examples", "*.ops")))
+SEED = 0x4B53  # fixed: the sample is the same on every run
+CLI = [sys.executable, os.path.join(ROOT, "tools", "opcodec.py")]
+
+
+def example_binaries():
+    out = []
+    for path in EXAMPLES:
+        with open(path, encoding="utf-8") as f:
+            out.append(opcodec.encode(opcodec.parse(f.read(), path)))
+    return out
+
+
+def sample_inputs(count=2000):
+    """Random byte strings, half of them mutations of the example programs (so most hit real records)."""
+    rng = random.Random(SEED)
+    seeds = example_binaries()
+    out = []
+    for i in range(count):
+        if i % 2 == 0:
+            data = bytearray(rng.randrange(256) for _ in range(rng.randrange(0, 200)))
+            if data and i % 8 != 0:
+                data[0] = opcodec.FORMAT_VERSION
+        else:
+            data = bytearray(rng.choice(seeds))
+            for _ in range(rng.randrange(1, 6)):
+                choice = rng.randrange(3)
+                pos = rng.randrange(1, len(data)) if len(data) > 1 else 0
+                if choice == 0:
+                    data[pos] ^= 1 << rng.randrange(8)
+                elif choice == 1:
+                    del data[pos:pos + rng.randrange(1, 8)]
+                else:
+                    data[pos:pos] = bytes(rng.randrange(256) for _ in range(rng.randrange(1, 8)))
+            data = data[:rng.randrange(0, len(data) + 1)] if i % 5 == 0 else data
+        out.append(bytes(data))
+    return out
+
+
+class TableTest(unittest.TestCase):
+    def test_table_is_well_formed(self):
+        t = opcodec.TABLE
+        self.assertGreaterEqual(len(t.ops), 19)
+        self.assertEqual(len(t.by_name), len(t.ops), "operation names are unique")
+        for info in t.ops.values():
+            names = [f.name for f in info.fields]
+            self.assertEqual(len(names), len(set(names)), info.name)
+            self.assertTrue(names, f"{info.name} has no fields")
+            for f in info.fields:
+                self.assertIn(f.cls, t.kinds, f"{info.name}.{f.name}")
+        self.assertNotIn(0, t.ops, "0x00 stays unassigned (zero bytes are common in fuzz inputs)")
+
+
+class RoundTripTest(unittest.TestCase):
+    def test_examples_round_trip(self):
+        self.assertGreaterEqual(len(EXAMPLES), 3)
+        for path in EXAMPLES:
+            with open(path, encoding="utf-8") as f:
+                text = f.read()
+            with self.subTest(path=os.path.basename(path)):
+                self.assertIsNone(opcodec.roundtrip_text(text, path))
+                canonical = opcodec.format_program(opcodec.decode(opcodec.encode(opcodec.parse(text, path))))
+                again = opcodec.format_program(opcodec.decode(opcodec.encode(opcodec.parse(canonical))))
+                self.assertEqual(canonical, again)
+
+    def test_every_operation_round_trips_with_non_default_values(self):
+        rng = random.Random(SEED)
+        for info in opcodec.TABLE.ops.values():
+            args = {}
+            for f in info.fields:
+                if f.type == "BYTES":
+                    args[f.name] = bytes(rng.randrange(256) for _ in range(rng.randrange(1, 40)))
+                elif f.type == "GUID":
+                    args[f.name] = bytes(rng.randrange(256) for _ in range(16))
+                else:
+                    args[f.name] = rng.randrange(1 << (8 * opcodec.WIDTH[f.type]))
+            prog = opcodec.Program(1, [opcodec.Op(info.name, args)])
+            text = opcodec.format_program(prog)
+            with self.subTest(op=info.name, text=text):
+                back = opcodec.parse(text)
+                self.assertEqual(back.ops, prog.ops)
+                data = opcodec.encode(back)
+                self.assertEqual(data[1], info.code)
+                self.assertEqual(opcodec.decode(data).ops, prog.ops)
+
+    def test_seeded_sample_of_2000_byte_strings_round_trips_exactly(self):
+        kinds = {"raw": 0, "ops": 0}
+        for data in sample_inputs():
+            problem = opcodec.roundtrip_binary(data)
+            self.assertIsNone(problem, data.hex())
+            prog = opcodec.decode(data)
+            self.assertLessEqual(len(prog.ops), opcodec.MAX_OPS)
+            for op in prog.ops:
+                kinds["raw" if op.name == "raw" else "ops"] += 1
+        # The sample must exercise both decoded records and skipped bytes, or it proves little.
+        self.assertGreater(kinds["ops"], 2000)
+        self.assertGreater(kinds["raw"], 500)
+
+    def test_cap_keeps_the_rest_as_one_raw(self):
+        data = bytes([1]) + bytes([0x11, 2]) * 300
+        prog = opcodec.decode(data)
+        self.assertEqual(len(prog.ops), opcodec.MAX_OPS)
+        self.assertEqual(prog.ops[-1].name, "raw")
+        self.assertEqual(len(prog.ops[-1].args["bytes"]), 2 * (300 - (opcodec.MAX_OPS - 1)))
+        self.assertIsNone(opcodec.roundtrip_binary(data))
+
+    def test_versions_and_empty_input(self):
+        self.assertEqual(opcodec.format_program(opcodec.decode(b"")), "version none\n")
+        self.assertEqual(opcodec.encode(opcodec.parse("version none\n")), b"")
+        self.assertEqual(opcodec.format_program(opcodec.decode(b"\x02\x11\x02")),
+                         "version 2\nraw bytes=hex:1102\n")
+        self.assertEqual(opcodec.encode(opcodec.parse("set_irql irql=DISPATCH_LEVEL")), b"\x01\x11\x02")
+
+    def test_text_conveniences_mean_the_same_bytes(self):
+        a = opcodec.parse('fault site="Ksal"\nframing_ex framing=u32:1+zero:4+guid:KSNAME_Pin buffer_size=0x70')
+        b = opcodec.parse('fault nth=0 also=0 site=hex:4b73616c\n'
+                          'framing_ex buffer_size=112 framing=hex:0100000000000000+guid:{146F1A80-4791-11D0-A5D6-'
+                          '28DB04C10000} pin_framing=""')
+        self.assertEqual(opcodec.encode(a), opcodec.encode(b))
+        # KSIDENTIFIER flags are named after the request kind whatever order the keys come in.
+        c = opcodec.parse("ioctl flags=KSMETHOD_TYPE_SEND target=h2 set=KSMETHODSETID_StreamAllocator "
+                          "code=IOCTL_KS_METHOD out_size=8")
+        self.assertIn("flags=KSMETHOD_TYPE_SEND", opcodec.format_program(c))
+        self.assertIn("flags=KSPROPERTY_TYPE_GET", opcodec.format_program(opcodec.parse(
+            "ioctl target=h2 code=IOCTL_KS_PROPERTY set=KSPROPSETID_StreamAllocator flags=1")))
+
+
+class ErrorTest(unittest.TestCase):
+    CASES = [
+        # (text, line, column, words the message must contain)
+        ("open_filter out=h0\nopen_pn filter=h0 out=h1\n", 2, 1, ["unknown operation 'open_pn'", "open_pin"]),
+        ("open_pin out=h1\n", 1, 1, ["missing required field 'filter'"]),
+        ("open_pin filter=h0 out=h1 colour=red\n", 1, 27, ["unknown field 'colour'", "pin_id"]),
+        ("set_irql irql=LOW\n", 1, 15, ["set_irql irql", "PASSIVE_LEVEL"]),
+        ("open_filter device=256 out=h0\n", 1, 20, ["256 does not fit in 8 bits"]),
+        ("open_pin filter=h300 out=h1\n", 1, 17, ["expected h0..h252", "closed, bogus or null"]),
+        ("open_pin filter=f1 out=h1\n", 1, 17, ["open_pin filter"]),
+        ("ioctl target=h0 code=IOCTL_KS_PROPERTY set={1234}\n", 1, 44, ["expected a GUID"]),
+        ('fault site="Ksal\n', 1, 12, ["unterminated string"]),
+        ("fault site=hex:abc\n", 1, 16, ["pairs of hex digits"]),
+        ("fault site=zero:70000\n", 1, 17, ["longer than 65535"]),
+        ("fault site=zero:65535+hex:00\n", 1, 12, ["the limit is 65535"]),
+        ("fault site=nonsense\n", 1, 12, ["expected a blob segment"]),
+        ("set_mode mode=UserMode\nversion 1\n", 2, 1, ["'version' must be the first statement"]),
+        ("set_mode mode=UserMode mode=KernelMode\n", 1, 24, ["'mode' given twice"]),
+        ("set_mode mode\n", 1, 14, ["expected '=' after 'mode'"]),
+        ("set_mode mode=\n", 1, 15, ["expected a value"]),
+        ("version 2\nset_mode mode=UserMode\n", 2, 1, ["raw bytes only"]),
+        ("version none\nraw bytes=hex:00\n", 2, 1, ["cannot have operations"]),
+        ("raw bytes=hex:\n", 1, 11, ["must not be empty"]),
+        ('fault site=utf16:"a\\q"\n', 1, 20, ["escapes"]),
+        ("close handle=h1 # fine\n\t!\n", 2, 2, ["expected an operation name"]),
+    ]
+
+    def test_malformed_text_names_file_line_and_column(self):
+        for text, line, column, words in self.CASES:
+            with self.subTest(text=text):
+                with self.assertRaises(opcodec.OpError) as cm:
+                    opcodec.parse(text, "bad.ops")
+                msg = str(cm.exception)
+                self.assertTrue(msg.startswith(f"bad.ops:{line}:{column}: "), msg)
+                for w in words:
+                    self.assertIn(w, msg)
+
+    def test_too_many_operations(self):
+        with self.assertRaises(opcodec.OpError) as cm:
+            opcodec.parse("set_irql irql=0\n" * (opcodec.MAX_OPS + 1), "long.ops")
+        self.assertTrue(str(cm.exception).startswith(f"long.ops:{opcodec.MAX_OPS + 1}:1: too many operations"))
+
+
+class CliTest(unittest.TestCase):
+    def run_cli(self, *args):
+        return subprocess.run(CLI + list(args), capture_output=True, text=True, cwd=ROOT)
+
+    def test_encode_decode_roundtrip_commands(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            out = os.path.join(tmp, "p.bin")
+            r = self.run_cli("encode", EXAMPLES[0], "-o", out)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            r = self.run_cli("decode", out)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertTrue(r.stdout.startswith("version 1\nopen_filter out=h0\n"))
+            self.assertEqual(self.run_cli("roundtrip", out).returncode, 0)
+            self.assertEqual(self.run_cli("roundtrip", EXAMPLES[0]).returncode, 0)
+
+    def test_bad_inputs_give_one_clear_line(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            bad = os.path.join(tmp, "bad.ops")
+            with open(bad, "w") as f:
+                f.write("open_filter out=h0\nopen_pin filter=h0 out=h1 pin=2\n")
+            utf = os.path.join(tmp, "latin1.ops")
+            with open(utf, "wb") as f:
+                f.write(b"# ok\n# caf\xe9\n")
+            cases = [
+                (["decode", os.path.join(tmp, "missing.bin")], 1, "missing.bin"),
+                (["encode", bad, "-o", os.path.join(tmp, "x")], 1, f"{bad}:2:27: open_pin: unknown field 'pin'"),
+                (["encode", utf, "-o", os.path.join(tmp, "x")], 1, f"{utf}:2: not UTF-8"),
+                (["encode", bad], 2, "-o/--output"),
+                (["frobnicate", bad], 2, "invalid choice"),
+                (["encode", bad, "-o", os.path.join(tmp, "no", "such", "dir")], 1, "bad.ops:2:27"),
+            ]
+            for args, code, words in cases:
+                with self.subTest(args=args[0]):
+                    r = self.run_cli(*args)
+                    self.assertEqual(r.returncode, code, r.stderr)
+                    self.assertIn(words, r.stderr)
+                    self.assertNotIn("Traceback", r.stderr)
+
+    def test_roundtrip_reports_text_that_changes_meaning(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "merge.ops")
+            with open(path, "w") as f:  # raw 0x11 joins the next record's bytes: not the same program
+                f.write("raw bytes=hex:11\nset_mode mode=UserMode\n")
+            r = self.run_cli("roundtrip", path)
+            self.assertEqual(r.returncode, 1)
+            self.assertIn("merge.ops:1: decodes as", r.stderr)
+
+
+class SpecTest(unittest.TestCase):
+    """docs/operation-language.md stays true: its examples parse and its layout table is current."""
+
+    def setUp(self):
+        with open(os.path.join(ROOT, "docs", "operation-language.md"), encoding="utf-8") as f:
+            self.doc = f.read()
+        import re
+        self.blocks = re.findall(r"```ops\n(.*?)```", self.doc, re.S)
+
+    def test_every_example_parses_and_every_operation_has_one(self):
+        seen = set()
+        for block in self.blocks:
+            prog = opcodec.parse(block, "operation-language.md")
+            self.assertIsNone(opcodec.roundtrip_binary(opcodec.encode(prog)))
+            seen |= {op.name for op in prog.ops}
+        self.assertEqual(set(opcodec.TABLE.by_name) | {"raw"}, seen)
+
+    def test_worked_example_has_ten_lines(self):
+        self.assertEqual(len(opcodec.parse(self.blocks[0]).ops), 10)
+
+    def test_layout_table_is_current(self):
+        self.assertIn(opcodec.layout_table(), self.doc,
+                      "regenerate the table with: python3 tools/opcodec.py layout")
+
+
+def find_op_print():
+    for preset in ("asan-ubsan", "msan", "release", "coverage", "tsan"):
+        path = os.path.join(ROOT, "build", preset, "op_print")
+        if os.access(path, os.X_OK):
+            return path
+    return None
+
+
+class CAgreementTest(unittest.TestCase):
+    def test_c_printer_matches_python_printer(self):
+        op_print = find_op_print()
+        if op_print is None:
+            self.skipTest("op_print is not built (cmake --build --preset asan-ubsan)")
+        inputs = example_binaries() + sample_inputs()
+        with tempfile.TemporaryDirectory() as tmp:
+            paths = []
+            for i, data in enumerate(inputs):
+                paths.append(os.path.join(tmp, f"{i:04d}.bin"))
+                with open(paths[-1], "wb") as f:
+                    f.write(data)
+            r = subprocess.run([op_print] + paths, capture_output=True, text=True)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            chunks = r.stdout.split("==> ")[1:]
+            self.assertEqual(len(chunks), len(inputs))
+            for path, data, chunk in zip(paths, inputs, chunks):
+                header, _, text = chunk.partition(" <==\n")
+                self.assertEqual(header, path)
+                self.assertEqual(text, opcodec.format_program(opcodec.decode(data)), data.hex())
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,723 @@
+#!/usr/bin/env python3
+"""opcodec.py: the operation language's Python codec (binary <-> text) and its command line.
+
+The operations come from fuzz/ops.def (read with one regex per line); the format is specified in
+docs/operation-language.md. The printer here and fuzz/op_text.c must produce identical text.
+
+    opcodec.py decode FILE [-o OUT]        binary program -> canonical text
+    opcodec.py encode FILE -o OUT          text program -> binary
+    opcodec.py roundtrip FILE [--text]     check that FILE survives a round trip exactly
+    opcodec.py layout                      the binary layout table of the format spec (markdown)
+"""
+
+import argparse
+import os
+import re
+import sys
+from dataclasses import dataclass, field
+
+FORMAT_VERSION = 1
+MAX_OPS = 256
+MAX_BLOB = 0xFFFF
+REF_CLOSED, REF_BOGUS, REF_NULL = 0xFD, 0xFE, 0xFF
+REF_NAMES = {REF_CLOSED: "closed", REF_BOGUS: "bogus", REF_NULL: "null"}
+REF_VALUES = {v: k for k, v in REF_NAMES.items()}
+
+OPS_DEF = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "fuzz", "ops.def")
+
+WIDTH = {"U8": 1, "U16": 2, "U32": 4, "U64": 8, "GUID": 16,
+         "HREF": 1, "FREF": 1, "EREF": 1, "HOUT": 1, "FOUT": 1, "EOUT": 1}
+SLOT_PREFIX = {"HREF": "h", "HOUT": "h", "FREF": "f", "FOUT": "f", "EREF": "e", "EOUT": "e"}
+IOCTL_KS_METHOD, IOCTL_KS_ENABLE_EVENT, IOCTL_KS_DISABLE_EVENT = 0x002F000F, 0x002F0007, 0x002F000B
+
+
+class OpError(Exception):
+    """A problem with an input, reported as 'file:line:column: message' (no traceback)."""
+
+    def __init__(self, message, path="<input>", line=None, column=None):
+        super().__init__(message)
+        self.message, self.path, self.line, self.column = message, path, line, column
+
+    def __str__(self):
+        where = self.path
+        if self.line is not None:
+            where += f":{self.line}"
+            if self.column is not None:
+                where += f":{self.column}"
+        return f"{where}: {self.message}"
+
+
+# ---- The table (fuzz/ops.def) -------------------------------------------------------------------
+
+@dataclass
+class Field:
+    name: str
+    type: str
+    cls: str
+    required: bool
+    default: int
+
+
+@dataclass
+class OpInfo:
+    code: int
+    ident: str
+    name: str
+    fields: list = field(default_factory=list)
+
+
+@dataclass
+class Table:
+    kinds: dict          # class -> DEC | HEX | ENUM | FLAGS | REQFLAGS
+    constants: list      # (class, name, value) in table order
+    guids: list          # (name, 16 bytes) in table order
+    ops: dict            # opcode -> OpInfo
+    by_name: dict        # text name -> OpInfo
+
+
+def _int(text):
+    return int(text, 0)
+
+
+def guid_bytes(l, w1, w2, rest):
+    return l.to_bytes(4, "little") + w1.to_bytes(2, "little") + w2.to_bytes(2, "little") + bytes(rest)
+
+
+_CALL = re.compile(r"^(OP_[A-Z]+)\((.*)\)\s*$")
+
+
+def load_table(path=OPS_DEF):
+    """Parses ops.def: one OP_* macro call per line; comments are C block comments."""
+    with open(path, encoding="utf-8") as f:
+        text = re.sub(r"/\*.*?\*/", lambda m: "\n" * m.group(0).count("\n"), f.read(), flags=re.S)
+    kinds, constants, guids, ops, by_name = {}, [], [], {}, {}
+    current = None
+    for lineno, line in enumerate(text.splitlines(), 1):
+        line = line.strip()
+        if not line:
+            continue
+        m = _CALL.match(line)
+        if not m:
+            raise OpError("not an OP_* line", path, lineno)
+        macro, args = m.group(1), [a.strip() for a in m.group(2).split(",")]
+        if macro == "OP_CLASS":
+            kinds[args[0]] = args[1]
+        elif macro in ("OP_CONST", "OP_NAME"):
+            constants.append((args[0], args[1], _int(args[2])))
+        elif macro == "OP_GUID":
+            nums = [_int(a) for a in args[1:]]
+            guids.append((args[0], guid_bytes(nums[0], nums[1], nums[2], nums[3:])))
+        elif macro == "OP_BEGIN":
+            current = OpInfo(_int(args[0]), args[1], args[2])
+            ops[current.code] = current
+            by_name[current.name] = current
+        elif macro == "OP_FIELD":
+            dm = re.fullmatch(r"REQ|D\((.*)\)", args[4])
+            if current is None or args[0] != current.name or not dm or args[2] not in WIDTH and args[2] != "BYTES":
+                raise OpError(f"malformed {macro}", path, lineno)
+            current.fields.append(Field(args[1], args[2], args[3], dm.group(0) == "REQ",
+                                        0 if dm.group(0) == "REQ" else _int(dm.group(1))))
+        elif macro == "OP_END":
+            current = None
+        else:
+            raise OpError(f"unknown macro {macro}", path, lineno)
+    return Table(kinds, constants, guids, ops, by_name)
+
+
+TABLE = load_table()
+
+
+# ---- Programs -----------------------------------------------------------------------------------
+
+@dataclass
+class Op:
+    name: str                 # the operation's text name, or "raw"
+    args: dict                # field name -> int | bytes (BYTES and GUID are bytes); raw: {"bytes": b}
+    line: int = 0             # where it came from in a text program (0 when decoded)
+
+    def __eq__(self, other):
+        return isinstance(other, Op) and (self.name, self.args) == (other.name, other.args)
+
+
+@dataclass
+class Program:
+    version: object           # int 0..255, or None for the empty input
+    ops: list
+
+
+# ---- Binary -------------------------------------------------------------------------------------
+
+def _decode_record(info, data, pos):
+    """The op at data[pos] (its opcode is info) and its end, or None when the input ends first."""
+    at, args, size = pos + 1, {}, len(data)
+    for f in info.fields:
+        if f.type == "BYTES":
+            if size - at < 2:
+                return None
+            n = int.from_bytes(data[at:at + 2], "little")
+            if size - at - 2 < n:
+                return None
+            args[f.name] = bytes(data[at + 2:at + 2 + n])
+            at += 2 + n
+        else:
+            w = WIDTH[f.type]
+            if size - at < w:
+                return None
+            chunk = bytes(data[at:at + w])
+            args[f.name] = chunk if f.type == "GUID" else int.from_bytes(chunk, "little")
+            at += w
+    return Op(info.name, args), at
+
+
+def _append_raw(ops, chunk):
+    if ops and ops[-1].name == "raw":
+        ops[-1].args["bytes"] += chunk
+    else:
+        ops.append(Op("raw", {"bytes": bytes(chunk)}))
+
+
+def decode(data):
+    """Any byte string -> Program (never fails; mirrors fuzz/op_decode.c step for step)."""
+    data = bytes(data)
+    if not data:
+        return Program(None, [])
+    prog = Program(data[0], [])
+    if data[0] != FORMAT_VERSION:
+        if len(data) > 1:
+            _append_raw(prog.ops, data[1:])
+        return prog
+    pos = 1
+    while pos < len(data):
+        if len(prog.ops) >= MAX_OPS - 1:
+            _append_raw(prog.ops, data[pos:])
+            break
+        info = TABLE.ops.get(data[pos])
+        rec = _decode_record(info, data, pos) if info else None
+        if rec:
+            prog.ops.append(rec[0])
+            pos = rec[1]
+        else:
+            _append_raw(prog.ops, data[pos:pos + 1])
+            pos += 1
+    return prog
+
+
+def encode(prog):
+    out = bytearray()
+    if prog.version is not None:
+        out.append(prog.version)
+    for op in prog.ops:
+        if op.name == "raw":
+            out += op.args["bytes"]
+            continue
+        info = TABLE.by_name[op.name]
+        out.append(info.code)
+        for f in info.fields:
+            v = op.args[f.name]
+            if f.type == "BYTES":
+                out += len(v).to_bytes(2, "little") + v
+            elif f.type == "GUID":
+                out += v
+            else:
+                out += v.to_bytes(WIDTH[f.type], "little")
+    return bytes(out)
+
+
+# ---- Text: printing (the same rules as fuzz/op_text.c) ----------------------------------------
+
+def _class_constants(cls):
+    return [(n, v) for c, n, v in TABLE.constants if c == cls]
+
+
+def _reqflags_class(args):
+    code = args.get("code")
+    if code == IOCTL_KS_METHOD:
+        return "methodflags"
+    if code in (IOCTL_KS_ENABLE_EVENT, IOCTL_KS_DISABLE_EVENT):
+        return "eventflags"
+    return "propflags"
+
+
+def format_number(cls, v):
+    kind = TABLE.kinds[cls]
+    if kind == "DEC":
+        return str(v)
+    if kind == "ENUM":
+        for n, c in _class_constants(cls):
+            if c == v:
+                return n
+    elif kind == "FLAGS":
+        if v == 0:
+            return "0"
+        parts, rest = [], v
+        for n, c in _class_constants(cls):
+            if c != 0 and rest & c == c:
+                parts.append(n)
+                rest &= ~c
+        if rest:
+            parts.append(f"0x{rest:X}")
+        return "|".join(parts)
+    return f"0x{v:X}"
+
+
+def format_guid(b):
+    for n, g in TABLE.guids:
+        if g == b:
+            return n
+    d1, d2, d3 = int.from_bytes(b[0:4], "little"), int.from_bytes(b[4:6], "little"), int.from_bytes(b[6:8], "little")
+    return "{%08X-%04X-%04X-%s-%s}" % (d1, d2, d3, b[8:10].hex().upper(), b[10:16].hex().upper())
+
+
+def _printable(c):
+    return 0x20 <= c <= 0x7E
+
+
+def _quote(chars):
+    return '"' + "".join("\\" + c if c in '"\\' else c for c in chars) + '"'
+
+
+def format_blob(b, hex_only=False):
+    """Segments joined by '+': utf16:"..." (>= 4 printable UTF-16LE units), "..." (>= 4 printable
+    ASCII bytes), zero:N (>= 16 zero bytes), hex:.. otherwise, tried in that order at each byte; the
+    empty blob is "". Raw bytes (hex_only) print as one hex: segment."""
+    if not b:
+        return "hex:" if hex_only else '""'
+    segs, hexrun, i, n = [], None, 0, len(b)
+    while i < n:
+        u = 0
+        if not hex_only:
+            while i + 2 * u + 1 < n and _printable(b[i + 2 * u]) and b[i + 2 * u + 1] == 0:
+                u += 1
+        a = 0
+        if not hex_only and u < 4:
+            while i + a < n and _printable(b[i + a]):
+                a += 1
+        if u >= 4:
+            segs.append("utf16:" + _quote(chr(b[i + 2 * k]) for k in range(u)))
+            i, hexrun = i + 2 * u, None
+        elif a >= 4:
+            segs.append(_quote(chr(c) for c in b[i:i + a]))
+            i, hexrun = i + a, None
+        else:
+            z = 0
+            while not hex_only and i + z < n and b[i + z] == 0:
+                z += 1
+            if z >= 16:
+                segs.append(f"zero:{z}")
+                i, hexrun = i + z, None
+                continue
+            if hexrun is None:
+                hexrun = len(segs)
+                segs.append("hex:")
+            segs[hexrun] += f"{b[i]:02x}"
+            i += 1
+    return "+".join(segs)
+
+
+def format_value(f, args):
+    v = args[f.name]
+    if f.type == "BYTES":
+        return format_blob(v)
+    if f.type == "GUID":
+        return format_guid(v)
+    if f.type in SLOT_PREFIX:
+        if f.type.endswith("REF") and v in REF_NAMES:
+            return REF_NAMES[v]
+        return f"{SLOT_PREFIX[f.type]}{v}"
+    cls = _reqflags_class(args) if TABLE.kinds[f.cls] == "REQFLAGS" else f.cls
+    return format_number(cls, v)
+
+
+def _is_default(f, v):
+    if f.required:
+        return False
+    if f.type == "BYTES":
+        return v == b""
+    if f.type == "GUID":
+        return v == bytes(16)
+    return v == f.default
+
+
+def format_op(op):
+    if op.name == "raw":
+        return "raw bytes=" + format_blob(op.args["bytes"], hex_only=True)
+    info = TABLE.by_name[op.name]
+    parts = [info.name]
+    for f in info.fields:
+        if not _is_default(f, op.args[f.name]):
+            parts.append(f"{f.name}={format_value(f, op.args)}")
+    return " ".join(parts)
+
+
+def format_program(prog):
+    lines = ["version none" if prog.version is None else f"version {prog.version}"]
+    lines += [format_op(op) for op in prog.ops]
+    return "\n".join(lines) + "\n"
+
+
+# ---- Text: parsing ------------------------------------------------------------------------------
+
+_NUMBER = re.compile(r"0[xX][0-9A-Fa-f]+|[0-9]+")
+_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+class _Value:
+    """A value token: its text and the column it starts at (1-based)."""
+
+    def __init__(self, text, column):
+        self.text, self.column = text, column
+
+
+class _Parser:
+    def __init__(self, path):
+        self.path = path
+        self.line = 0
+
+    def error(self, message, column=None):
+        return OpError(message, self.path, self.line, column)
+
+    # -- scanning one line into (name, name column, [(key, key column, _Value)])
+    def scan(self, text):
+        i, n = 0, len(text)
+        items, name, name_col = [], None, None
+        while True:
+            while i < n and text[i] in " \t\r":
+                i += 1
+            if i >= n or text[i] == "#":
+                break
+            if name is None:
+                m = re.compile(r"[A-Za-z_][A-Za-z0-9_]*").match(text, i)
+                if not m:
+                    raise self.error(f"expected an operation name, found {text[i]!r}", i + 1)
+                name, name_col, i = m.group(0), i + 1, m.end()
+                if name == "version":
+                    j = i
+                    while j < n and text[j] in " \t":
+                        j += 1
+                    k = j
+                    while k < n and text[k] not in " \t\r#":
+                        k += 1
+                    items.append(("", j + 1, _Value(text[j:k], j + 1)))
+                    i = k
+                elif i < n and text[i] not in " \t\r#":
+                    raise self.error(f"expected a space after {name!r}", i + 1)
+                continue
+            m = _KEY.match(text, i)
+            if not m:
+                raise self.error(f"expected key=value, found {text[i]!r}", i + 1)
+            key, key_col, i = m.group(0), i + 1, m.end()
+            if i >= n or text[i] != "=":
+                raise self.error(f"expected '=' after {key!r}", i + 1)
+            i += 1
+            start = i
+            while i < n and text[i] not in " \t\r#":
+                if text[i] == '"':
+                    i += 1
+                    while i < n and text[i] != '"':
+                        i += 2 if text[i] == "\\" else 1
+                    if i >= n:
+                        raise self.error("unterminated string", start + 1)
+                i += 1
+            if i == start:
+                raise self.error(f"expected a value after '{key}='", start + 1)
+            items.append((key, key_col, _Value(text[start:i], start + 1)))
+        return name, name_col, items
+
+    # -- values
+    def number(self, v, cls, width, what):
+        kind = TABLE.kinds[cls]
+        if kind == "REQFLAGS":
+            names = {n: c for k in ("propflags", "methodflags", "eventflags") for n, c in _class_constants(k)}
+        else:
+            names = dict(_class_constants(cls))
+        terms = v.text.split("|") if kind in ("FLAGS", "REQFLAGS") else [v.text]
+        total, col = 0, v.column
+        for t in terms:
+            if _NUMBER.fullmatch(t):
+                total |= int(t, 0)
+            elif t in names and kind in ("ENUM", "FLAGS", "REQFLAGS"):
+                total |= names[t]
+            else:
+                if names:
+                    hint = "a number or one of " + ", ".join(sorted(names))
+                else:
+                    hint = "a number (decimal or 0x hex)"
+                raise self.error(f"{what}: expected {hint}, found {t!r}", col)
+            col += len(t) + 1
+        if total >= 1 << (8 * width):
+            raise self.error(f"{what}: {total} does not fit in {8 * width} bits", v.column)
+        return total
+
+    def slot(self, v, ftype, what):
+        prefix = SLOT_PREFIX[ftype]
+        is_ref = ftype.endswith("REF")
+        if is_ref and v.text in REF_VALUES:
+            return REF_VALUES[v.text]
+        m = re.fullmatch(prefix + r"([0-9]+)", v.text)
+        limit = 0xFC if is_ref else 0xFF
+        if not m or int(m.group(1)) > limit:
+            extra = ", closed, bogus or null" if is_ref else ""
+            raise self.error(f"{what}: expected {prefix}0..{prefix}{limit}{extra}, found {v.text!r}", v.column)
+        return int(m.group(1))
+
+    def guid(self, text, column, what):
+        for n, g in TABLE.guids:
+            if n == text:
+                return g
+        m = re.fullmatch(r"\{?([0-9A-Fa-f]{8})-([0-9A-Fa-f]{4})-([0-9A-Fa-f]{4})-([0-9A-Fa-f]{4})-([0-9A-Fa-f]{12})\}?",
+                         text)
+        if not m:
+            raise self.error(f"{what}: expected a GUID {{XXXXXXXX-XXXX-XXXX-XXXX-XXXXXXXXXXXX}} or a GUID name, "
+                             f"found {text!r}", column)
+        return guid_bytes(int(m.group(1), 16), int(m.group(2), 16), int(m.group(3), 16),
+                          bytes.fromhex(m.group(4) + m.group(5)))
+
+    def string(self, text, column, what):
+        """A quoted string starting at text[0]; returns (characters, length consumed)."""
+        out, i = [], 1
+        while text[i] != '"':
+            c = text[i]
+            if c == "\\":
+                if i + 1 >= len(text) or text[i + 1] not in '"\\':
+                    raise self.error(f"{what}: only \\\\ and \\\" escapes are allowed in strings", column + i)
+                c, i = text[i + 1], i + 1
+            out.append(c)
+            i += 1
+        return "".join(out), i + 1
+
+    def blob(self, v, what):
+        """Segments joined by '+': hex:.., "ascii", utf16:"..", zero:N, u8/u16/u32/u64:N, guid:G."""
+        text, i, out = v.text, 0, bytearray()
+        while True:
+            col = v.column + i
+            rest = text[i:]
+            if rest.startswith('"'):
+                s, used = self.string(rest, col, what)
+                if any(not _printable(ord(c)) for c in s):
+                    raise self.error(f"{what}: \"...\" holds printable ASCII only (use utf16: or hex:)", col)
+                out += s.encode("ascii")
+            elif rest.startswith('utf16:"'):
+                s, used = self.string(rest[6:], col + 6, what)
+                out += s.encode("utf-16-le", "surrogatepass")
+                used += 6
+            else:
+                m = re.match(r"(hex|zero|u8|u16|u32|u64|guid):([^+]*)", rest)
+                if not m:
+                    raise self.error(f"{what}: expected a blob segment (hex:.., \"...\", utf16:\"...\", zero:N, "
+                                     f"u8/u16/u32/u64:N or guid:G), found {rest!r}", col)
+                kind, body, used = m.group(1), m.group(2), m.end()
+                bcol = col + len(kind) + 1
+                if kind == "hex":
+                    if not re.fullmatch(r"(?:[0-9A-Fa-f]{2})*", body):
+                        raise self.error(f"{what}: hex: needs pairs of hex digits, found {body!r}", bcol)
+                    out += bytes.fromhex(body)
+                elif kind == "guid":
+                    out += self.guid(body, bcol, what)
+                else:
+                    if not _NUMBER.fullmatch(body):
+                        raise self.error(f"{what}: {kind}: needs a number, found {body!r}", bcol)
+                    n = int(body, 0)
+                    if kind == "zero":
+                        if n > MAX_BLOB:
+                            raise self.error(f"{what}: zero:{n} is longer than {MAX_BLOB} bytes", bcol)
+                        out += bytes(n)
+                    else:
+                        w = int(kind[1:]) // 8
+                        if n >= 1 << (8 * w):
+                            raise self.error(f"{what}: {n} does not fit in {kind}", bcol)
+                        out += n.to_bytes(w, "little")
+            i += used
+            if i >= len(text):
+                break
+            if text[i] != "+":
+                raise self.error(f"{what}: expected '+' between blob segments, found {text[i]!r}", v.column + i)
+            i += 1
+        if len(out) > MAX_BLOB:
+            raise self.error(f"{what}: the blob is {len(out)} bytes; the limit is {MAX_BLOB}", v.column)
+        return bytes(out)
+
+    # -- statements
+    def parse(self, text):
+        prog, any_stmt = Program(FORMAT_VERSION, []), False
+        for self.line, line in enumerate(text.split("\n"), 1):
+            name, col, items = self.scan(line)
+            if name is None:
+                continue
+            if name == "version":
+                if any_stmt:
+                    raise self.error("'version' must be the first statement", col)
+                vt = items[0][2]
+                if vt.text == "none":
+                    prog.version = None
+                elif _NUMBER.fullmatch(vt.text) and int(vt.text, 0) <= 0xFF:
+                    prog.version = int(vt.text, 0)
+                else:
+                    raise self.error(f"version: expected 0..255 or none, found {vt.text!r}", vt.column)
+                any_stmt = True
+                continue
+            any_stmt = True
+            if prog.version is None:
+                raise self.error("'version none' (the empty input) cannot have operations", col)
+            if name != "raw" and prog.version != FORMAT_VERSION:
+                raise self.error(f"version {prog.version} programs hold raw bytes only; '{name}' needs version "
+                                 f"{FORMAT_VERSION}", col)
+            if len(prog.ops) >= MAX_OPS:
+                raise self.error(f"too many operations: the limit is {MAX_OPS}", col)
+            prog.ops.append(self.statement(name, col, items))
+        return prog
+
+    def statement(self, name, col, items):
+        seen = {}
+        for key, kcol, v in items:
+            if key in seen:
+                raise self.error(f"{name}: {key!r} given twice", kcol)
+            seen[key] = (kcol, v)
+        if name == "raw":
+            if set(seen) != {"bytes"}:
+                raise self.error("raw: expected exactly one field, bytes=...", col)
+            b = self.blob(seen["bytes"][1], "raw bytes")
+            if not b:
+                raise self.error("raw: bytes must not be empty", seen["bytes"][1].column)
+            return Op("raw", {"bytes": b}, self.line)
+        info = TABLE.by_name.get(name)
+        if info is None:
+            raise self.error(f"unknown operation {name!r}; expected one of: "
+                             + ", ".join(sorted(TABLE.by_name)) + ", raw, version", col)
+        names = [f.name for f in info.fields]
+        for key, (kcol, _) in seen.items():
+            if key not in names:
+                raise self.error(f"{name}: unknown field {key!r}; fields are: " + ", ".join(names), kcol)
+        args = {}
+        for f in info.fields:
+            if f.name not in seen:
+                if f.required:
+                    raise self.error(f"{name}: missing required field {f.name!r}", col)
+                args[f.name] = b"" if f.type == "BYTES" else bytes(16) if f.type == "GUID" else f.default
+        # code first: the names KSIDENTIFIER flags print with depend on it, so parse order must not matter
+        for f in sorted((f for f in info.fields if f.name in seen), key=lambda f: f.name != "code"):
+            v, what = seen[f.name][1], f"{name} {f.name}"
+            if f.type == "BYTES":
+                args[f.name] = self.blob(v, what)
+            elif f.type == "GUID":
+                args[f.name] = self.guid(v.text, v.column, what)
+            elif f.type in SLOT_PREFIX:
+                args[f.name] = self.slot(v, f.type, what)
+            else:
+                args[f.name] = self.number(v, f.cls, WIDTH[f.type], what)
+        return Op(name, {f.name: args[f.name] for f in info.fields}, self.line)
+
+
+def parse(text, path="<input>"):
+    """Text program -> Program; raises OpError naming path:line:column on any mistake."""
+    return _Parser(path).parse(text)
+
+
+# ---- The binary layout table of docs/operation-language.md (generated, so it cannot drift) -----
+
+def layout_table():
+    rows = ["| opcode | operation | fields in binary order (type) | bytes |", "|---|---|---|---|"]
+    for code in sorted(TABLE.ops):
+        info = TABLE.ops[code]
+        fixed = 1 + sum(WIDTH.get(f.type, 2) for f in info.fields)
+        blobs = sum(1 for f in info.fields if f.type == "BYTES")
+        size = f"{fixed}" + (" + blob" if blobs == 1 else f" + {blobs} blobs" if blobs else "")
+        fields = ", ".join(f"{f.name} {f.type.lower()}" for f in info.fields)
+        rows.append(f"| 0x{code:02X} | `{info.name}` | {fields} | {size} |")
+    return "\n".join(rows) + "\n"
+
+
+# ---- Round trips --------------------------------------------------------------------------------
+
+def roundtrip_binary(data):
+    """None if binary -> text -> binary reproduces data, else a description of the first difference."""
+    text = format_program(decode(data))
+    again = encode(parse(text, "<decoded>"))
+    if again == data:
+        return None
+    at = next((i for i, (x, y) in enumerate(zip(data, again)) if x != y), min(len(data), len(again)))
+    return f"re-encoded bytes differ at offset {at} ({len(data)} bytes in, {len(again)} out)"
+
+
+def roundtrip_text(text, path="<input>"):
+    """None if text -> binary -> text -> binary is stable and means the same operations, else why not."""
+    prog = parse(text, path)
+    data = encode(prog)
+    decoded = decode(data)
+    for i, (a, b) in enumerate(zip(prog.ops, decoded.ops)):
+        if a != b:
+            return f"{path}:{a.line}: decodes as '{format_op(b)}' after encoding"
+    if len(prog.ops) != len(decoded.ops) or prog.version != decoded.version:
+        return f"{path}: decodes to {len(decoded.ops)} operations, not {len(prog.ops)}"
+    return roundtrip_binary(data)
+
+
+# ---- Command line -------------------------------------------------------------------------------
+
+def _read(path, binary):
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        raise OpError(e.strerror or str(e), path)
+    if binary:
+        return data
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data[:e.start].count(b"\n") + 1
+        raise OpError("not UTF-8 text", path, line)
+
+
+def _write(path, payload):
+    try:
+        if path is None or path == "-":
+            if isinstance(payload, bytes):
+                sys.stdout.buffer.write(payload)
+            else:
+                sys.stdout.write(payload)
+            return
+        with open(path, "wb") as f:
+            f.write(payload if isinstance(payload, bytes) else payload.encode("utf-8"))
+    except OSError as e:
+        raise OpError(e.strerror or str(e), path)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(prog="opcodec.py", description="operation-language codec (binary <-> text)")
+    sub = ap.add_subparsers(dest="command", required=True)
+    d = sub.add_parser("decode", help="binary program -> canonical text")
+    d.add_argument("file")
+    d.add_argument("-o", "--output", help="write here instead of stdout")
+    e = sub.add_parser("encode", help="text program -> binary")
+    e.add_argument("file")
+    e.add_argument("-o", "--output", required=True)
+    r = sub.add_parser("roundtrip", help="check that FILE round-trips exactly (text if it ends in .ops)")
+    r.add_argument("file")
+    kind = r.add_mutually_exclusive_group()
+    kind.add_argument("--text", action="store_true", help="FILE is a text program")
+    kind.add_argument("--binary", action="store_true", help="FILE is a binary program")
+    sub.add_parser("layout", help="print the binary layout table (markdown) for the format spec")
+    args = ap.parse_args(argv)
+    try:
+        if args.command == "layout":
+            _write(None, layout_table())
+        elif args.command == "decode":
+            _write(args.output, format_program(decode(_read(args.file, True))))
+        elif args.command == "encode":
+            _write(args.output, encode(parse(_read(args.file, False), args.file)))
+        else:
+            is_text = args.text or (not args.binary and args.file.endswith(".ops"))
+            problem = (roundtrip_text(_read(args.file, False), args.file) if is_text
+                       else roundtrip_binary(_read(args.file, True)))
+            if problem:
+                print(f"opcodec.py: roundtrip FAILED: {problem}", file=sys.stderr)
+                return 1
+            print(f"{args.file}: round trip exact")
+    except OpError as err:
+        print(f"opcodec.py: error: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
