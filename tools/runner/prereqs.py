@@ -87,6 +87,8 @@ PREREQUISITES: dict[str, Prerequisite] = {p.name: p for p in [
                  clang_links("-fsanitize=memory")),
     Prerequisite("llvm", ("llvm",), "llvm-symbolizer for sanitizer stack traces; llvm-profdata/llvm-cov",
                  tools("llvm-symbolizer", "llvm-profdata", "llvm-cov")),
+    Prerequisite("mingw-w64", ("mingw-w64",), "Windows cross compilers and headers for the ABI check",
+                 tools("x86_64-w64-mingw32-gcc", "i686-w64-mingw32-gcc")),
 ]}
 
 

@@ -36,11 +36,17 @@ def runner_selftest(ctx: Context) -> list[str]:
     return [sys.executable, "-m", "tools.runner.selftest", *ctx.patterns]
 
 
+def abi_check(ctx: Context) -> list[str]:
+    return [sys.executable, "-m", "tools.runner.abi_suite", *ctx.patterns]
+
+
 SUITES: list[Suite] = [
     Suite("unit-asan-ubsan", "C unit and verifier negative tests under ASan + UBSan",
           km_tests("asan-ubsan"), preset="asan-ubsan", needs=C_TOOLCHAIN + ("asan-ubsan-runtime",)),
     Suite("unit-msan", "C unit and verifier negative tests under MemorySanitizer",
           km_tests("msan"), preset="msan", needs=C_TOOLCHAIN + ("msan-runtime",)),
+    Suite("abi", "our headers' sizes, offsets, constants and GUIDs against mingw-w64's, x86_64 and i686",
+          abi_check, needs=("clang", "mingw-w64")),
     Suite("runner-selftest", "the Python tests of run_tests.py itself (tests/python)", runner_selftest),
 ]
 
