@@ -5,8 +5,10 @@
 
 #include <sched.h>
 
-/* A word that is neither free nor a thread number was never initialised (fresh pool is 0xA5...). */
-static void km_spin_check_word(PKSPIN_LOCK SpinLock, const char *routine)
+/* A word that is neither free nor a thread number was never initialised (fresh pool is 0xA5...).
+ * The routines below look up the calling thread's context once and make every check inline, in
+ * the order the WDK routine would hit them (word, IRQL, argument, raise, ownership). */
+static inline void km_spin_check_word(PKSPIN_LOCK SpinLock, const char *routine)
 {
     KM_VERIFY(API_INVALID_PARAMETER, SpinLock != NULL, "%s(NULL)", routine);
     ULONG_PTR word = __atomic_load_n(SpinLock, __ATOMIC_RELAXED);
@@ -14,23 +16,30 @@ static void km_spin_check_word(PKSPIN_LOCK SpinLock, const char *routine)
               routine);
 }
 
-static void km_spin_acquire(PKSPIN_LOCK SpinLock, const char *routine)
+static void km_spin_contended(PKSPIN_LOCK SpinLock, ULONG_PTR me)
 {
-    ULONG_PTR me = km_thread_id();
-    KM_VERIFY(SPINLOCK_RECURSIVE, __atomic_load_n(SpinLock, __ATOMIC_RELAXED) != me, "%s by its owner", routine);
     for (;;) {
+        while (__atomic_load_n(SpinLock, __ATOMIC_RELAXED) != 0)
+            sched_yield(); /* the owner is another host thread: let it run */
         ULONG_PTR expected = 0;
         if (__atomic_compare_exchange_n(SpinLock, &expected, me, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
             return;
-        while (__atomic_load_n(SpinLock, __ATOMIC_RELAXED) != 0)
-            sched_yield(); /* the owner is another host thread: let it run */
     }
 }
 
-static void km_spin_release(PKSPIN_LOCK SpinLock, const char *routine)
+static inline void km_spin_acquire(PKSPIN_LOCK SpinLock, ULONG_PTR me, const char *routine)
+{
+    KM_VERIFY(SPINLOCK_RECURSIVE, __atomic_load_n(SpinLock, __ATOMIC_RELAXED) != me, "%s by its owner", routine);
+    ULONG_PTR expected = 0;
+    if (__builtin_expect(!__atomic_compare_exchange_n(SpinLock, &expected, me, false, __ATOMIC_ACQUIRE,
+                                                      __ATOMIC_RELAXED), 0))
+        km_spin_contended(SpinLock, me);
+}
+
+static inline void km_spin_release(PKSPIN_LOCK SpinLock, ULONG_PTR me, const char *routine)
 {
     ULONG_PTR owner = __atomic_load_n(SpinLock, __ATOMIC_RELAXED);
-    KM_VERIFY(SPINLOCK_NOT_OWNER, owner == km_thread_id(), "%s by thread %u, owner %lu", routine, km_thread_id(),
+    KM_VERIFY(SPINLOCK_NOT_OWNER, owner == me, "%s by thread %u, owner %lu", routine, (unsigned)me,
               (unsigned long)owner);
     __atomic_store_n(SpinLock, 0, __ATOMIC_RELEASE);
 }
@@ -42,15 +51,19 @@ VOID KeInitializeSpinLock(PKSPIN_LOCK SpinLock)
     __atomic_store_n(SpinLock, 0, __ATOMIC_RELEASE);
 }
 
-/* DDI wdm/nf-wdm-keacquirespinlock: callable at IRQL <= DISPATCH_LEVEL; raises to DISPATCH_LEVEL. */
+/* DDI wdm/nf-wdm-keacquirespinlock: callable at IRQL <= DISPATCH_LEVEL; raises to DISPATCH_LEVEL
+ * (with KeRaiseIrql's rules, inline). */
 VOID KeAcquireSpinLock(PKSPIN_LOCK SpinLock, PKIRQL OldIrql)
 {
+    km_thread_ctx *t = km_thread_current();
     km_spin_check_word(SpinLock, "KeAcquireSpinLock");
-    KIRQL irql = KeGetCurrentIrql();
+    KIRQL irql = t->irql;
     KM_VERIFY(SPINLOCK_WRONG_IRQL, irql <= DISPATCH_LEVEL, "KeAcquireSpinLock at IRQL %u", irql);
     KM_VERIFY(API_INVALID_PARAMETER, OldIrql != NULL, "KeAcquireSpinLock with a NULL OldIrql");
-    KeRaiseIrql(DISPATCH_LEVEL, OldIrql);
-    km_spin_acquire(SpinLock, "KeAcquireSpinLock");
+    KM_VERIFY(IRQL_RAISE_TO_LOWER, DISPATCH_LEVEL >= irql, "KeRaiseIrql from %u to %u", irql, DISPATCH_LEVEL);
+    *OldIrql = irql;
+    t->irql = DISPATCH_LEVEL;
+    km_spin_acquire(SpinLock, t->id, "KeAcquireSpinLock");
 }
 
 /* DDI wdm/nf-wdm-keacquirespinlockraisetodpc. */
@@ -61,30 +74,35 @@ KIRQL KeAcquireSpinLockRaiseToDpc(PKSPIN_LOCK SpinLock)
     return old;
 }
 
-/* DDI wdm/nf-wdm-kereleasespinlock: runs at DISPATCH_LEVEL and lowers to the saved IRQL. */
+/* DDI wdm/nf-wdm-kereleasespinlock: runs at DISPATCH_LEVEL and lowers to the saved IRQL (with
+ * KeLowerIrql's rule, inline). */
 VOID KeReleaseSpinLock(PKSPIN_LOCK SpinLock, KIRQL NewIrql)
 {
+    km_thread_ctx *t = km_thread_current();
     km_spin_check_word(SpinLock, "KeReleaseSpinLock");
-    KIRQL irql = KeGetCurrentIrql();
+    KIRQL irql = t->irql;
     KM_VERIFY(SPINLOCK_WRONG_IRQL, irql == DISPATCH_LEVEL, "KeReleaseSpinLock at IRQL %u", irql);
-    km_spin_release(SpinLock, "KeReleaseSpinLock");
-    KeLowerIrql(NewIrql);
+    km_spin_release(SpinLock, t->id, "KeReleaseSpinLock");
+    KM_VERIFY(IRQL_LOWER_TO_HIGHER, NewIrql <= t->irql, "KeLowerIrql from %u to %u", t->irql, NewIrql);
+    t->irql = NewIrql;
 }
 
 /* DDI wdm/nf-wdm-keacquirespinlockatdpclevel: the caller is already at DISPATCH_LEVEL. */
 VOID KeAcquireSpinLockAtDpcLevel(PKSPIN_LOCK SpinLock)
 {
+    km_thread_ctx *t = km_thread_current();
     km_spin_check_word(SpinLock, "KeAcquireSpinLockAtDpcLevel");
-    KIRQL irql = KeGetCurrentIrql();
+    KIRQL irql = t->irql;
     KM_VERIFY(SPINLOCK_WRONG_IRQL, irql == DISPATCH_LEVEL, "KeAcquireSpinLockAtDpcLevel at IRQL %u", irql);
-    km_spin_acquire(SpinLock, "KeAcquireSpinLockAtDpcLevel");
+    km_spin_acquire(SpinLock, t->id, "KeAcquireSpinLockAtDpcLevel");
 }
 
 /* DDI wdm/nf-wdm-kereleasespinlockfromdpclevel. */
 VOID KeReleaseSpinLockFromDpcLevel(PKSPIN_LOCK SpinLock)
 {
+    km_thread_ctx *t = km_thread_current();
     km_spin_check_word(SpinLock, "KeReleaseSpinLockFromDpcLevel");
-    KIRQL irql = KeGetCurrentIrql();
+    KIRQL irql = t->irql;
     KM_VERIFY(SPINLOCK_WRONG_IRQL, irql == DISPATCH_LEVEL, "KeReleaseSpinLockFromDpcLevel at IRQL %u", irql);
-    km_spin_release(SpinLock, "KeReleaseSpinLockFromDpcLevel");
+    km_spin_release(SpinLock, t->id, "KeReleaseSpinLockFromDpcLevel");
 }
