@@ -15,6 +15,8 @@ typedef struct km_ptrmap {
 } km_ptrmap;
 
 void *km_ptrmap_get(const km_ptrmap *map, const void *key);
+/* The key's value slot, to read or overwrite in place (valid until the next put or remove), or NULL. */
+void **km_ptrmap_find(const km_ptrmap *map, const void *key);
 /* Inserts or replaces; aborts on host memory exhaustion (the model's own memory is not faultable). */
 void km_ptrmap_put(km_ptrmap *map, const void *key, void *value);
 /* Removes the key and returns its value (NULL when absent). */

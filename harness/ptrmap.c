@@ -46,6 +46,18 @@ void *km_ptrmap_get(const km_ptrmap *map, const void *key)
     }
 }
 
+void **km_ptrmap_find(const km_ptrmap *map, const void *key)
+{
+    if (map->capacity == 0 || key == NULL)
+        return NULL;
+    for (size_t i = km_ptrmap_hash(key, map->capacity);; i = (i + 1) & (map->capacity - 1)) {
+        if (map->slots[i].key == key)
+            return &map->slots[i].value;
+        if (map->slots[i].key == NULL)
+            return NULL;
+    }
+}
+
 void km_ptrmap_put(km_ptrmap *map, const void *key, void *value)
 {
     if ((map->count + 1) * 4 > map->capacity * 3) /* keep the load below 3/4 */
