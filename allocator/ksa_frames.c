@@ -59,6 +59,13 @@ static VOID ksa_record_release(ksa_allocator *a, ksa_frame_record *record)
     }
 }
 
+/* Frames from the nonpaged lookaside list (no external allocator): the list is usable at
+ * DISPATCH_LEVEL, so the limit check, the block and its record take one critical section. */
+static BOOLEAN ksa_frames_from_nonpaged_list(const ksa_allocator *a)
+{
+    return (BOOLEAN)(a->external_allocate == NULL && !a->paged);
+}
+
 NTSTATUS ksa_frame_allocate(ksa_allocator *a, PVOID *Frame, BOOLEAN *LimitReached)
 {
     KIRQL irql;
@@ -70,15 +77,27 @@ NTSTATUS ksa_frame_allocate(ksa_allocator *a, PVOID *Frame, BOOLEAN *LimitReache
         KeReleaseSpinLock(&a->lock, irql);
         return STATUS_INSUFFICIENT_RESOURCES; /* decisions Q8 */
     }
-    a->outstanding++; /* reserve the slot so concurrent callers cannot exceed Frames */
-    KeReleaseSpinLock(&a->lock, irql);
-
-    ksa_frame_record *record = ksa_record_obtain(a);
-    KeAcquireSpinLock(&a->lock, &irql);
-    if (record == NULL) {
-        a->outstanding--;
+    ksa_frame_record *record;
+    if (ksa_frames_from_nonpaged_list(a)) {
+        record = ksa_record_obtain(a);
+        if (record == NULL) {
+            KeReleaseSpinLock(&a->lock, irql);
+            return STATUS_INSUFFICIENT_RESOURCES;
+        }
+        a->outstanding++;
+    } else {
+        /* Paged pool cannot be touched at DISPATCH_LEVEL and an external DefaultAllocate runs at the
+         * caller's IRQL: reserve the slot so concurrent callers cannot exceed Frames, obtain the
+         * storage outside the lock, then record it. */
+        a->outstanding++;
         KeReleaseSpinLock(&a->lock, irql);
-        return STATUS_INSUFFICIENT_RESOURCES;
+        record = ksa_record_obtain(a);
+        KeAcquireSpinLock(&a->lock, &irql);
+        if (record == NULL) {
+            a->outstanding--;
+            KeReleaseSpinLock(&a->lock, irql);
+            return STATUS_INSUFFICIENT_RESOURCES;
+        }
     }
     InsertTailList(&a->frames, &record->link);
     KeReleaseSpinLock(&a->lock, irql);
@@ -101,13 +120,12 @@ static VOID ksa_work_routine(PDEVICE_OBJECT DeviceObject, PVOID Context)
     ksa_release(a);
 }
 
-/* After a frame came back: signal FREEFRAME and give pending ALLOC IRPs their chance, directly at
- * PASSIVE_LEVEL, else from a work item (filter-specific-allocators, facts §5.2 step 2). */
-static VOID ksa_frame_returned(ksa_allocator *a)
+/* After a frame came back (caller holds the lock, taken at `irql`): signal FREEFRAME and decide
+ * whether pending ALLOC IRPs get their chance directly (at PASSIVE_LEVEL) or from a work item
+ * (filter-specific-allocators, facts §5.2 step 2). */
+static VOID ksa_frame_returned_locked(ksa_allocator *a, KIRQL irql, BOOLEAN *queue, BOOLEAN *service)
 {
-    KIRQL irql;
-    BOOLEAN queue = FALSE, service = FALSE;
-    KeAcquireSpinLock(&a->lock, &irql);
+    *queue = *service = FALSE;
     for (PLIST_ENTRY e = a->events.Flink; e != &a->events; e = e->Flink)
         KsGenerateEvent(CONTAINING_RECORD(e, KSEVENT_ENTRY, ListEntry));
     if (!IsListEmpty(&a->pending) && !a->closed) {
@@ -115,41 +133,63 @@ static VOID ksa_frame_returned(ksa_allocator *a)
             if (!a->work_queued) {
                 a->work_queued = TRUE;
                 a->refs++;
-                queue = TRUE;
+                *queue = TRUE;
             }
         } else {
-            service = TRUE;
+            *service = TRUE;
         }
     }
-    KeReleaseSpinLock(&a->lock, irql);
+}
+
+/* Carries out what ksa_frame_returned_locked decided, after the lock is dropped. */
+static VOID ksa_frame_returned_act(ksa_allocator *a, BOOLEAN queue, BOOLEAN service)
+{
     if (queue)
         IoQueueWorkItem(a->work_item, ksa_work_routine, DelayedWorkQueue, a);
     if (service)
         ksa_service_pending(a);
 }
 
+/* The outstanding record of Frame, or NULL when this allocator has not handed it out. Caller holds
+ * the lock. Newest first: frames are usually returned in LIFO order, so this is short in practice. */
+static ksa_frame_record *ksa_find_outstanding(ksa_allocator *a, PVOID Frame)
+{
+    for (PLIST_ENTRY e = a->frames.Blink; e != &a->frames; e = e->Blink) {
+        ksa_frame_record *record = CONTAINING_RECORD(e, ksa_frame_record, link);
+        if (record->frame == Frame)
+            return record;
+    }
+    return NULL;
+}
+
 BOOLEAN ksa_frame_free(ksa_allocator *a, PVOID Frame)
 {
     KIRQL irql;
-    ksa_frame_record *found = NULL;
+    BOOLEAN queue, service;
     KeAcquireSpinLock(&a->lock, &irql);
-    /* Newest first: frames are usually returned in LIFO order, so this is short in practice. */
-    for (PLIST_ENTRY e = a->frames.Blink; e != &a->frames; e = e->Blink) {
-        ksa_frame_record *record = CONTAINING_RECORD(e, ksa_frame_record, link);
-        if (record->frame == Frame) {
-            found = record;
-            break;
-        }
+    ksa_frame_record *found = ksa_find_outstanding(a, Frame);
+    if (found == NULL) {
+        KeReleaseSpinLock(&a->lock, irql);
+        return FALSE;
     }
-    if (found != NULL) {
-        RemoveEntryList(&found->link);
-        a->outstanding--;
+    RemoveEntryList(&found->link);
+    a->outstanding--;
+    if (ksa_frames_from_nonpaged_list(a)) {
+        /* The steps of the path below in one critical section: the block goes back to the list
+         * before FREEFRAME is signalled and pending ALLOCs are looked at. */
+        ksa_record_release(a, found);
+        ksa_frame_returned_locked(a, irql, &queue, &service);
+        KeReleaseSpinLock(&a->lock, irql);
+        ksa_frame_returned_act(a, queue, service);
+        return TRUE;
     }
     KeReleaseSpinLock(&a->lock, irql);
-    if (found == NULL)
-        return FALSE;
+    /* Paged pool and an external DefaultFree are released at the caller's IRQL, outside the lock. */
     ksa_record_release(a, found);
-    ksa_frame_returned(a);
+    KeAcquireSpinLock(&a->lock, &irql);
+    ksa_frame_returned_locked(a, irql, &queue, &service);
+    KeReleaseSpinLock(&a->lock, irql);
+    ksa_frame_returned_act(a, queue, service);
     return TRUE;
 }
 
