@@ -6,8 +6,8 @@
 #include <sched.h>
 
 /* A word that is neither free nor a thread number was never initialised (fresh pool is 0xA5...).
- * The routines below look up the calling thread's context once and make every check inline, in
- * the order the WDK routine would hit them (word, IRQL, argument, raise, ownership). */
+ * The checked paths look up the calling thread's context once and make every check in the order
+ * the WDK routine would hit them (word, IRQL, argument, raise, ownership). */
 static inline void km_spin_check_word(PKSPIN_LOCK SpinLock, const char *routine)
 {
     KM_VERIFY(API_INVALID_PARAMETER, SpinLock != NULL, "%s(NULL)", routine);
@@ -51,9 +51,8 @@ VOID KeInitializeSpinLock(PKSPIN_LOCK SpinLock)
     __atomic_store_n(SpinLock, 0, __ATOMIC_RELEASE);
 }
 
-/* DDI wdm/nf-wdm-keacquirespinlock: callable at IRQL <= DISPATCH_LEVEL; raises to DISPATCH_LEVEL
- * (with KeRaiseIrql's rules, inline). */
-VOID KeAcquireSpinLock(PKSPIN_LOCK SpinLock, PKIRQL OldIrql)
+/* KeAcquireSpinLock with every check, in order; also the contended path. */
+__attribute__((noinline)) static void km_spin_acquire_checked(PKSPIN_LOCK SpinLock, PKIRQL OldIrql)
 {
     km_thread_ctx *t = km_thread_current();
     km_spin_check_word(SpinLock, "KeAcquireSpinLock");
@@ -66,6 +65,25 @@ VOID KeAcquireSpinLock(PKSPIN_LOCK SpinLock, PKIRQL OldIrql)
     km_spin_acquire(SpinLock, t->id, "KeAcquireSpinLock");
 }
 
+/* DDI wdm/nf-wdm-keacquirespinlock: callable at IRQL <= DISPATCH_LEVEL; raises to DISPATCH_LEVEL
+ * (with KeRaiseIrql's rules). The fast path is taken only when every check of the checked path
+ * is known to pass: a free word (so neither garbage nor held by the caller), a known thread, IRQL
+ * <= DISPATCH_LEVEL and an OldIrql; anything else, including contention, takes the checked path. */
+VOID KeAcquireSpinLock(PKSPIN_LOCK SpinLock, PKIRQL OldIrql)
+{
+    km_thread_ctx *t = &km_current_thread;
+    ULONG_PTR me = t->id, expected = 0;
+    KIRQL irql = t->irql;
+    if (__builtin_expect(me != 0 && SpinLock != NULL && OldIrql != NULL && irql <= DISPATCH_LEVEL &&
+                             __atomic_compare_exchange_n(SpinLock, &expected, me, false, __ATOMIC_ACQUIRE,
+                                                         __ATOMIC_RELAXED), 1)) {
+        *OldIrql = irql;
+        t->irql = DISPATCH_LEVEL;
+        return;
+    }
+    km_spin_acquire_checked(SpinLock, OldIrql);
+}
+
 /* DDI wdm/nf-wdm-keacquirespinlockraisetodpc. */
 KIRQL KeAcquireSpinLockRaiseToDpc(PKSPIN_LOCK SpinLock)
 {
@@ -74,9 +92,8 @@ KIRQL KeAcquireSpinLockRaiseToDpc(PKSPIN_LOCK SpinLock)
     return old;
 }
 
-/* DDI wdm/nf-wdm-kereleasespinlock: runs at DISPATCH_LEVEL and lowers to the saved IRQL (with
- * KeLowerIrql's rule, inline). */
-VOID KeReleaseSpinLock(PKSPIN_LOCK SpinLock, KIRQL NewIrql)
+/* KeReleaseSpinLock with every check, in order. */
+__attribute__((noinline)) static void km_spin_release_checked(PKSPIN_LOCK SpinLock, KIRQL NewIrql)
 {
     km_thread_ctx *t = km_thread_current();
     km_spin_check_word(SpinLock, "KeReleaseSpinLock");
@@ -85,6 +102,22 @@ VOID KeReleaseSpinLock(PKSPIN_LOCK SpinLock, KIRQL NewIrql)
     km_spin_release(SpinLock, t->id, "KeReleaseSpinLock");
     KM_VERIFY(IRQL_LOWER_TO_HIGHER, NewIrql <= t->irql, "KeLowerIrql from %u to %u", t->irql, NewIrql);
     t->irql = NewIrql;
+}
+
+/* DDI wdm/nf-wdm-kereleasespinlock: runs at DISPATCH_LEVEL and lowers to the saved IRQL (with
+ * KeLowerIrql's rule). Fast path only when every check is known to pass: the word is the caller's
+ * own (a valid) thread number, IRQL is DISPATCH_LEVEL and NewIrql is not above it. */
+VOID KeReleaseSpinLock(PKSPIN_LOCK SpinLock, KIRQL NewIrql)
+{
+    km_thread_ctx *t = &km_current_thread;
+    ULONG_PTR me = t->id;
+    if (__builtin_expect(me != 0 && SpinLock != NULL && t->irql == DISPATCH_LEVEL && NewIrql <= DISPATCH_LEVEL &&
+                             me <= km_thread_id_max() && __atomic_load_n(SpinLock, __ATOMIC_RELAXED) == me, 1)) {
+        __atomic_store_n(SpinLock, 0, __ATOMIC_RELEASE);
+        t->irql = NewIrql;
+        return;
+    }
+    km_spin_release_checked(SpinLock, NewIrql);
 }
 
 /* DDI wdm/nf-wdm-keacquirespinlockatdpclevel: the caller is already at DISPATCH_LEVEL. */
