@@ -98,15 +98,29 @@ static inline km_lookaside *km_lookaside_slot(ULONG slot)
     return &chunk[slot % KM_LOOKASIDE_CHUNK];
 }
 
-static void km_lookaside_irql(bool paged, const char *routine)
+__attribute__((noinline, cold)) static void km_lookaside_irql_checked(bool paged, const char *routine)
 {
     KIRQL irql = km_thread_current()->irql;
     KM_VERIFY(IRQL_PAGED_POOL, !paged || irql <= APC_LEVEL, "%s at IRQL %u", routine, irql);
     km_require_irql_at_most(DISPATCH_LEVEL, routine);
 }
 
+/* The IRQL rules of every list operation; the checked path words the finding. */
+static inline void km_lookaside_irql(bool paged, const char *routine)
+{
+    if (__builtin_expect(km_thread_current()->irql > (paged ? APC_LEVEL : DISPATCH_LEVEL), 0))
+        km_lookaside_irql_checked(paged, routine);
+}
+
 /* The list's state, locked; fails LOOKASIDE_NOT_INITIALIZED (holding nothing) when the list is not
  * an initialised list of this kind. Future[0] is the slot number + 1, Future[1] the cookie. */
+__attribute__((noinline, cold, noreturn)) static void km_lookaside_not_initialised(bool paged, const char *routine)
+{
+    km_verifier_fail(KM_V_LOOKASIDE_NOT_INITIALIZED, "%s on a list that is not an initialised %s list", routine,
+                     km_lookaside_kind(paged));
+    abort();
+}
+
 static inline km_lookaside *km_lookaside_find(PGENERAL_LOOKASIDE list, bool paged, const char *routine)
 {
     km_lookaside *la = list != NULL ? km_lookaside_slot(list->Future[0] - 1) : NULL;
@@ -116,9 +130,7 @@ static inline km_lookaside *km_lookaside_find(PGENERAL_LOOKASIDE list, bool page
             return la;
         km_lookaside_unlock_list(la);
     }
-    km_verifier_fail(KM_V_LOOKASIDE_NOT_INITIALIZED, "%s on a list that is not an initialised %s list", routine,
-                     km_lookaside_kind(paged));
-    return NULL;
+    km_lookaside_not_initialised(paged, routine);
 }
 
 /* A free slot's state (caller holds km_lookaside_lock), zeroed except for its lock word. */
@@ -220,20 +232,10 @@ static bool km_lookaside_owned_elsewhere(PVOID entry)
     return found;
 }
 
-static PVOID km_lookaside_allocate(PGENERAL_LOOKASIDE list, bool paged, const char *routine)
+/* A miss (called with the list locked, TotalAllocates counted): a fresh entry from the callback
+ * or the pool, which runs without the lock (it may allocate, wait, or use other lists). */
+__attribute__((noinline)) static PVOID km_lookaside_allocate_miss(km_lookaside *la, PGENERAL_LOOKASIDE list)
 {
-    km_lookaside_irql(paged, routine);
-    km_lookaside *la = km_lookaside_find(list, paged, routine);
-    list->TotalAllocates++;
-    if (la->cached != 0) {
-        PVOID entry = la->cache[--la->cached];
-        *km_ptrmap_find(&la->entries, entry) = KM_ENTRY_OUTSTANDING;
-        ULONG size = la->size;
-        km_lookaside_unlock_list(la);
-        KM_UNPOISON(entry, size);
-        KM_MARK_UNINITIALISED(entry, size);
-        return entry;
-    }
     list->AllocateMisses++;
     PALLOCATE_FUNCTION allocate = la->allocate;
     POOL_TYPE type = list->Type;
@@ -244,7 +246,6 @@ static PVOID km_lookaside_allocate(PGENERAL_LOOKASIDE list, bool paged, const ch
     ULONG cookie = la->cookie;
     km_lookaside_unlock_list(la);
 
-    /* The callback runs without the lock: it may allocate, wait, or use other lists. */
     PVOID entry = allocate != NULL ? allocate(type, size, tag) : KmAllocatePoolAt(type, size, tag, FALSE, site, 0);
     if (entry != NULL) {
         km_lookaside_lock_list(la);
@@ -252,6 +253,22 @@ static PVOID km_lookaside_allocate(PGENERAL_LOOKASIDE list, bool paged, const ch
             km_ptrmap_put(&la->entries, entry, KM_ENTRY_OUTSTANDING);
         km_lookaside_unlock_list(la);
     }
+    return entry;
+}
+
+static inline PVOID km_lookaside_allocate(PGENERAL_LOOKASIDE list, bool paged, const char *routine)
+{
+    km_lookaside_irql(paged, routine);
+    km_lookaside *la = km_lookaside_find(list, paged, routine);
+    list->TotalAllocates++;
+    if (__builtin_expect(la->cached == 0, 0))
+        return km_lookaside_allocate_miss(la, list);
+    PVOID entry = la->cache[--la->cached];
+    *km_ptrmap_find(&la->entries, entry) = KM_ENTRY_OUTSTANDING;
+    ULONG size = la->size;
+    km_lookaside_unlock_list(la);
+    KM_UNPOISON(entry, size);
+    KM_MARK_UNINITIALISED(entry, size);
     return entry;
 }
 
@@ -263,31 +280,43 @@ static void km_lookaside_release(PFREE_FUNCTION free_fn, PVOID entry)
         ExFreePool(entry);
 }
 
-static void km_lookaside_free(PGENERAL_LOOKASIDE list, PVOID entry, bool paged, const char *routine)
+__attribute__((noinline, cold, noreturn)) static void km_lookaside_wrong_list(km_lookaside *la, PVOID entry,
+                                                                             const char *routine)
 {
-    KM_VERIFY(API_INVALID_PARAMETER, entry != NULL, "%s of NULL", routine);
-    km_lookaside_irql(paged, routine);
-    km_lookaside *la = km_lookaside_find(list, paged, routine);
-    void **state = km_ptrmap_find(&la->entries, entry);
-    if (__builtin_expect(state == NULL || *state != KM_ENTRY_OUTSTANDING, 0)) {
-        km_lookaside_unlock_list(la);
-        km_verifier_fail(KM_V_LOOKASIDE_WRONG_LIST, "%s of an entry %s", routine,
-                         km_lookaside_owned_elsewhere(entry) ? "allocated from another list"
-                                                             : "not allocated from any lookaside list");
-    }
-    list->TotalFrees++;
-    if (la->cached < KM_LOOKASIDE_DEPTH) {
-        *state = KM_ENTRY_CACHED;
-        la->cache[la->cached++] = entry;
-        KM_POISON(entry, la->size);
-        km_lookaside_unlock_list(la);
-        return;
-    }
+    km_lookaside_unlock_list(la);
+    km_verifier_fail(KM_V_LOOKASIDE_WRONG_LIST, "%s of an entry %s", routine,
+                     km_lookaside_owned_elsewhere(entry) ? "allocated from another list"
+                                                         : "not allocated from any lookaside list");
+    abort();
+}
+
+/* Beyond the depth (called with the list locked, TotalFrees counted): the entry leaves the list. */
+__attribute__((noinline)) static void km_lookaside_free_miss(km_lookaside *la, PGENERAL_LOOKASIDE list, PVOID entry)
+{
     km_ptrmap_remove(&la->entries, entry);
     list->FreeMisses++;
     PFREE_FUNCTION free_fn = la->free;
     km_lookaside_unlock_list(la);
     km_lookaside_release(free_fn, entry);
+}
+
+static inline void km_lookaside_free(PGENERAL_LOOKASIDE list, PVOID entry, bool paged, const char *routine)
+{
+    KM_VERIFY(API_INVALID_PARAMETER, entry != NULL, "%s of NULL", routine);
+    km_lookaside_irql(paged, routine);
+    km_lookaside *la = km_lookaside_find(list, paged, routine);
+    void **state = km_ptrmap_find(&la->entries, entry);
+    if (__builtin_expect(state == NULL || *state != KM_ENTRY_OUTSTANDING, 0))
+        km_lookaside_wrong_list(la, entry, routine);
+    list->TotalFrees++;
+    if (__builtin_expect(la->cached == KM_LOOKASIDE_DEPTH, 0)) {
+        km_lookaside_free_miss(la, list, entry);
+        return;
+    }
+    *state = KM_ENTRY_CACHED;
+    la->cache[la->cached++] = entry;
+    KM_POISON(entry, la->size);
+    km_lookaside_unlock_list(la);
 }
 
 /* Outstanding entries of a deleted list lose their ownership record (they stay plain pool); its
