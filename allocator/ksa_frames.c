@@ -66,7 +66,29 @@ static BOOLEAN ksa_frames_from_nonpaged_list(const ksa_allocator *a)
     return (BOOLEAN)(a->external_allocate == NULL && !a->paged);
 }
 
-NTSTATUS ksa_frame_allocate(ksa_allocator *a, PVOID *Frame, BOOLEAN *LimitReached)
+/* Paged pool cannot be touched at DISPATCH_LEVEL and an external DefaultAllocate runs at the
+ * caller's IRQL: reserve the slot so concurrent callers cannot exceed Frames, obtain the storage
+ * outside the lock, then record it. Called with the lock held and the limit checked; drops it. */
+__attribute__((noinline)) static NTSTATUS ksa_frame_allocate_unlocked(ksa_allocator *a, KIRQL irql, PVOID *Frame)
+{
+    a->outstanding++;
+    KeReleaseSpinLock(&a->lock, irql);
+    ksa_frame_record *record = ksa_record_obtain(a);
+    KeAcquireSpinLock(&a->lock, &irql);
+    if (record == NULL) {
+        a->outstanding--;
+        KeReleaseSpinLock(&a->lock, irql);
+        return STATUS_INSUFFICIENT_RESOURCES;
+    }
+    InsertTailList(&a->frames, &record->link);
+    KeReleaseSpinLock(&a->lock, irql);
+    *Frame = record->frame;
+    return STATUS_SUCCESS;
+}
+
+/* Inline into both entry points (the IOCTL's ksa_frame_allocate and the function table). */
+static inline __attribute__((always_inline)) NTSTATUS ksa_frame_allocate_inline(ksa_allocator *a, PVOID *Frame,
+                                                                                 BOOLEAN *LimitReached)
 {
     KIRQL irql;
     *Frame = NULL;
@@ -77,32 +99,27 @@ NTSTATUS ksa_frame_allocate(ksa_allocator *a, PVOID *Frame, BOOLEAN *LimitReache
         KeReleaseSpinLock(&a->lock, irql);
         return STATUS_INSUFFICIENT_RESOURCES; /* decisions Q8 */
     }
-    ksa_frame_record *record;
-    if (ksa_frames_from_nonpaged_list(a)) {
-        record = ksa_record_obtain(a);
-        if (record == NULL) {
-            KeReleaseSpinLock(&a->lock, irql);
-            return STATUS_INSUFFICIENT_RESOURCES;
-        }
-        a->outstanding++;
-    } else {
-        /* Paged pool cannot be touched at DISPATCH_LEVEL and an external DefaultAllocate runs at the
-         * caller's IRQL: reserve the slot so concurrent callers cannot exceed Frames, obtain the
-         * storage outside the lock, then record it. */
-        a->outstanding++;
+    if (!ksa_frames_from_nonpaged_list(a))
+        return ksa_frame_allocate_unlocked(a, irql, Frame);
+    ksa_frame_record *record = ExAllocateFromNPagedLookasideList(&a->lookaside.nonpaged);
+    if (record == NULL) {
         KeReleaseSpinLock(&a->lock, irql);
-        record = ksa_record_obtain(a);
-        KeAcquireSpinLock(&a->lock, &irql);
-        if (record == NULL) {
-            a->outstanding--;
-            KeReleaseSpinLock(&a->lock, irql);
-            return STATUS_INSUFFICIENT_RESOURCES;
-        }
+        return STATUS_INSUFFICIENT_RESOURCES;
     }
+    /* Over-allocated by the mask, then aligned up: FileAlignment is 2^n-1 (decisions Q6). */
+    ULONG_PTR mask = a->framing.FileAlignment;
+    PVOID frame = (PVOID)(((ULONG_PTR)(record + 1) + mask) & ~mask);
+    record->frame = frame;
+    a->outstanding++;
     InsertTailList(&a->frames, &record->link);
     KeReleaseSpinLock(&a->lock, irql);
-    *Frame = record->frame;
+    *Frame = frame;
     return STATUS_SUCCESS;
+}
+
+NTSTATUS ksa_frame_allocate(ksa_allocator *a, PVOID *Frame, BOOLEAN *LimitReached)
+{
+    return ksa_frame_allocate_inline(a, Frame, LimitReached);
 }
 
 static VOID ksa_service_pending(ksa_allocator *a);
@@ -162,7 +179,21 @@ static ksa_frame_record *ksa_find_outstanding(ksa_allocator *a, PVOID Frame)
     return NULL;
 }
 
-BOOLEAN ksa_frame_free(ksa_allocator *a, PVOID Frame)
+/* Paged pool and an external DefaultFree are released at the caller's IRQL, outside the lock.
+ * Called with the lock held and the record unlinked; drops it. */
+__attribute__((noinline)) static VOID ksa_frame_free_unlocked(ksa_allocator *a, KIRQL irql, ksa_frame_record *found)
+{
+    BOOLEAN queue, service;
+    KeReleaseSpinLock(&a->lock, irql);
+    ksa_record_release(a, found);
+    KeAcquireSpinLock(&a->lock, &irql);
+    ksa_frame_returned_locked(a, irql, &queue, &service);
+    KeReleaseSpinLock(&a->lock, irql);
+    ksa_frame_returned_act(a, queue, service);
+}
+
+/* Inline into both entry points (the IOCTL's ksa_frame_free and the function table). */
+static inline __attribute__((always_inline)) BOOLEAN ksa_frame_free_inline(ksa_allocator *a, PVOID Frame)
 {
     KIRQL irql;
     BOOLEAN queue, service;
@@ -174,23 +205,23 @@ BOOLEAN ksa_frame_free(ksa_allocator *a, PVOID Frame)
     }
     RemoveEntryList(&found->link);
     a->outstanding--;
-    if (ksa_frames_from_nonpaged_list(a)) {
-        /* The steps of the path below in one critical section: the block goes back to the list
-         * before FREEFRAME is signalled and pending ALLOCs are looked at. */
-        ksa_record_release(a, found);
-        ksa_frame_returned_locked(a, irql, &queue, &service);
-        KeReleaseSpinLock(&a->lock, irql);
-        ksa_frame_returned_act(a, queue, service);
+    if (!ksa_frames_from_nonpaged_list(a)) {
+        ksa_frame_free_unlocked(a, irql, found);
         return TRUE;
     }
-    KeReleaseSpinLock(&a->lock, irql);
-    /* Paged pool and an external DefaultFree are released at the caller's IRQL, outside the lock. */
-    ksa_record_release(a, found);
-    KeAcquireSpinLock(&a->lock, &irql);
+    /* The steps of ksa_frame_free_unlocked in one critical section: the block goes back to the
+     * list before FREEFRAME is signalled and pending ALLOCs are looked at. */
+    ExFreeToNPagedLookasideList(&a->lookaside.nonpaged, found);
     ksa_frame_returned_locked(a, irql, &queue, &service);
     KeReleaseSpinLock(&a->lock, irql);
-    ksa_frame_returned_act(a, queue, service);
+    if (queue || service)
+        ksa_frame_returned_act(a, queue, service);
     return TRUE;
+}
+
+BOOLEAN ksa_frame_free(ksa_allocator *a, PVOID Frame)
+{
+    return ksa_frame_free_inline(a, Frame);
 }
 
 static VOID ksa_complete(PIRP Irp, NTSTATUS Status, ULONG_PTR Information)
@@ -321,7 +352,7 @@ NTSTATUS ksa_function_allocate_frame(PFILE_OBJECT FileObject, PVOID *Frame)
     BOOLEAN limit;
     if (FileObject == NULL || Frame == NULL)
         return STATUS_INVALID_PARAMETER;
-    return ksa_frame_allocate(KSA_FROM_FILE(FileObject), Frame, &limit);
+    return ksa_frame_allocate_inline(KSA_FROM_FILE(FileObject), Frame, &limit);
 }
 
 /* KSSTREAMALLOCATOR_FUNCTIONTABLE.FreeFrame (DDI nc-ks-pfnallocator_freeframe). <= DISPATCH_LEVEL.
@@ -329,6 +360,6 @@ NTSTATUS ksa_function_allocate_frame(PFILE_OBJECT FileObject, PVOID *Frame)
 VOID ksa_function_free_frame(PFILE_OBJECT FileObject, PVOID Frame)
 {
     ksa_allocator *a = KSA_FROM_FILE(FileObject);
-    if (!ksa_frame_free(a, Frame))
+    if (!ksa_frame_free_inline(a, Frame))
         KeBugCheckEx(KSA_BUGCHECK_BAD_POOL_CALLER, KSA_BUGCHECK_FOREIGN_FRAME, (ULONG_PTR)Frame, (ULONG_PTR)a, 0);
 }
