@@ -2,9 +2,10 @@
  * list's address (initialise twice, end-of-run report) and a slot table that the list reaches in
  * O(1) through its spare Future[] fields (slot number and a cookie, both re-checked against the
  * slot under the slot's own lock, so garbage, a copy, a deleted or a re-initialised list fail
- * LOOKASIDE_NOT_INITIALIZED). Each list has its own lock and its own map of the entries it owns
- * (outstanding or cached), so LOOKASIDE_WRONG_LIST costs one probe and no global lock; only a
- * failing free searches the other lists, to say whose entry it was.
+ * LOOKASIDE_NOT_INITIALIZED). Each list has its own lock and its own set of the entries it owns
+ * (outstanding or cached); an entry is outstanding when owned and not in the cache, so
+ * LOOKASIDE_WRONG_LIST costs one probe and no global lock; only a failing free searches the other
+ * lists, to say whose entry it was.
  * Freed entries are cached up to a fixed depth of 16 and reused LIFO: Windows tunes the depth
  * between 4 and 256 at run time, which would make reuse depend on timing; a fixed depth keeps
  * runs deterministic while still exercising reuse of discarded frames (facts file §5.3). Cached
@@ -39,9 +40,8 @@
 
 #define KM_LOOKASIDE_DEPTH 16
 
-/* Values of a list's entry map. */
-#define KM_ENTRY_OUTSTANDING ((void *)1) /* handed out by this list */
-#define KM_ENTRY_CACHED ((void *)2)      /* in this list's cache: freeing it again is WRONG_LIST */
+/* The value of every key of a list's entry map (the map is a set). */
+#define KM_ENTRY_OWNED ((void *)1)
 
 typedef struct {
     unsigned busy;                 /* the list's lock (a plain spin, one atomic per operation) */
@@ -56,7 +56,7 @@ typedef struct {
     char site[24];                 /* "lookaside 'Tag'": fault plans can target the list's pool */
     unsigned cached;
     PVOID cache[KM_LOOKASIDE_DEPTH];
-    km_ptrmap entries;             /* entry -> KM_ENTRY_OUTSTANDING / KM_ENTRY_CACHED */
+    km_ptrmap entries;             /* every entry the list owns, outstanding or in cache[] */
 } km_lookaside;
 
 /* The slot table: chunks are published once and never move or go away, and a slot's state stays
@@ -217,6 +217,19 @@ static void km_lookaside_init(PGENERAL_LOOKASIDE list, bool paged, PALLOCATE_FUN
         km_verifier_fail(KM_V_API_INVALID_PARAMETER, "%s on a list that is already initialised", routine);
 }
 
+/* Whether the list handed the entry out and has not taken it back: owned and not in the cache
+ * (at most KM_LOOKASIDE_DEPTH compares; a cache hit then costs no map operation). Caller holds
+ * the list's lock. */
+static inline bool km_lookaside_outstanding(const km_lookaside *la, PVOID entry)
+{
+    if (km_ptrmap_find(&la->entries, entry) == NULL)
+        return false;
+    for (unsigned i = 0; i < la->cached; i++)
+        if (la->cache[i] == entry)
+            return false;
+    return true;
+}
+
 /* A failing free: whose entry was it? Searches the other lists (holding nothing on entry). */
 static bool km_lookaside_owned_elsewhere(PVOID entry)
 {
@@ -225,7 +238,7 @@ static bool km_lookaside_owned_elsewhere(PVOID entry)
     for (unsigned slot = 0; slot < km_lookaside_nslots && !found; slot++) {
         km_lookaside *la = km_lookaside_slot(slot);
         km_lookaside_lock_list(la);
-        found = la->list != NULL && km_ptrmap_get(&la->entries, entry) == KM_ENTRY_OUTSTANDING;
+        found = la->list != NULL && km_lookaside_outstanding(la, entry);
         km_lookaside_unlock_list(la);
     }
     pthread_mutex_unlock(&km_lookaside_lock);
@@ -250,13 +263,13 @@ __attribute__((noinline)) static PVOID km_lookaside_allocate_miss(km_lookaside *
     if (entry != NULL) {
         km_lookaside_lock_list(la);
         if (la->list == list && la->cookie == cookie) /* else deleted meanwhile: the entry is plain pool */
-            km_ptrmap_put(&la->entries, entry, KM_ENTRY_OUTSTANDING);
+            km_ptrmap_put(&la->entries, entry, KM_ENTRY_OWNED);
         km_lookaside_unlock_list(la);
     }
     return entry;
 }
 
-static inline PVOID km_lookaside_allocate(PGENERAL_LOOKASIDE list, bool paged, const char *routine)
+static inline __attribute__((always_inline)) PVOID km_lookaside_allocate(PGENERAL_LOOKASIDE list, bool paged, const char *routine)
 {
     km_lookaside_irql(paged, routine);
     km_lookaside *la = km_lookaside_find(list, paged, routine);
@@ -264,7 +277,6 @@ static inline PVOID km_lookaside_allocate(PGENERAL_LOOKASIDE list, bool paged, c
     if (__builtin_expect(la->cached == 0, 0))
         return km_lookaside_allocate_miss(la, list);
     PVOID entry = la->cache[--la->cached];
-    *km_ptrmap_find(&la->entries, entry) = KM_ENTRY_OUTSTANDING;
     ULONG size = la->size;
     km_lookaside_unlock_list(la);
     KM_UNPOISON(entry, size);
@@ -300,20 +312,18 @@ __attribute__((noinline)) static void km_lookaside_free_miss(km_lookaside *la, P
     km_lookaside_release(free_fn, entry);
 }
 
-static inline void km_lookaside_free(PGENERAL_LOOKASIDE list, PVOID entry, bool paged, const char *routine)
+static inline __attribute__((always_inline)) void km_lookaside_free(PGENERAL_LOOKASIDE list, PVOID entry, bool paged, const char *routine)
 {
     KM_VERIFY(API_INVALID_PARAMETER, entry != NULL, "%s of NULL", routine);
     km_lookaside_irql(paged, routine);
     km_lookaside *la = km_lookaside_find(list, paged, routine);
-    void **state = km_ptrmap_find(&la->entries, entry);
-    if (__builtin_expect(state == NULL || *state != KM_ENTRY_OUTSTANDING, 0))
+    if (__builtin_expect(!km_lookaside_outstanding(la, entry), 0))
         km_lookaside_wrong_list(la, entry, routine);
     list->TotalFrees++;
     if (__builtin_expect(la->cached == KM_LOOKASIDE_DEPTH, 0)) {
         km_lookaside_free_miss(la, list, entry);
         return;
     }
-    *state = KM_ENTRY_CACHED;
     la->cache[la->cached++] = entry;
     KM_POISON(entry, la->size);
     km_lookaside_unlock_list(la);
