@@ -168,13 +168,24 @@ static VOID ksa_frame_returned_act(ksa_allocator *a, BOOLEAN queue, BOOLEAN serv
 }
 
 /* The outstanding record of Frame, or NULL when this allocator has not handed it out. Caller holds
- * the lock. Newest first: frames are usually returned in LIFO order, so this is short in practice. */
+ * the lock. Scans from both ends at once, newest first: clients return frames either LIFO (a
+ * scratch frame) or FIFO (a ring of frames in flight), and both are found in the first step. */
 static ksa_frame_record *ksa_find_outstanding(ksa_allocator *a, PVOID Frame)
 {
-    for (PLIST_ENTRY e = a->frames.Blink; e != &a->frames; e = e->Blink) {
-        ksa_frame_record *record = CONTAINING_RECORD(e, ksa_frame_record, link);
+    PLIST_ENTRY newer = a->frames.Blink, older = a->frames.Flink;
+    while (newer != &a->frames) {
+        ksa_frame_record *record = CONTAINING_RECORD(newer, ksa_frame_record, link);
         if (record->frame == Frame)
             return record;
+        if (newer == older)
+            break; /* the two ends met: every record was compared */
+        record = CONTAINING_RECORD(older, ksa_frame_record, link);
+        if (record->frame == Frame)
+            return record;
+        newer = newer->Blink;
+        if (newer == older)
+            break;
+        older = older->Flink;
     }
     return NULL;
 }
