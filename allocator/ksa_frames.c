@@ -59,20 +59,20 @@ static VOID ksa_record_release(ksa_allocator *a, ksa_frame_record *record)
     }
 }
 
-NTSTATUS ksa_frame_allocate(ksa_allocator *a, PVOID *Frame, BOOLEAN *LimitReached)
+/* Frames from the nonpaged lookaside list (no external allocator): the list is usable at
+ * DISPATCH_LEVEL, so the limit check, the block and its record take one critical section. */
+static BOOLEAN ksa_frames_from_nonpaged_list(const ksa_allocator *a)
 {
-    KIRQL irql;
-    *Frame = NULL;
-    *LimitReached = FALSE;
-    KeAcquireSpinLock(&a->lock, &irql);
-    if (a->closed || (a->framing.Frames != 0 && a->outstanding >= a->framing.Frames)) {
-        *LimitReached = !a->closed;
-        KeReleaseSpinLock(&a->lock, irql);
-        return STATUS_INSUFFICIENT_RESOURCES; /* decisions Q8 */
-    }
-    a->outstanding++; /* reserve the slot so concurrent callers cannot exceed Frames */
-    KeReleaseSpinLock(&a->lock, irql);
+    return (BOOLEAN)(a->external_allocate == NULL && !a->paged);
+}
 
+/* Paged pool cannot be touched at DISPATCH_LEVEL and an external DefaultAllocate runs at the
+ * caller's IRQL: reserve the slot so concurrent callers cannot exceed Frames, obtain the storage
+ * outside the lock, then record it. Called with the lock held and the limit checked; drops it. */
+__attribute__((noinline)) static NTSTATUS ksa_frame_allocate_unlocked(ksa_allocator *a, KIRQL irql, PVOID *Frame)
+{
+    a->outstanding++;
+    KeReleaseSpinLock(&a->lock, irql);
     ksa_frame_record *record = ksa_record_obtain(a);
     KeAcquireSpinLock(&a->lock, &irql);
     if (record == NULL) {
@@ -84,6 +84,42 @@ NTSTATUS ksa_frame_allocate(ksa_allocator *a, PVOID *Frame, BOOLEAN *LimitReache
     KeReleaseSpinLock(&a->lock, irql);
     *Frame = record->frame;
     return STATUS_SUCCESS;
+}
+
+/* Inline into both entry points (the IOCTL's ksa_frame_allocate and the function table). */
+static inline __attribute__((always_inline)) NTSTATUS ksa_frame_allocate_inline(ksa_allocator *a, PVOID *Frame,
+                                                                                 BOOLEAN *LimitReached)
+{
+    KIRQL irql;
+    *Frame = NULL;
+    *LimitReached = FALSE;
+    KeAcquireSpinLock(&a->lock, &irql);
+    if (a->closed || (a->framing.Frames != 0 && a->outstanding >= a->framing.Frames)) {
+        *LimitReached = !a->closed;
+        KeReleaseSpinLock(&a->lock, irql);
+        return STATUS_INSUFFICIENT_RESOURCES; /* decisions Q8 */
+    }
+    if (!ksa_frames_from_nonpaged_list(a))
+        return ksa_frame_allocate_unlocked(a, irql, Frame);
+    ksa_frame_record *record = ExAllocateFromNPagedLookasideList(&a->lookaside.nonpaged);
+    if (record == NULL) {
+        KeReleaseSpinLock(&a->lock, irql);
+        return STATUS_INSUFFICIENT_RESOURCES;
+    }
+    /* Over-allocated by the mask, then aligned up: FileAlignment is 2^n-1 (decisions Q6). */
+    ULONG_PTR mask = a->framing.FileAlignment;
+    PVOID frame = (PVOID)(((ULONG_PTR)(record + 1) + mask) & ~mask);
+    record->frame = frame;
+    a->outstanding++;
+    InsertTailList(&a->frames, &record->link);
+    KeReleaseSpinLock(&a->lock, irql);
+    *Frame = frame;
+    return STATUS_SUCCESS;
+}
+
+NTSTATUS ksa_frame_allocate(ksa_allocator *a, PVOID *Frame, BOOLEAN *LimitReached)
+{
+    return ksa_frame_allocate_inline(a, Frame, LimitReached);
 }
 
 static VOID ksa_service_pending(ksa_allocator *a);
@@ -101,13 +137,12 @@ static VOID ksa_work_routine(PDEVICE_OBJECT DeviceObject, PVOID Context)
     ksa_release(a);
 }
 
-/* After a frame came back: signal FREEFRAME and give pending ALLOC IRPs their chance, directly at
- * PASSIVE_LEVEL, else from a work item (filter-specific-allocators, facts §5.2 step 2). */
-static VOID ksa_frame_returned(ksa_allocator *a)
+/* After a frame came back (caller holds the lock, taken at `irql`): signal FREEFRAME and decide
+ * whether pending ALLOC IRPs get their chance directly (at PASSIVE_LEVEL) or from a work item
+ * (filter-specific-allocators, facts §5.2 step 2). */
+static VOID ksa_frame_returned_locked(ksa_allocator *a, KIRQL irql, BOOLEAN *queue, BOOLEAN *service)
 {
-    KIRQL irql;
-    BOOLEAN queue = FALSE, service = FALSE;
-    KeAcquireSpinLock(&a->lock, &irql);
+    *queue = *service = FALSE;
     for (PLIST_ENTRY e = a->events.Flink; e != &a->events; e = e->Flink)
         KsGenerateEvent(CONTAINING_RECORD(e, KSEVENT_ENTRY, ListEntry));
     if (!IsListEmpty(&a->pending) && !a->closed) {
@@ -115,42 +150,89 @@ static VOID ksa_frame_returned(ksa_allocator *a)
             if (!a->work_queued) {
                 a->work_queued = TRUE;
                 a->refs++;
-                queue = TRUE;
+                *queue = TRUE;
             }
         } else {
-            service = TRUE;
+            *service = TRUE;
         }
     }
-    KeReleaseSpinLock(&a->lock, irql);
+}
+
+/* Carries out what ksa_frame_returned_locked decided, after the lock is dropped. */
+static VOID ksa_frame_returned_act(ksa_allocator *a, BOOLEAN queue, BOOLEAN service)
+{
     if (queue)
         IoQueueWorkItem(a->work_item, ksa_work_routine, DelayedWorkQueue, a);
     if (service)
         ksa_service_pending(a);
 }
 
-BOOLEAN ksa_frame_free(ksa_allocator *a, PVOID Frame)
+/* The outstanding record of Frame, or NULL when this allocator has not handed it out. Caller holds
+ * the lock. Scans from both ends at once, newest first: clients return frames either LIFO (a
+ * scratch frame) or FIFO (a ring of frames in flight), and both are found in the first step. */
+static ksa_frame_record *ksa_find_outstanding(ksa_allocator *a, PVOID Frame)
+{
+    PLIST_ENTRY newer = a->frames.Blink, older = a->frames.Flink;
+    while (newer != &a->frames) {
+        ksa_frame_record *record = CONTAINING_RECORD(newer, ksa_frame_record, link);
+        if (record->frame == Frame)
+            return record;
+        if (newer == older)
+            break; /* the two ends met: every record was compared */
+        record = CONTAINING_RECORD(older, ksa_frame_record, link);
+        if (record->frame == Frame)
+            return record;
+        newer = newer->Blink;
+        if (newer == older)
+            break;
+        older = older->Flink;
+    }
+    return NULL;
+}
+
+/* Paged pool and an external DefaultFree are released at the caller's IRQL, outside the lock.
+ * Called with the lock held and the record unlinked; drops it. */
+__attribute__((noinline)) static VOID ksa_frame_free_unlocked(ksa_allocator *a, KIRQL irql, ksa_frame_record *found)
+{
+    BOOLEAN queue, service;
+    KeReleaseSpinLock(&a->lock, irql);
+    ksa_record_release(a, found);
+    KeAcquireSpinLock(&a->lock, &irql);
+    ksa_frame_returned_locked(a, irql, &queue, &service);
+    KeReleaseSpinLock(&a->lock, irql);
+    ksa_frame_returned_act(a, queue, service);
+}
+
+/* Inline into both entry points (the IOCTL's ksa_frame_free and the function table). */
+static inline __attribute__((always_inline)) BOOLEAN ksa_frame_free_inline(ksa_allocator *a, PVOID Frame)
 {
     KIRQL irql;
-    ksa_frame_record *found = NULL;
+    BOOLEAN queue, service;
     KeAcquireSpinLock(&a->lock, &irql);
-    /* Newest first: frames are usually returned in LIFO order, so this is short in practice. */
-    for (PLIST_ENTRY e = a->frames.Blink; e != &a->frames; e = e->Blink) {
-        ksa_frame_record *record = CONTAINING_RECORD(e, ksa_frame_record, link);
-        if (record->frame == Frame) {
-            found = record;
-            break;
-        }
-    }
-    if (found != NULL) {
-        RemoveEntryList(&found->link);
-        a->outstanding--;
-    }
-    KeReleaseSpinLock(&a->lock, irql);
-    if (found == NULL)
+    ksa_frame_record *found = ksa_find_outstanding(a, Frame);
+    if (found == NULL) {
+        KeReleaseSpinLock(&a->lock, irql);
         return FALSE;
-    ksa_record_release(a, found);
-    ksa_frame_returned(a);
+    }
+    RemoveEntryList(&found->link);
+    a->outstanding--;
+    if (!ksa_frames_from_nonpaged_list(a)) {
+        ksa_frame_free_unlocked(a, irql, found);
+        return TRUE;
+    }
+    /* The steps of ksa_frame_free_unlocked in one critical section: the block goes back to the
+     * list before FREEFRAME is signalled and pending ALLOCs are looked at. */
+    ExFreeToNPagedLookasideList(&a->lookaside.nonpaged, found);
+    ksa_frame_returned_locked(a, irql, &queue, &service);
+    KeReleaseSpinLock(&a->lock, irql);
+    if (queue || service)
+        ksa_frame_returned_act(a, queue, service);
     return TRUE;
+}
+
+BOOLEAN ksa_frame_free(ksa_allocator *a, PVOID Frame)
+{
+    return ksa_frame_free_inline(a, Frame);
 }
 
 static VOID ksa_complete(PIRP Irp, NTSTATUS Status, ULONG_PTR Information)
@@ -281,7 +363,7 @@ NTSTATUS ksa_function_allocate_frame(PFILE_OBJECT FileObject, PVOID *Frame)
     BOOLEAN limit;
     if (FileObject == NULL || Frame == NULL)
         return STATUS_INVALID_PARAMETER;
-    return ksa_frame_allocate(KSA_FROM_FILE(FileObject), Frame, &limit);
+    return ksa_frame_allocate_inline(KSA_FROM_FILE(FileObject), Frame, &limit);
 }
 
 /* KSSTREAMALLOCATOR_FUNCTIONTABLE.FreeFrame (DDI nc-ks-pfnallocator_freeframe). <= DISPATCH_LEVEL.
@@ -289,6 +371,6 @@ NTSTATUS ksa_function_allocate_frame(PFILE_OBJECT FileObject, PVOID *Frame)
 VOID ksa_function_free_frame(PFILE_OBJECT FileObject, PVOID Frame)
 {
     ksa_allocator *a = KSA_FROM_FILE(FileObject);
-    if (!ksa_frame_free(a, Frame))
+    if (!ksa_frame_free_inline(a, Frame))
         KeBugCheckEx(KSA_BUGCHECK_BAD_POOL_CALLER, KSA_BUGCHECK_FOREIGN_FRAME, (ULONG_PTR)Frame, (ULONG_PTR)a, 0);
 }

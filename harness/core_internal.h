@@ -8,6 +8,11 @@
 #include "irql_internal.h"
 
 /* ---- Pointer map (ptrmap.c): open addressing, keys are addresses, never NULL ----------------- */
+struct km_ptrmap_slot {
+    const void *key; /* NULL = empty */
+    void *value;
+};
+
 typedef struct km_ptrmap {
     struct km_ptrmap_slot *slots;
     size_t capacity; /* power of two, or 0 */
@@ -15,6 +20,26 @@ typedef struct km_ptrmap {
 } km_ptrmap;
 
 void *km_ptrmap_get(const km_ptrmap *map, const void *key);
+
+static inline size_t km_ptrmap_hash(const void *key, size_t capacity)
+{
+    /* Pool addresses are 16-byte aligned: drop the low bits, then mix (Fibonacci hashing). */
+    uint64_t h = ((uint64_t)(uintptr_t)key >> 4) * 0x9E3779B97F4A7C15ull;
+    return (size_t)(h >> 17) & (capacity - 1);
+}
+
+/* The key's value slot, to read or overwrite in place (valid until the next put or remove), or NULL. */
+static inline void **km_ptrmap_find(const km_ptrmap *map, const void *key)
+{
+    if (map->capacity == 0 || key == NULL)
+        return NULL;
+    for (size_t i = km_ptrmap_hash(key, map->capacity);; i = (i + 1) & (map->capacity - 1)) {
+        if (map->slots[i].key == key)
+            return &map->slots[i].value;
+        if (map->slots[i].key == NULL)
+            return NULL;
+    }
+}
 /* Inserts or replaces; aborts on host memory exhaustion (the model's own memory is not faultable). */
 void km_ptrmap_put(km_ptrmap *map, const void *key, void *value);
 /* Removes the key and returns its value (NULL when absent). */

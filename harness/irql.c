@@ -2,32 +2,10 @@
  * IRQL masks nothing here (there are no interrupts); it exists for the verifier's IRQL rules. */
 #include "irql_internal.h"
 
-/* What Windows keeps per processor/thread and the model keeps per host thread (architecture.md). */
-typedef struct {
-    KIRQL irql;
-    KPROCESSOR_MODE previous_mode;
-    unsigned id; /* 0 until first use */
-} km_thread_ctx;
+_Thread_local km_thread_ctx km_current_thread; /* irql_internal.h */
+unsigned km_thread_ids;                         /* last thread number handed out */
 
-static _Thread_local km_thread_ctx km_current_thread;
-static unsigned km_thread_ids; /* last thread number handed out */
-
-static km_thread_ctx *km_thread_current(void)
-{
-    km_thread_ctx *t = &km_current_thread;
-    if (t->id == 0)
-        t->id = __atomic_add_fetch(&km_thread_ids, 1, __ATOMIC_SEQ_CST);
-    return t;
-}
-
-unsigned km_thread_id(void) { return km_thread_current()->id; }
-unsigned km_thread_id_max(void) { return __atomic_load_n(&km_thread_ids, __ATOMIC_ACQUIRE); }
-
-void km_require_irql_at_most(KIRQL max, const char *routine)
-{
-    KIRQL irql = km_thread_current()->irql;
-    KM_VERIFY(IRQL_TOO_HIGH, irql <= max, "%s at IRQL %u, maximum %u", routine, irql, max);
-}
+void km_thread_assign_id(km_thread_ctx *t) { t->id = __atomic_add_fetch(&km_thread_ids, 1, __ATOMIC_SEQ_CST); }
 
 /* KeGetCurrentIrql (DDI wdm/nf-wdm-kegetcurrentirql). */
 KIRQL KeGetCurrentIrql(VOID) { return km_thread_current()->irql; }

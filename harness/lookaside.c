@@ -1,14 +1,23 @@
-/* lookaside.c: paged and nonpaged lookaside lists. State lives out of band in a registry keyed by
- * the list's address; every outstanding entry remembers its list (LOOKASIDE_WRONG_LIST).
+/* lookaside.c: paged and nonpaged lookaside lists. State lives out of band: a registry keyed by the
+ * list's address (initialise twice, end-of-run report) and a slot table that the list reaches in
+ * O(1) through its spare Future[] fields (slot number and a cookie, both re-checked against the
+ * slot under the slot's own lock, so garbage, a copy, a deleted or a re-initialised list fail
+ * LOOKASIDE_NOT_INITIALIZED). Each list has its own lock and its own set of the entries it owns
+ * (outstanding or cached); an entry is outstanding when owned and not in the cache, so
+ * LOOKASIDE_WRONG_LIST costs one probe and no global lock; only a failing free searches the other
+ * lists, to say whose entry it was.
  * Freed entries are cached up to a fixed depth of 16 and reused LIFO: Windows tunes the depth
  * between 4 and 256 at run time, which would make reuse depend on timing; a fixed depth keeps
  * runs deterministic while still exercising reuse of discarded frames (facts file §5.3). Cached
  * entries are ASan-poisoned, so touching a freed entry is reported, and handed out again as
  * uninitialised memory for MSan, since Windows does not clear them. */
+#define _POSIX_C_SOURCE 200809L /* sched_yield */
 #include "core_internal.h"
 
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #if defined(__has_feature)
 #if __has_feature(address_sanitizer)
@@ -31,7 +40,14 @@
 
 #define KM_LOOKASIDE_DEPTH 16
 
+/* The value of every key of a list's entry map (the map is a set). */
+#define KM_ENTRY_OWNED ((void *)1)
+
 typedef struct {
+    unsigned busy;                 /* the list's lock (a plain spin, one atomic per operation) */
+    PGENERAL_LOOKASIDE list;       /* NULL while the slot is free */
+    ULONG slot;                    /* this state's slot number; list->Future[0] is slot + 1 */
+    ULONG cookie;                  /* stamped into list->Future[1]; never reused */
     bool paged;
     ULONG size;                    /* copied: the list itself may be gone by teardown */
     uint64_t seq;                  /* initialisation order, for a stable NOT_DELETED report */
@@ -40,32 +56,116 @@ typedef struct {
     char site[24];                 /* "lookaside 'Tag'": fault plans can target the list's pool */
     unsigned cached;
     PVOID cache[KM_LOOKASIDE_DEPTH];
+    km_ptrmap entries;             /* every entry the list owns, outstanding or in cache[] */
 } km_lookaside;
 
-static pthread_mutex_t km_lookaside_lock = PTHREAD_MUTEX_INITIALIZER;
-static km_ptrmap km_lookaside_lists;   /* list address -> km_lookaside */
-static km_ptrmap km_lookaside_entries; /* outstanding entry -> list address */
+/* The slot table: chunks are published once and never move or go away, and a slot's state stays
+ * allocated for the life of the process (a free slot is reused by the next initialisation), so a
+ * reader holding only a slot number never touches freed memory, even when racing a delete. */
+#define KM_LOOKASIDE_CHUNK 256
+#define KM_LOOKASIDE_CHUNKS 1024 /* at most 262144 lists initialised at once */
+static km_lookaside *km_lookaside_slots[KM_LOOKASIDE_CHUNKS]; /* chunk i: slots i*CHUNK... */
+static unsigned km_lookaside_nslots;                           /* slots in use or free (atomic) */
+static unsigned *km_lookaside_free_slots, km_lookaside_nfree, km_lookaside_free_capacity;
+static ULONG km_lookaside_cookie;                              /* never reset: stale lists stay stale */
+
+static pthread_mutex_t km_lookaside_lock = PTHREAD_MUTEX_INITIALIZER; /* registry and slot table */
+static km_ptrmap km_lookaside_lists;   /* list address -> km_lookaside (initialised lists) */
 static uint64_t km_lookaside_seq;
+
+static void km_lookaside_oom(void)
+{
+    fprintf(stderr, "kernel model: host out of memory\n");
+    abort();
+}
 
 static const char *km_lookaside_kind(bool paged) { return paged ? "paged" : "nonpaged"; }
 
-static void km_lookaside_irql(bool paged, const char *routine)
+static inline void km_lookaside_lock_list(km_lookaside *la)
 {
-    KIRQL irql = KeGetCurrentIrql();
+    while (__builtin_expect(__atomic_exchange_n(&la->busy, 1, __ATOMIC_ACQUIRE) != 0, 0))
+        while (__atomic_load_n(&la->busy, __ATOMIC_RELAXED) != 0)
+            sched_yield();
+}
+
+static inline void km_lookaside_unlock_list(km_lookaside *la) { __atomic_store_n(&la->busy, 0, __ATOMIC_RELEASE); }
+
+static inline km_lookaside *km_lookaside_slot(ULONG slot)
+{
+    if (slot >= __atomic_load_n(&km_lookaside_nslots, __ATOMIC_ACQUIRE))
+        return NULL;
+    km_lookaside *chunk = __atomic_load_n(&km_lookaside_slots[slot / KM_LOOKASIDE_CHUNK], __ATOMIC_ACQUIRE);
+    return &chunk[slot % KM_LOOKASIDE_CHUNK];
+}
+
+__attribute__((noinline, cold)) static void km_lookaside_irql_checked(bool paged, const char *routine)
+{
+    KIRQL irql = km_thread_current()->irql;
     KM_VERIFY(IRQL_PAGED_POOL, !paged || irql <= APC_LEVEL, "%s at IRQL %u", routine, irql);
     km_require_irql_at_most(DISPATCH_LEVEL, routine);
 }
 
-/* Caller holds the lock; releases it before failing, so a hook may inspect the model. */
-static km_lookaside *km_lookaside_find(PGENERAL_LOOKASIDE list, bool paged, const char *routine)
+/* The IRQL rules of every list operation; the checked path words the finding. */
+static inline void km_lookaside_irql(bool paged, const char *routine)
 {
-    km_lookaside *la = km_ptrmap_get(&km_lookaside_lists, list);
-    if (la == NULL || la->paged != paged) {
-        pthread_mutex_unlock(&km_lookaside_lock);
-        km_verifier_fail(KM_V_LOOKASIDE_NOT_INITIALIZED, "%s on a list that is not an initialised %s list", routine,
-                         km_lookaside_kind(paged));
+    if (__builtin_expect(km_thread_current()->irql > (paged ? APC_LEVEL : DISPATCH_LEVEL), 0))
+        km_lookaside_irql_checked(paged, routine);
+}
+
+/* The list's state, locked; fails LOOKASIDE_NOT_INITIALIZED (holding nothing) when the list is not
+ * an initialised list of this kind. Future[0] is the slot number + 1, Future[1] the cookie. */
+__attribute__((noinline, cold, noreturn)) static void km_lookaside_not_initialised(bool paged, const char *routine)
+{
+    km_verifier_fail(KM_V_LOOKASIDE_NOT_INITIALIZED, "%s on a list that is not an initialised %s list", routine,
+                     km_lookaside_kind(paged));
+    abort();
+}
+
+static inline km_lookaside *km_lookaside_find(PGENERAL_LOOKASIDE list, bool paged, const char *routine)
+{
+    km_lookaside *la = list != NULL ? km_lookaside_slot(list->Future[0] - 1) : NULL;
+    if (__builtin_expect(la != NULL, 1)) {
+        km_lookaside_lock_list(la);
+        if (__builtin_expect(la->list == list && la->cookie == list->Future[1] && la->paged == paged, 1))
+            return la;
+        km_lookaside_unlock_list(la);
     }
-    return la;
+    km_lookaside_not_initialised(paged, routine);
+}
+
+/* A free slot's state (caller holds km_lookaside_lock), zeroed except for its lock word. */
+static km_lookaside *km_lookaside_take_slot(void)
+{
+    if (km_lookaside_nfree != 0)
+        return km_lookaside_slot(km_lookaside_free_slots[--km_lookaside_nfree]);
+    unsigned n = km_lookaside_nslots;
+    if (n == KM_LOOKASIDE_CHUNK * KM_LOOKASIDE_CHUNKS) {
+        fprintf(stderr, "kernel model: more than %u lookaside lists initialised at once\n", n);
+        abort();
+    }
+    km_lookaside *chunk = km_lookaside_slots[n / KM_LOOKASIDE_CHUNK];
+    if (chunk == NULL) {
+        chunk = calloc(KM_LOOKASIDE_CHUNK, sizeof *chunk);
+        if (chunk == NULL)
+            km_lookaside_oom();
+        for (unsigned i = 0; i < KM_LOOKASIDE_CHUNK; i++)
+            chunk[i].slot = n + i;
+        __atomic_store_n(&km_lookaside_slots[n / KM_LOOKASIDE_CHUNK], chunk, __ATOMIC_RELEASE);
+    }
+    __atomic_store_n(&km_lookaside_nslots, n + 1, __ATOMIC_RELEASE);
+    return &chunk[n % KM_LOOKASIDE_CHUNK];
+}
+
+static void km_lookaside_put_slot(ULONG slot)
+{
+    if (km_lookaside_nfree == km_lookaside_free_capacity) {
+        km_lookaside_free_capacity = km_lookaside_free_capacity ? km_lookaside_free_capacity * 2 : 64;
+        km_lookaside_free_slots = realloc(km_lookaside_free_slots,
+                                          km_lookaside_free_capacity * sizeof *km_lookaside_free_slots);
+        if (km_lookaside_free_slots == NULL)
+            km_lookaside_oom();
+    }
+    km_lookaside_free_slots[km_lookaside_nfree++] = slot;
 }
 
 static void km_lookaside_init(PGENERAL_LOOKASIDE list, bool paged, PALLOCATE_FUNCTION Allocate, PFREE_FUNCTION Free,
@@ -74,22 +174,13 @@ static void km_lookaside_init(PGENERAL_LOOKASIDE list, bool paged, PALLOCATE_FUN
     KM_VERIFY(API_INVALID_PARAMETER, list != NULL, "%s(NULL)", routine);
     KM_VERIFY(API_INVALID_PARAMETER, Size != 0 && Size <= MAXULONG, "%s with entry size %zu", routine, (size_t)Size);
     km_require_irql_at_most(paged ? APC_LEVEL : DISPATCH_LEVEL, routine);
-    km_lookaside *la = calloc(1, sizeof *la);
-    if (la == NULL) {
-        fprintf(stderr, "kernel model: host out of memory\n");
-        abort();
-    }
-    la->paged = paged;
-    la->size = (ULONG)Size;
-    la->allocate = Allocate;
-    la->free = Free;
-    char tag[5];
+    char site[24], tag[5];
     for (int i = 0; i < 4; i++) {
         unsigned char c = (unsigned char)(Tag >> (8 * i));
         tag[i] = c >= 0x20 && c < 0x7F && c != '/' ? (char)c : '?';
     }
     tag[4] = '\0';
-    snprintf(la->site, sizeof la->site, "lookaside '%s'", tag);
+    snprintf(site, sizeof site, "lookaside '%s'", tag);
 
     *list = (GENERAL_LOOKASIDE){ 0 };
     list->Depth = list->MaximumDepth = KM_LOOKASIDE_DEPTH;
@@ -101,47 +192,95 @@ static void km_lookaside_init(PGENERAL_LOOKASIDE list, bool paged, PALLOCATE_FUN
     InitializeListHead(&list->ListEntry);
 
     pthread_mutex_lock(&km_lookaside_lock);
-    bool twice = km_ptrmap_get(&km_lookaside_lists, list) != NULL;
+    km_lookaside *la = km_ptrmap_get(&km_lookaside_lists, list);
+    bool twice = la != NULL;
     if (!twice) {
+        la = km_lookaside_take_slot();
+        km_lookaside_lock_list(la);
+        la->list = list;
+        la->cookie = ++km_lookaside_cookie != 0 ? km_lookaside_cookie : ++km_lookaside_cookie;
+        la->paged = paged;
+        la->size = (ULONG)Size;
         la->seq = ++km_lookaside_seq;
+        la->allocate = Allocate;
+        la->free = Free;
+        memcpy(la->site, site, sizeof site);
+        la->cached = 0;
+        km_lookaside_unlock_list(la);
         km_ptrmap_put(&km_lookaside_lists, list, la);
     }
+    /* Also when twice: the list stays usable if the check is disabled by the verifier level. */
+    list->Future[0] = la->slot + 1;
+    list->Future[1] = la->cookie;
     pthread_mutex_unlock(&km_lookaside_lock);
-    if (twice) {
-        free(la);
+    if (twice)
         km_verifier_fail(KM_V_API_INVALID_PARAMETER, "%s on a list that is already initialised", routine);
-    }
 }
 
-static PVOID km_lookaside_allocate(PGENERAL_LOOKASIDE list, bool paged, const char *routine)
+/* Whether the list handed the entry out and has not taken it back: owned and not in the cache
+ * (at most KM_LOOKASIDE_DEPTH compares; a cache hit then costs no map operation). Caller holds
+ * the list's lock. */
+static inline bool km_lookaside_outstanding(const km_lookaside *la, PVOID entry)
 {
-    km_lookaside_irql(paged, routine);
+    if (km_ptrmap_find(&la->entries, entry) == NULL)
+        return false;
+    for (unsigned i = 0; i < la->cached; i++)
+        if (la->cache[i] == entry)
+            return false;
+    return true;
+}
+
+/* A failing free: whose entry was it? Searches the other lists (holding nothing on entry). */
+static bool km_lookaside_owned_elsewhere(PVOID entry)
+{
+    bool found = false;
     pthread_mutex_lock(&km_lookaside_lock);
-    km_lookaside *la = km_lookaside_find(list, paged, routine);
-    list->TotalAllocates++;
-    PVOID entry = la->cached != 0 ? la->cache[--la->cached] : NULL;
-    if (entry != NULL) {
-        km_ptrmap_put(&km_lookaside_entries, entry, list);
-        pthread_mutex_unlock(&km_lookaside_lock);
-        KM_UNPOISON(entry, la->size);
-        KM_MARK_UNINITIALISED(entry, la->size);
-        return entry;
+    for (unsigned slot = 0; slot < km_lookaside_nslots && !found; slot++) {
+        km_lookaside *la = km_lookaside_slot(slot);
+        km_lookaside_lock_list(la);
+        found = la->list != NULL && km_lookaside_outstanding(la, entry);
+        km_lookaside_unlock_list(la);
     }
+    pthread_mutex_unlock(&km_lookaside_lock);
+    return found;
+}
+
+/* A miss (called with the list locked, TotalAllocates counted): a fresh entry from the callback
+ * or the pool, which runs without the lock (it may allocate, wait, or use other lists). */
+__attribute__((noinline)) static PVOID km_lookaside_allocate_miss(km_lookaside *la, PGENERAL_LOOKASIDE list)
+{
     list->AllocateMisses++;
     PALLOCATE_FUNCTION allocate = la->allocate;
     POOL_TYPE type = list->Type;
     SIZE_T size = la->size;
     ULONG tag = list->Tag;
-    const char *site = la->site;
-    pthread_mutex_unlock(&km_lookaside_lock);
+    char site[sizeof la->site];
+    memcpy(site, la->site, sizeof site);
+    ULONG cookie = la->cookie;
+    km_lookaside_unlock_list(la);
 
-    /* The callback runs without the lock: it may allocate, wait, or use other lists. */
-    entry = allocate != NULL ? allocate(type, size, tag) : KmAllocatePoolAt(type, size, tag, FALSE, site, 0);
+    PVOID entry = allocate != NULL ? allocate(type, size, tag) : KmAllocatePoolAt(type, size, tag, FALSE, site, 0);
     if (entry != NULL) {
-        pthread_mutex_lock(&km_lookaside_lock);
-        km_ptrmap_put(&km_lookaside_entries, entry, list);
-        pthread_mutex_unlock(&km_lookaside_lock);
+        km_lookaside_lock_list(la);
+        if (la->list == list && la->cookie == cookie) /* else deleted meanwhile: the entry is plain pool */
+            km_ptrmap_put(&la->entries, entry, KM_ENTRY_OWNED);
+        km_lookaside_unlock_list(la);
     }
+    return entry;
+}
+
+static inline __attribute__((always_inline)) PVOID km_lookaside_allocate(PGENERAL_LOOKASIDE list, bool paged, const char *routine)
+{
+    km_lookaside_irql(paged, routine);
+    km_lookaside *la = km_lookaside_find(list, paged, routine);
+    list->TotalAllocates++;
+    if (__builtin_expect(la->cached == 0, 0))
+        return km_lookaside_allocate_miss(la, list);
+    PVOID entry = la->cache[--la->cached];
+    ULONG size = la->size;
+    km_lookaside_unlock_list(la);
+    KM_UNPOISON(entry, size);
+    KM_MARK_UNINITIALISED(entry, size);
     return entry;
 }
 
@@ -153,61 +292,69 @@ static void km_lookaside_release(PFREE_FUNCTION free_fn, PVOID entry)
         ExFreePool(entry);
 }
 
-static void km_lookaside_free(PGENERAL_LOOKASIDE list, PVOID entry, bool paged, const char *routine)
+__attribute__((noinline, cold, noreturn)) static void km_lookaside_wrong_list(km_lookaside *la, PVOID entry,
+                                                                             const char *routine)
 {
-    KM_VERIFY(API_INVALID_PARAMETER, entry != NULL, "%s of NULL", routine);
-    km_lookaside_irql(paged, routine);
-    pthread_mutex_lock(&km_lookaside_lock);
-    km_lookaside *la = km_lookaside_find(list, paged, routine);
-    PGENERAL_LOOKASIDE owner = km_ptrmap_get(&km_lookaside_entries, entry);
-    if (owner != list) {
-        pthread_mutex_unlock(&km_lookaside_lock);
-        km_verifier_fail(KM_V_LOOKASIDE_WRONG_LIST, "%s of an entry %s", routine,
-                         owner != NULL ? "allocated from another list" : "not allocated from any lookaside list");
-    }
-    km_ptrmap_remove(&km_lookaside_entries, entry);
-    list->TotalFrees++;
-    if (la->cached < KM_LOOKASIDE_DEPTH) {
-        la->cache[la->cached++] = entry;
-        KM_POISON(entry, la->size);
-        pthread_mutex_unlock(&km_lookaside_lock);
-        return;
-    }
+    km_lookaside_unlock_list(la);
+    km_verifier_fail(KM_V_LOOKASIDE_WRONG_LIST, "%s of an entry %s", routine,
+                     km_lookaside_owned_elsewhere(entry) ? "allocated from another list"
+                                                         : "not allocated from any lookaside list");
+    abort();
+}
+
+/* Beyond the depth (called with the list locked, TotalFrees counted): the entry leaves the list. */
+__attribute__((noinline)) static void km_lookaside_free_miss(km_lookaside *la, PGENERAL_LOOKASIDE list, PVOID entry)
+{
+    km_ptrmap_remove(&la->entries, entry);
     list->FreeMisses++;
     PFREE_FUNCTION free_fn = la->free;
-    pthread_mutex_unlock(&km_lookaside_lock);
+    km_lookaside_unlock_list(la);
     km_lookaside_release(free_fn, entry);
 }
 
-/* Drops ownership records of a deleted list's outstanding entries (they stay plain pool). */
-static void km_lookaside_collect_owned(const void *key, void *value, void *ctx)
+static inline __attribute__((always_inline)) void km_lookaside_free(PGENERAL_LOOKASIDE list, PVOID entry, bool paged, const char *routine)
 {
-    struct { const void *list; const void **keys; size_t n; } *c = ctx;
-    if (value == c->list)
-        c->keys[c->n++] = key;
+    KM_VERIFY(API_INVALID_PARAMETER, entry != NULL, "%s of NULL", routine);
+    km_lookaside_irql(paged, routine);
+    km_lookaside *la = km_lookaside_find(list, paged, routine);
+    if (__builtin_expect(!km_lookaside_outstanding(la, entry), 0))
+        km_lookaside_wrong_list(la, entry, routine);
+    list->TotalFrees++;
+    if (__builtin_expect(la->cached == KM_LOOKASIDE_DEPTH, 0)) {
+        km_lookaside_free_miss(la, list, entry);
+        return;
+    }
+    la->cache[la->cached++] = entry;
+    KM_POISON(entry, la->size);
+    km_lookaside_unlock_list(la);
 }
 
+/* Outstanding entries of a deleted list lose their ownership record (they stay plain pool); its
+ * cached entries go back through the list's free routine. */
 static void km_lookaside_delete(PGENERAL_LOOKASIDE list, bool paged, const char *routine)
 {
     km_require_irql_at_most(paged ? APC_LEVEL : DISPATCH_LEVEL, routine);
-    pthread_mutex_lock(&km_lookaside_lock);
     km_lookaside *la = km_lookaside_find(list, paged, routine);
+    ULONG slot = la->slot;
+    PVOID cache[KM_LOOKASIDE_DEPTH];
+    unsigned cached = la->cached;
+    ULONG size = la->size;
+    PFREE_FUNCTION free_fn = la->free;
+    memcpy(cache, la->cache, sizeof cache);
+    la->cached = 0;
+    la->list = NULL;
+    la->cookie = 0;
+    km_ptrmap_clear(&la->entries);
+    km_lookaside_unlock_list(la);
+
+    pthread_mutex_lock(&km_lookaside_lock);
     km_ptrmap_remove(&km_lookaside_lists, list);
-    if (km_lookaside_entries.count != 0) {
-        struct { const void *list; const void **keys; size_t n; } c = { list, malloc(km_lookaside_entries.count * sizeof(void *)), 0 };
-        if (c.keys == NULL)
-            abort();
-        km_ptrmap_each(&km_lookaside_entries, km_lookaside_collect_owned, &c);
-        for (size_t i = 0; i < c.n; i++)
-            km_ptrmap_remove(&km_lookaside_entries, c.keys[i]);
-        free(c.keys);
-    }
+    km_lookaside_put_slot(slot);
     pthread_mutex_unlock(&km_lookaside_lock);
-    for (unsigned i = 0; i < la->cached; i++) {
-        KM_UNPOISON(la->cache[i], la->size);
-        km_lookaside_release(la->free, la->cache[i]);
+    for (unsigned i = 0; i < cached; i++) {
+        KM_UNPOISON(cache[i], size);
+        km_lookaside_release(free_fn, cache[i]);
     }
-    free(la);
 }
 
 /* ---- The WDK routines (DDI wdm/nf-wdm-exinitializenpagedlookasidelist and friends). Flags and
@@ -257,20 +404,25 @@ static void km_lookaside_oldest(const void *key, void *value, void *ctx)
         *oldest = value;
 }
 
-static void km_lookaside_forget(const void *key, void *value, void *ctx)
-{
-    km_lookaside *la = value;
-    for (unsigned i = 0; i < la->cached; i++)
-        KM_UNPOISON(la->cache[i], la->size); /* the pool's end-of-run walk frees them */
-    free(la);
-}
-
+/* Every slot becomes free (no list is initialised in a fresh model); cached entries are unpoisoned
+ * and left to the pool's end-of-run walk. */
 static void km_lookaside_reset(void)
 {
     pthread_mutex_lock(&km_lookaside_lock);
-    km_ptrmap_each(&km_lookaside_lists, km_lookaside_forget, NULL);
+    km_lookaside_nfree = 0;
+    for (unsigned slot = km_lookaside_nslots; slot-- > 0;) {
+        km_lookaside *la = km_lookaside_slot(slot);
+        km_lookaside_lock_list(la);
+        for (unsigned i = 0; i < la->cached; i++)
+            KM_UNPOISON(la->cache[i], la->size);
+        la->cached = 0;
+        la->list = NULL;
+        la->cookie = 0;
+        km_ptrmap_clear(&la->entries);
+        km_lookaside_unlock_list(la);
+        km_lookaside_put_slot(slot);
+    }
     km_ptrmap_clear(&km_lookaside_lists);
-    km_ptrmap_clear(&km_lookaside_entries);
     km_lookaside_seq = 0;
     pthread_mutex_unlock(&km_lookaside_lock);
 }
@@ -282,10 +434,11 @@ static void km_lookaside_check(void)
     size_t n = km_lookaside_lists.count;
     km_lookaside *oldest = NULL;
     km_ptrmap_each(&km_lookaside_lists, km_lookaside_oldest, &oldest);
+    km_lookaside copy = oldest != NULL ? *oldest : (km_lookaside){ 0 };
     pthread_mutex_unlock(&km_lookaside_lock);
     if (oldest != NULL)
         KM_VERIFY(LOOKASIDE_NOT_DELETED, false, "%zu list(s); first: %s list of %u-byte entries, %s", n,
-                  km_lookaside_kind(oldest->paged), (unsigned)oldest->size, oldest->site);
+                  km_lookaside_kind(copy.paged), (unsigned)copy.size, copy.site);
     km_lookaside_reset();
 }
 

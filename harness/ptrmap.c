@@ -1,21 +1,10 @@
 /* ptrmap.c: a small address-keyed hash map (linear probing, backward-shift deletion) for the
- * pool's allocation records and the lookaside lists' entry ownership. */
+ * pool's allocation records and the lookaside lists' entry ownership. The slot layout, the hash
+ * and the lookup (km_ptrmap_find) are inline in core_internal.h for the hot paths. */
 #include "core_internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>
-
-struct km_ptrmap_slot {
-    const void *key; /* NULL = empty */
-    void *value;
-};
-
-static size_t km_ptrmap_hash(const void *key, size_t capacity)
-{
-    /* Pool addresses are 16-byte aligned: drop the low bits, then mix (Fibonacci hashing). */
-    uint64_t h = ((uint64_t)(uintptr_t)key >> 4) * 0x9E3779B97F4A7C15ull;
-    return (size_t)(h >> 17) & (capacity - 1);
-}
 
 static void km_ptrmap_grow(km_ptrmap *map)
 {
@@ -36,14 +25,8 @@ static void km_ptrmap_grow(km_ptrmap *map)
 
 void *km_ptrmap_get(const km_ptrmap *map, const void *key)
 {
-    if (map->capacity == 0 || key == NULL)
-        return NULL;
-    for (size_t i = km_ptrmap_hash(key, map->capacity);; i = (i + 1) & (map->capacity - 1)) {
-        if (map->slots[i].key == key)
-            return map->slots[i].value;
-        if (map->slots[i].key == NULL)
-            return NULL;
-    }
+    void **value = km_ptrmap_find(map, key);
+    return value != NULL ? *value : NULL;
 }
 
 void km_ptrmap_put(km_ptrmap *map, const void *key, void *value)
