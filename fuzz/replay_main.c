@@ -67,7 +67,8 @@ static bool rp_collect(const char *path, rp_list *out, bool top)
         if (e->d_name[0] != '.')
             rp_add(&names, e->d_name);
     closedir(d);
-    qsort(names.paths, names.count, sizeof *names.paths, rp_cmp);
+    if (names.count > 1)
+        qsort(names.paths, names.count, sizeof *names.paths, rp_cmp);
     size_t before = out->count;
     bool ok = true;
     for (size_t i = 0; i < names.count && ok; i++) {
