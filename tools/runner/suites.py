@@ -40,6 +40,10 @@ def abi_check(ctx: Context) -> list[str]:
     return [sys.executable, "-m", "tools.runner.abi_suite", *ctx.patterns]
 
 
+def replay_corpus(ctx: Context) -> list[str]:
+    return [sys.executable, str(ctx.root / "tools" / "replay_suite.py"), str(ctx.root), *ctx.patterns]
+
+
 SUITES: list[Suite] = [
     Suite("unit-asan-ubsan", "C unit and verifier negative tests under ASan + UBSan",
           km_tests("asan-ubsan"), preset="asan-ubsan", needs=C_TOOLCHAIN + ("asan-ubsan-runtime",)),
@@ -47,6 +51,8 @@ SUITES: list[Suite] = [
           km_tests("msan"), preset="msan", needs=C_TOOLCHAIN + ("msan-runtime",)),
     Suite("abi", "our headers' sizes, offsets, constants and GUIDs against mingw-w64's, x86_64 and i686",
           abi_check, needs=("clang", "mingw-w64")),
+    Suite("replay", "every corpus program replayed twice (asan-ubsan, reference model on) + replay CLI errors",
+          replay_corpus, preset="asan-ubsan", needs=C_TOOLCHAIN + ("asan-ubsan-runtime",)),
     Suite("runner-selftest", "the Python tests of run_tests.py itself (tests/python)", runner_selftest),
 ]
 
