@@ -3,10 +3,12 @@
  * buffer so ASan sees overreads as in the other engines. With file arguments it runs each file once and
  * exits (reproduction, afl-cmin/afl-tmin with @@); without arguments outside afl-fuzz it reads one input from
  * stdin. Debian's AFL++ ships no headers: the macros come from afl-clang-fast itself. */
+#define _POSIX_C_SOURCE 200809L /* read(), used by __AFL_FUZZ_TESTCASE_LEN outside afl-fuzz */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 __attribute__((weak)) int LLVMFuzzerInitialize(int *argc, char ***argv);
