@@ -92,9 +92,10 @@ def _num(stats: dict[str, str], *keys: str) -> float:
         if v is None:
             continue
         try:
-            return float(v.rstrip("%"))
+            f = float(v.rstrip("%"))
         except ValueError:
             continue
+        return f if f == f and f not in (float("inf"), float("-inf")) else 0.0
     return 0.0
 
 
@@ -104,3 +105,34 @@ def apply_afl_stats(p: Progress, stats: dict[str, str]) -> None:
     p.edges = int(_num(stats, "edges_found"))
     p.corpus = int(_num(stats, "corpus_count", "paths_total"))
     p.stability = stats.get("stability", "")
+
+
+def apply_afl_plot(p: Progress, text: str) -> None:
+    """The last row of AFL++'s plot_data (written more often than fuzzer_stats in 4.04c): relative_time,
+    cycles_done, cur_item, corpus_count, pending_total, pending_favs, map_size, saved_crashes, saved_hangs,
+    max_depth, execs_per_sec, total_execs, edges_found. Only moves the counters forward."""
+    rows = [ln for ln in text.splitlines() if ln.strip() and not ln.startswith("#")]
+    if not rows:
+        return
+    cols = [c.strip() for c in rows[-1].split(",")]
+    if len(cols) < 13:
+        return
+    try:
+        corpus, rate, execs, edges = int(cols[3]), float(cols[10]), int(cols[11]), int(cols[12])
+    except ValueError:
+        return
+    if rate != rate or rate in (float("inf"), float("-inf")):
+        rate = 0.0
+    if execs >= p.execs:
+        p.execs, p.exec_per_sec, p.corpus, p.edges = execs, rate, corpus, max(p.edges, edges)
+
+
+# afl-fuzz without a terminal: "[*] Fuzzing test case #12 (76 total, 0 crashes saved, perf_score=50, ...".
+AFL_CASE_LINE = re.compile(r"Fuzzing test case #\d+ \((\d+) total, (\d+) crashes saved")
+
+
+def feed_afl_line(p: Progress, line: str) -> None:
+    """AFL++ 4.04c rewrites fuzzer_stats only about once a minute; its status lines keep the corpus size fresh."""
+    m = AFL_CASE_LINE.search(line)
+    if m is not None:
+        p.corpus = max(p.corpus, int(m.group(1)))

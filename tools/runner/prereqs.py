@@ -85,6 +85,10 @@ PREREQUISITES: dict[str, Prerequisite] = {p.name: p for p in [
                  clang_links("-fsanitize=address,undefined")),
     Prerequisite("msan-runtime", ("libclang-rt-14-dev",), "MemorySanitizer runtime",
                  clang_links("-fsanitize=memory")),
+    Prerequisite("libfuzzer-runtime", ("libclang-rt-14-dev",), "libFuzzer (run_tests.py fuzz, presets libfuzzer*)",
+                 clang_links("-fsanitize=fuzzer,address,undefined")),
+    Prerequisite("afl++", ("afl++",), "AFL++ 4.04c: afl-clang-fast, afl-fuzz, afl-cmin (run_tests.py fuzz --engine afl)",
+                 tools("afl-clang-fast", "afl-fuzz", "afl-cmin")),
     Prerequisite("llvm", ("llvm",), "llvm-symbolizer for sanitizer stack traces; llvm-profdata/llvm-cov",
                  tools("llvm-symbolizer", "llvm-profdata", "llvm-cov")),
 ]}
