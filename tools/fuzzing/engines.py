@@ -215,10 +215,11 @@ class LibFuzzerRun(EngineRun):
             with open(logs / f"run-{p.runs}.log", "w", encoding="utf-8", errors="replace") as log:
                 proc = self._popen(self.command(remaining), self.env({"ASAN_OPTIONS": "symbolize=1"}), log)
                 lines: list[str] = []
-                artifact = None
+                artifact, inited = None, False
                 assert proc.stdout is not None
                 for line in proc.stdout:
                     log.write(line)
+                    inited = inited or (line.startswith("#") and "INITED" in line)
                     lines.append(line)
                     if len(lines) > OUTPUT_KEEP_LINES:
                         del lines[:len(lines) - OUTPUT_KEEP_LINES]
@@ -226,11 +227,17 @@ class LibFuzzerRun(EngineRun):
                     if found is not None:
                         artifact = Path(found)
                 rc = proc.wait()
+            proc.stdout.close()
             with self._lock:
                 self._proc = None
             if artifact is not None and artifact.is_file():
-                self.record(artifact.read_bytes(), "".join(lines), f"exit status {rc}")
+                data = artifact.read_bytes()
+                self.record(data, "".join(lines), f"exit status {rc}")
                 artifact.unlink()
+                if not inited:  # a corpus input crashes before fuzzing starts: a restart would loop
+                    self.outcome.error = (f"an input of the corpus ({self.corpus} or {self.spec.seeds}) crashes "
+                                          f"fuzz_{self.spec.name} before fuzzing starts; fix the bug or move it out")
+                    return
                 continue  # fuzz on with the remaining time
             if rc != 0 and not self.stop_requested.is_set():
                 tail = "".join(lines[-15:]).rstrip()
@@ -254,6 +261,7 @@ class LibFuzzerRun(EngineRun):
             for line in proc.stdout:
                 log.write(line)
             rc = proc.wait()
+            proc.stdout.close()
         with self._lock:
             self._proc = None
         if rc == 0 and any(merging.iterdir()):
@@ -363,6 +371,8 @@ class AflRun(EngineRun):
                 if time.monotonic() > deadline + 120:
                     proc.kill()
             reader.join(timeout=5)
+            if not reader.is_alive() and proc.stdout is not None:
+                proc.stdout.close()
         with self._lock:
             self._proc = None
         self._read_stats()
@@ -388,6 +398,7 @@ class AflRun(EngineRun):
             for line in proc.stdout:
                 log.write(line)
             rc = proc.wait()
+            proc.stdout.close()
         with self._lock:
             self._proc = None
         if rc == 0 and merging.is_dir() and any(merging.iterdir()):
