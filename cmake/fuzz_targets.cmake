@@ -6,6 +6,7 @@ include(${CMAKE_CURRENT_LIST_DIR}/fuzz_registry.cmake)
 km_fuzz_registry(${CMAKE_SOURCE_DIR} KM_FUZZ_TARGETS)
 
 find_package(Python3 3.11 COMPONENTS Interpreter REQUIRED)
+option(KM_FUZZ_MUTATOR "libfuzzer engine: link the structure-aware custom mutator into every fuzz_<target>" ON)
 
 if(KM_FUZZ_ENGINE STREQUAL "replay")
   set(KM_FUZZ_MAIN ${CMAKE_SOURCE_DIR}/fuzz/standalone_main.c)
@@ -25,6 +26,11 @@ function(km_fuzz_executable name source)
   target_link_libraries(fuzz_${name} PRIVATE op_lang)
   if(KM_FUZZ_ENGINE STREQUAL "libfuzzer")
     target_link_options(fuzz_${name} PRIVATE -fsanitize=fuzzer)
+    if(KM_FUZZ_MUTATOR AND TARGET op_mutator_libfuzzer)
+      # The structure-aware mutator (LLVMFuzzerCustomMutator/CustomCrossOver); AFL++ gets the same core
+      # as a custom mutator library (afl_op_mutator, AFL_CUSTOM_MUTATOR_LIBRARY, set by run_tests.py fuzz).
+      target_link_libraries(fuzz_${name} PRIVATE op_mutator_libfuzzer)
+    endif()
   endif()
   add_dependencies(fuzz_targets fuzz_${name})
 endfunction()

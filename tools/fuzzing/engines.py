@@ -281,7 +281,9 @@ class AflRun(EngineRun):
         return self.workdir / "run"
 
     def afl_env(self) -> dict[str, str]:
-        return self.env({"AFL_SKIP_CPUFREQ": "1", "AFL_NO_AFFINITY": "1", "AFL_FAST_CAL": "1",
+        mutator = self.spec.binary.parent / "libafl_op_mutator.so"
+        custom = {"AFL_CUSTOM_MUTATOR_LIBRARY": str(mutator)} if mutator.is_file() else {}
+        return self.env({**custom,"AFL_SKIP_CPUFREQ": "1", "AFL_NO_AFFINITY": "1", "AFL_FAST_CAL": "1",
                          "AFL_CMPLOG_ONLY_NEW": "1", "AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES": "1",
                          "AFL_ALLOW_TMP": "1", "AFL_FORKSRV_INIT_TMOUT": "30000",
                          "ASAN_OPTIONS": "abort_on_error=1:symbolize=0:detect_leaks=1",
