@@ -8,16 +8,18 @@ from pathlib import Path
 from typing import TextIO
 
 from . import junit, prereqs
+from .build import build_preset
 from .execute import SuiteResult, run_suite
 from .protocol import Counts, format_summary
 from .report import Console
 from .suites import SUITES, Context, Suite, by_name
+from ..fuzzing import campaign as fuzz_campaign
+from ..fuzzing.options import OptionsError
 
 ROOT = Path(__file__).resolve().parents[2]
 
 # Subcommands that later issues implement: name -> (issue, what it will do).
 RESERVED = {
-    "fuzz": (5, "run a fuzzing campaign (libFuzzer / AFL++)"),
     "conformance": (6, "replay recorded Windows conformance cases and diff them"),
     "reproduce": (7, "reproduce and minimise a crash from a fuzzer artifact"),
     "gate": (8, "the release gate"),
@@ -45,6 +47,11 @@ def build_parser(registry: list[Suite]) -> argparse.ArgumentParser:
     test.add_argument("-v", "--verbose", action="store_true", help="show every case line")
     test.add_argument("--no-install", action="store_true",
                       help="never run apt-get; print the command for missing prerequisites instead")
+    fuzz = sub.add_parser("fuzz", help="run a fuzzing campaign (libFuzzer / AFL++)",
+                          description="Build the fuzzers, fuzz every target (or --target T) for --time seconds, "
+                                      "save findings under out/fuzz/findings/, merge the corpus into "
+                                      "out/fuzz/<engine>/<target>/corpus; the last line is the summary.")
+    fuzz_campaign.add_arguments(fuzz)
     for name, (issue, what) in RESERVED.items():
         sub.add_parser(name, help=f"{what} (not implemented yet: issue {issue})", add_help=False)
     return parser
@@ -129,6 +136,33 @@ def run_tests(args, registry: list[Suite], console: Console, root: Path, host: p
     return status
 
 
+def run_fuzz(args, console: Console, root: Path, host: prereqs.Host | None) -> int:
+    layout = fuzz_campaign.Layout(root, args.out or root / "out" / "fuzz", args.engine)
+    targets = fuzz_campaign.select_targets(args.target, fuzz_campaign.registry(root))
+    if not args.no_build:
+        host = host or prereqs.Host.current(root / "build" / "prerequisites.log")
+        if not prereqs.ensure(prereqs.lookup(fuzz_campaign.ENGINE_NEEDS[args.engine]), host, not args.no_install,
+                              console.say):
+            console.say("prerequisites missing: nothing was built or run")
+            return EXIT_USAGE
+        for preset in filter(None, fuzz_campaign.ENGINE_PRESETS[args.engine]):
+            console.say(f"building preset {preset} (log: build/{preset}/build.log)")
+            res = build_preset(root, preset)
+            if not res.ok:
+                console.say(f"error: {res.message}")
+                for line in res.tail or []:
+                    console.say("    " + line)
+                return EXIT_USAGE
+    try:
+        targets = fuzz_campaign.check_binaries(layout, targets, bool(args.target), console.say)
+        campaign = fuzz_campaign.Campaign(layout, targets, args.time, args.jobs, args.interval, console.say)
+        campaign.run()
+    except OptionsError as exc:
+        raise UsageError(str(exc)) from None
+    console.say(campaign.summary())
+    return campaign.exit_status()
+
+
 def main(argv: list[str] | None = None, *, registry: list[Suite] | None = None, out: TextIO | None = None,
          root: Path = ROOT, host: prereqs.Host | None = None) -> int:
     registry = SUITES if registry is None else registry
@@ -143,10 +177,12 @@ def main(argv: list[str] | None = None, *, registry: list[Suite] | None = None, 
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse has printed its message
         return EXIT_OK if exc.code == 0 else EXIT_USAGE
-    console = Console(out, args.verbose)
+    console = Console(out, getattr(args, "verbose", False))
     try:
+        if args.command == "fuzz":
+            return run_fuzz(args, console, root, host)
         return run_tests(args, registry, console, root, host)
-    except UsageError as exc:
+    except (UsageError, fuzz_campaign.UsageError) as exc:
         print(f"run_tests.py: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except OSError as exc:  # e.g. build/ not writable: say what and where, no traceback

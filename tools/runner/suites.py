@@ -32,6 +32,12 @@ def km_tests(preset: str) -> Callable[[Context], list[str]]:
     return command
 
 
+def corpus_replay(preset: str) -> Callable[[Context], list[str]]:
+    def command(ctx: Context) -> list[str]:
+        return [sys.executable, "-m", "tools.fuzzing.replay_suite", preset, *ctx.patterns]
+    return command
+
+
 def runner_selftest(ctx: Context) -> list[str]:
     return [sys.executable, "-m", "tools.runner.selftest", *ctx.patterns]
 
@@ -53,6 +59,10 @@ SUITES: list[Suite] = [
           abi_check, needs=("clang", "mingw-w64")),
     Suite("replay", "every corpus program replayed twice (asan-ubsan, reference model on) + replay CLI errors",
           replay_corpus, preset="asan-ubsan", needs=C_TOOLCHAIN + ("asan-ubsan-runtime",)),
+    Suite("corpus-replay", "every fuzz target's replay binary over its seed corpus, ASan + UBSan",
+          corpus_replay("asan-ubsan"), preset="asan-ubsan", needs=C_TOOLCHAIN + ("asan-ubsan-runtime",)),
+    Suite("corpus-replay-msan", "every fuzz target's replay binary over its seed corpus, MemorySanitizer",
+          corpus_replay("msan"), preset="msan", needs=C_TOOLCHAIN + ("msan-runtime",)),
     Suite("runner-selftest", "the Python tests of run_tests.py itself (tests/python)", runner_selftest),
 ]
 

@@ -1,0 +1,36 @@
+# fuzz_engine.cmake: which fuzzing engine the fuzz targets link against (KM_FUZZ_ENGINE), and the
+# compile flags that engine needs on EVERY library (coverage feedback must reach allocator/ and harness/).
+# Included before any library is defined; the targets themselves are in cmake/fuzz_targets.cmake.
+#   replay     (default) a standalone main, fuzz/standalone_main.c: runs files, no fuzzing
+#   libfuzzer  -fsanitize=fuzzer-no-link everywhere, targets linked with -fsanitize=fuzzer
+#   afl        compiled by afl-clang-fast (the preset sets it), persistent-mode driver fuzz/afl_main.c;
+#              KM_AFL_CMPLOG=ON builds everything with AFL_LLVM_CMPLOG=1 (the binary for afl-fuzz -c)
+set(KM_FUZZ_ENGINE "replay" CACHE STRING "replay | libfuzzer | afl")
+set_property(CACHE KM_FUZZ_ENGINE PROPERTY STRINGS replay libfuzzer afl)
+option(KM_AFL_CMPLOG "afl engine: instrument with AFL_LLVM_CMPLOG=1 (a CMPLOG build for afl-fuzz -c)" OFF)
+
+if(KM_FUZZ_ENGINE STREQUAL "replay")
+  if(KM_AFL_CMPLOG)
+    message(FATAL_ERROR "KM_AFL_CMPLOG=ON needs KM_FUZZ_ENGINE=afl (it is '${KM_FUZZ_ENGINE}')")
+  endif()
+elseif(KM_FUZZ_ENGINE STREQUAL "libfuzzer")
+  if(KM_AFL_CMPLOG)
+    message(FATAL_ERROR "KM_AFL_CMPLOG=ON needs KM_FUZZ_ENGINE=afl (it is '${KM_FUZZ_ENGINE}')")
+  endif()
+  add_compile_options(-fsanitize=fuzzer-no-link)
+  add_compile_definitions(FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION)
+elseif(KM_FUZZ_ENGINE STREQUAL "afl")
+  get_filename_component(km_cc_name "${CMAKE_C_COMPILER}" NAME)
+  if(NOT km_cc_name MATCHES "^afl-clang-fast")
+    message(FATAL_ERROR "KM_FUZZ_ENGINE=afl needs CMAKE_C_COMPILER=afl-clang-fast (found '${CMAKE_C_COMPILER}'); "
+                        "use the afl or afl-cmplog preset, or install AFL++ (Debian: apt-get install afl++)")
+  endif()
+  add_compile_definitions(FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION)
+  if(KM_AFL_CMPLOG)
+    # afl-clang-fast reads AFL_LLVM_CMPLOG from its environment, at every compile and link.
+    set(CMAKE_C_COMPILER_LAUNCHER env AFL_LLVM_CMPLOG=1)
+    set(CMAKE_C_LINKER_LAUNCHER env AFL_LLVM_CMPLOG=1)
+  endif()
+else()
+  message(FATAL_ERROR "unknown KM_FUZZ_ENGINE '${KM_FUZZ_ENGINE}' (expected replay, libfuzzer or afl)")
+endif()

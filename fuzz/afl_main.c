@@ -1,0 +1,78 @@
+/* afl_main.c: the `afl` engine's driver. AFL++ persistent mode with a shared-memory testcase
+ * (__AFL_FUZZ_INIT / __AFL_LOOP, README.persistent_mode.md); each testcase is copied into an exact-size heap
+ * buffer so ASan sees overreads as in the other engines. With file arguments it runs each file once and
+ * exits (reproduction, afl-cmin/afl-tmin with @@); without arguments outside afl-fuzz it reads one input from
+ * stdin. Debian's AFL++ ships no headers: the macros come from afl-clang-fast itself. */
+#define _POSIX_C_SOURCE 200809L /* read(), used by __AFL_FUZZ_TESTCASE_LEN outside afl-fuzz */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+__attribute__((weak)) int LLVMFuzzerInitialize(int *argc, char ***argv);
+
+#ifndef __AFL_FUZZ_TESTCASE_LEN
+#error "afl_main.c must be compiled with afl-clang-fast (KM_FUZZ_ENGINE=afl)"
+#endif
+
+__AFL_FUZZ_INIT();
+
+static void run_copy(const uint8_t *data, size_t size) {
+    uint8_t *copy = malloc(size ? size : 1);
+    if (copy == NULL)
+        abort();
+    memcpy(copy, data, size);
+    LLVMFuzzerTestOneInput(size ? copy : NULL, size);
+    free(copy);
+}
+
+static int run_file(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        fprintf(stderr, "error: cannot open %s\n", path);
+        return 2;
+    }
+    size_t cap = 1 << 16, size = 0;
+    uint8_t *buf = malloc(cap);
+    for (size_t n; buf != NULL && (n = fread(buf + size, 1, cap - size, f)) > 0;) {
+        size += n;
+        if (size == cap) {
+            uint8_t *grown = realloc(buf, cap * 2);
+            if (grown == NULL) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = grown;
+            cap *= 2;
+        }
+    }
+    fclose(f);
+    if (buf == NULL) {
+        fprintf(stderr, "error: out of memory reading %s\n", path);
+        return 2;
+    }
+    run_copy(buf, size);
+    free(buf);
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    if (LLVMFuzzerInitialize)
+        LLVMFuzzerInitialize(&argc, &argv);
+    if (argc > 1) {
+        int rc = 0;
+        for (int i = 1; i < argc && rc == 0; i++)
+            rc = run_file(argv[i]);
+        return rc;
+    }
+    __AFL_INIT();
+    const uint8_t *buf = __AFL_FUZZ_TESTCASE_BUF;
+    while (__AFL_LOOP(10000)) {
+        size_t len = (size_t)__AFL_FUZZ_TESTCASE_LEN;
+        run_copy(buf, len);
+    }
+    return 0;
+}

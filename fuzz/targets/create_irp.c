@@ -1,0 +1,17 @@
+/* create_irp: the allocator create request (KsCreateAllocator, KsValidateAllocatorCreateRequest) from the
+ * IRP side: create names and framings under a filter and pin (the prologue opens both), caller mode, IRQL. */
+#include "fuzz_target.h"
+
+static const op_run_config config = {
+    .allowed = {FUZZ_OP_BIT(OP_CREATE_RAW) | FUZZ_OP_BIT(OP_CREATE_FRAMING) | FUZZ_OP_BIT(OP_CLOSE) |
+                FUZZ_OP_BIT(OP_SET_MODE) | FUZZ_OP_BIT(OP_SET_IRQL) | FUZZ_OP_BIT(OP_OPEN_PIN) |
+                FUZZ_OP_BIT(OP_OPEN_FILTER)},
+    .prologue = true,
+};
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    if (size > 4096) /* a create name is at most 64 KiB, but every interesting one fits */
+        return 0;
+    op_run_bytes(data, size, &config, NULL);
+    return 0;
+}

@@ -1,0 +1,320 @@
+"""run_tests.py fuzz and tools/fuzzing: arguments, progress parsing, signatures, finding saving,
+resume after a kill, the CMake registry rule, and short real libFuzzer campaigns (fixture targets
+compiled here, a few seconds each)."""
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import shutil
+import subprocess
+import tempfile
+import unittest
+from pathlib import Path
+
+from tools.fuzzing import campaign, engines, findings, options, progress, signature
+from tools.runner import cli
+
+ROOT = Path(__file__).resolve().parents[2]
+FIX = ROOT / "tests" / "python" / "fixtures" / "fuzz"
+
+
+def run_cli(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stderr(err):
+        rc = cli.main(list(argv), out=out, root=ROOT)
+    return rc, out.getvalue(), err.getvalue()
+
+
+class Arguments(unittest.TestCase):
+    def test_bad_values_are_usage_errors(self):
+        for argv, needle in [(["--time", "0"], "at least 1"), (["--time", "ten"], "whole number"),
+                             (["--jobs", "-2"], "at least 1"), (["--engine", "honggfuzz"], "invalid choice"),
+                             (["--interval", "nan"], "positive number"), (["--interval", "abc"], "number of seconds")]:
+            rc, _, err = run_cli("fuzz", *argv)
+            self.assertEqual(rc, 2, argv)
+            self.assertIn(needle, err, argv)
+            self.assertNotIn("Traceback", err)
+
+    def test_unknown_target_names_the_valid_ones(self):
+        rc, _, err = run_cli("fuzz", "--no-build", "--target", "nope")
+        self.assertEqual(rc, 2)
+        self.assertIn("unknown target 'nope'", err)
+        self.assertIn("framing_ex", err)
+        self.assertIn("noop", err)
+
+    def test_missing_binary_of_a_requested_target(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            layout = campaign.Layout(ROOT, Path(tmp), "libfuzzer", build_dir=Path(tmp))
+            with self.assertRaisesRegex(campaign.UsageError, "does not exist"):
+                campaign.check_binaries(layout, ["decoder"], True, lambda s: None)
+            said = []
+            with self.assertRaisesRegex(campaign.UsageError, "no fuzz target binary"):
+                campaign.check_binaries(layout, ["decoder"], False, said.append)
+            self.assertIn("skipped", said[0])
+
+    def test_selection(self):
+        known = campaign.registry(ROOT)
+        self.assertEqual(known, ["create_irp", "decoder", "framing", "framing_ex", "session"])
+        self.assertEqual(campaign.select_targets([], known), known)
+        self.assertEqual(campaign.select_targets(["noop", "decoder", "noop"], known), ["noop", "decoder"])
+
+    def test_options_files_parse(self):
+        for t in campaign.registry(ROOT):
+            o = options.load(ROOT / "fuzz" / "options" / f"{t}.options")
+            self.assertIn("-max_len=", " ".join(o.libfuzzer_flags()), t)
+            self.assertIn("handle_abort=1", o.env["ASAN_OPTIONS"], t)
+        with tempfile.TemporaryDirectory() as tmp:
+            bad = Path(tmp) / "x.options"
+            bad.write_text("[libfuzzer\nmax_len = 1\n")
+            with self.assertRaises(options.OptionsError):
+                options.load(bad)
+            bad.write_text("[afl]\nx = 1\n")
+            with self.assertRaisesRegex(options.OptionsError, "unknown section"):
+                options.load(bad)
+
+    def test_dictionaries_are_valid_token_files(self):
+        import re
+        token = re.compile(r'^[A-Za-z0-9_]+="(\\x[0-9a-f]{2}|[^"\\])+"$')
+        for t in campaign.registry(ROOT):
+            lines = (ROOT / "fuzz" / "dict" / f"{t}.dict").read_text().splitlines()
+            entries = [ln for ln in lines if ln and not ln.startswith("#")]
+            self.assertGreater(len(entries), 10, t)
+            for ln in entries:
+                self.assertRegex(ln, token, f"{t}.dict")
+
+
+class Progress(unittest.TestCase):
+    def test_libfuzzer_lines(self):
+        p = progress.Progress("decoder")
+        art = None
+        for line in (FIX / "libfuzzer_progress.txt").read_text().splitlines():
+            art = progress.feed_libfuzzer(p, line) or art
+        self.assertIsNone(art)
+        self.assertEqual(p.execs, 10267)  # the final stat wins over the last status line
+        self.assertEqual(p.exec_per_sec, 2566)
+        self.assertEqual(p.edges, 205)
+        self.assertEqual(p.corpus, 169)
+        self.assertIn("decoder: execs 10267 exec/s 2566 edges 205 corpus 169 findings 0", p.line())
+
+    def test_libfuzzer_artifact_line(self):
+        p = progress.Progress("t")
+        self.assertEqual(progress.feed_libfuzzer(p, "artifact_prefix='out/'; Test unit written to out/crash-ab12\n"),
+                         "out/crash-ab12")
+
+    def test_afl_stats_plot_and_status_lines(self):
+        p = progress.Progress("decoder")
+        progress.apply_afl_stats(p, progress.parse_fuzzer_stats((FIX / "afl_fuzzer_stats.txt").read_text()))
+        self.assertEqual((p.execs, p.exec_per_sec, p.edges, p.corpus, p.stability), (99717, 6938.21, 176, 240, "100.00%"))
+        progress.apply_afl_plot(p, "# relative_time, ...\n13, 0, 71, 250, 222, 40, 37.05%, 0, 0, 5, 7001.5, 104000, 180\n")
+        self.assertEqual((p.execs, p.corpus, p.edges), (104000, 250, 180))
+        progress.apply_afl_plot(p, "14, 0, 71, 1, 222, 40, 37.05%, 0, 0, 5, inf, 10, 1\n")  # never backwards
+        self.assertEqual(p.execs, 104000)
+        progress.feed_afl_line(p, "[*] Fuzzing test case #12 (300 total, 0 crashes saved, perf_score=50, exec_us=71)...")
+        self.assertEqual(p.corpus, 300)
+
+
+class Signatures(unittest.TestCase):
+    def test_asan_report(self):
+        c = signature.extract((FIX / "libfuzzer_asan_report.txt").read_text())
+        # __asan_memcpy, LLVMFuzzerTestOneInput and the libFuzzer/libc frames are on the ignore list
+        self.assertEqual(c.signature, "Heap-buffer-overflow WRITE 8 in ksa_copy_frames / ksa_validate / KsCreateAllocator_toy")
+
+    def test_verifier_line_beats_the_deadly_signal(self):
+        c = signature.extract((FIX / "libfuzzer_verifier_report.txt").read_text())
+        self.assertEqual(c.signature, "VERIFIER POOL_LEAK in km_pool_check")
+
+    def test_ubsan_and_mismatch_and_unknown(self):
+        ub = ("/r/allocator/ksa_automation.c:29:12: runtime error: null pointer passed as argument 1, which is declared to never be null\n"
+              "    #0 0x1 in ksa_get_status /r/allocator/ksa_automation.c:29:12\n"
+              "    #1 0x2 in km_property_dispatch /r/harness/ks_property.c:80:3\n"
+              "    #2 0x3 in LLVMFuzzerTestOneInput /r/fuzz/targets/session.c:13:5\n"
+              "    #3 0x4 in run_file /r/fuzz/standalone_main.c:47:5\n")
+        self.assertEqual(signature.extract(ub).signature,
+                         "UNDEFINED null pointer passed as argument 1, which is declared to never be null in ksa_get_status / km_property_dispatch")
+        self.assertEqual(signature.extract("DECODER_MISMATCH: op_format returned a length that is not the text's\n").signature,
+                         "DECODER_MISMATCH op_format returned a length that is not the text's")
+        self.assertIsNone(signature.extract("INFO: Seed: 1\n#2 INITED exec/s: 0 rss: 30Mb\n"))
+        self.assertEqual(findings.signature_of("nothing here", "killed by SIGKILL")[0],
+                         "UNKNOWN crash without a recognised report (killed by SIGKILL)")
+
+
+class Saving(unittest.TestCase):
+    def test_new_then_known_and_partial_cleanup(self):
+        report = (FIX / "libfuzzer_verifier_report.txt").read_text()
+        with tempfile.TemporaryDirectory() as tmp:
+            root = Path(tmp) / "findings"
+            first = findings.save(root, "framing", "libfuzzer", b"\x01\x11\x02", report)
+            self.assertTrue(first.new)
+            self.assertEqual(first.path.name, findings.signature_hash("VERIFIER POOL_LEAK in km_pool_check"))
+            self.assertEqual((first.path / "signature.txt").read_text(), "VERIFIER POOL_LEAK in km_pool_check\n")
+            self.assertEqual((first.path / "input").read_bytes(), b"\x01\x11\x02")
+            self.assertEqual((first.path / "program.ops").read_text(), "version 1\nset_irql irql=DISPATCH_LEVEL\n")
+            self.assertIn("VERIFIER POOL_LEAK", (first.path / "report.txt").read_text())
+            again = findings.save(root, "session", "afl", b"\x01\x12\x01", report)
+            self.assertFalse(again.new)
+            self.assertEqual(again.path, first.path)
+            self.assertEqual(len(list((first.path / "inputs").iterdir())), 1)
+            (root / ".tmp-deadbeef-1").mkdir()
+            (root / ".tmp-deadbeef-1" / "input").write_bytes(b"x")
+            findings.clean_partial(root)
+            self.assertEqual(sorted(p.name for p in root.iterdir()), [first.path.name])
+
+
+def write_script(path: Path, body: str) -> Path:
+    path.write_text("#!/bin/sh\n" + body)
+    path.chmod(0o755)
+    return path
+
+
+class Resume(unittest.TestCase):
+    """A campaign killed with SIGKILL at the worst moments; the next start must lose nothing."""
+
+    def spec(self, tmp: Path, binary: Path) -> engines.TargetSpec:
+        return engines.TargetSpec("framing", binary, None, None, options.TargetOptions())
+
+    def test_libfuzzer_artifact_and_half_swapped_corpus(self):
+        with tempfile.TemporaryDirectory() as d:
+            tmp = Path(d)
+            fake = write_script(tmp / "fuzz_framing",
+                                "echo 'VERIFIER FRAME_MISALIGNED: frame not aligned (fixture)' >&2\nexit 1\n")
+            wd = tmp / "out" / "libfuzzer" / "framing"
+            (wd / "artifacts").mkdir(parents=True)
+            (wd / "artifacts" / "crash-0123").write_bytes(b"\x01\x10\x00\x00")
+            (wd / "corpus.old").mkdir()  # killed between the two renames of the merge swap
+            (wd / "corpus.old" / "unit").write_bytes(b"\x01")
+            (wd / "corpus.merging").mkdir()
+            run = engines.LibFuzzerRun(self.spec(tmp, fake), wd, tmp / "out" / "findings", 1, lambda s: None)
+            engines.recover_corpus(run.corpus)
+            run.recover()
+            self.assertEqual([p.name for p in run.corpus.iterdir()], ["unit"])
+            self.assertFalse((wd / "corpus.merging").exists())
+            self.assertEqual(list((wd / "artifacts").iterdir()), [])
+            self.assertEqual(len(run.outcome.new), 1)
+            self.assertEqual((run.outcome.new[0].path / "signature.txt").read_text(), "VERIFIER FRAME_MISALIGNED\n")
+            # both the completed swap (corpus and corpus.old) and a clean state are left alone
+            (wd / "corpus.old").mkdir()
+            engines.recover_corpus(run.corpus)
+            self.assertFalse((wd / "corpus.old").exists())
+            self.assertEqual([p.name for p in run.corpus.iterdir()], ["unit"])
+
+    def test_afl_run_directory(self):
+        with tempfile.TemporaryDirectory() as d:
+            tmp = Path(d)
+            fake = write_script(tmp / "fuzz_framing", "echo 'DECODER_MISMATCH: fixture' >&2\nexit 1\n")
+            wd = tmp / "out" / "afl" / "framing"
+            for sub in ("queue", "crashes"):
+                (wd / "run" / "default" / sub).mkdir(parents=True)
+            (wd / "run" / "default" / "queue" / "id:000000,orig:a").write_bytes(b"\x01\x11\x00")
+            (wd / "run" / "default" / "queue" / "id:000001,op:havoc").write_bytes(b"\x01\x11\x02")
+            (wd / "run" / "default" / "crashes" / "id:000000,sig:06").write_bytes(b"\x01\x13")
+            (wd / "run" / "default" / "crashes" / "README.txt").write_text("afl")
+            run = engines.AflRun(self.spec(tmp, fake), wd, tmp / "out" / "findings", 1, lambda s: None)
+            engines.recover_corpus(run.corpus)
+            run.recover()
+            self.assertFalse((wd / "run").exists())
+            self.assertEqual(len(list(run.corpus.iterdir())), 2)
+            self.assertEqual([f.signature for f in run.outcome.new], ["DECODER_MISMATCH fixture"])
+
+
+@unittest.skipUnless(shutil.which("cmake"), "cmake is a prerequisite of the runner")
+class Registry(unittest.TestCase):
+    def tree(self, tmp: Path, targets: list[str], corpora: dict[str, int]) -> Path:
+        (tmp / "fuzz" / "targets").mkdir(parents=True)
+        for t in targets:
+            (tmp / "fuzz" / "targets" / f"{t}.c").write_text("/* t */\n")
+        for c, seeds in corpora.items():
+            (tmp / "corpus" / c).mkdir(parents=True)
+            for i in range(seeds):
+                (tmp / "corpus" / c / f"s{i}.ops").write_text("version 1\n")
+        return tmp
+
+    def check(self, root: Path) -> subprocess.CompletedProcess:
+        return subprocess.run(["cmake", f"-DKM_REGISTRY_ROOT={root}", "-P", str(ROOT / "cmake" / "fuzz_registry.cmake")],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=60)
+
+    def test_rule(self):
+        cases = [
+            (["a", "b"], {"a": 1, "b": 2, "examples": 0, "regressions": 0}, None),
+            (["a", "b"], {"a": 1}, "fuzz target 'fuzz/targets/b.c' has no seed corpus directory corpus/b/"),
+            (["a"], {"a": 1, "stray": 1}, "corpus directory corpus/stray/ has no fuzz target fuzz/targets/stray.c"),
+            (["a"], {"a": 0}, "seed corpus corpus/a/ has no seed programs"),
+            (["bad-name"], {"bad-name": 1}, "must be [A-Za-z0-9_]+"),
+        ]
+        for targets, corpora, problem in cases:
+            with tempfile.TemporaryDirectory() as d:
+                res = self.check(self.tree(Path(d), targets, corpora))
+                if problem is None:
+                    self.assertEqual(res.returncode, 0, res.stdout)
+                    self.assertIn("fuzz targets: a b", res.stdout)
+                else:
+                    self.assertNotEqual(res.returncode, 0, (targets, corpora))
+                    self.assertIn(problem, " ".join(res.stdout.split()), res.stdout)
+
+    def test_this_tree_passes(self):
+        res = self.check(ROOT)
+        self.assertEqual(res.returncode, 0, res.stdout)
+        self.assertIn("fuzz targets: create_irp decoder framing framing_ex session", res.stdout)
+
+
+def compile_fuzzer(source: Path, out: Path) -> str | None:
+    res = subprocess.run(["clang", "-g", "-O1", "-fsanitize=fuzzer,address", str(source), "-o", str(out)],
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=120)
+    return None if res.returncode == 0 else res.stdout
+
+
+@unittest.skipUnless(shutil.which("clang"), "clang is a prerequisite of the runner")
+class ShortCampaigns(unittest.TestCase):
+    """Real libFuzzer runs of 2-3 seconds on fixture targets built here."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory()
+        cls.bin = Path(cls.tmp.name) / "bin"
+        cls.bin.mkdir()
+        for name, src in [("noop", ROOT / "fuzz" / "noop_target.c"), ("framing", FIX / "verifier_target.c")]:
+            problem = compile_fuzzer(src, cls.bin / f"fuzz_{name}")
+            if problem:
+                raise unittest.SkipTest(f"cannot build a libFuzzer fixture: {problem[:300]}")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp.cleanup()
+
+    def campaign(self, out: Path, targets: list[str], seconds: int) -> tuple[campaign.Campaign, list[str]]:
+        said: list[str] = []
+        layout = campaign.Layout(ROOT, out, "libfuzzer", build_dir=self.bin)
+        c = campaign.Campaign(layout, targets, seconds, 1, 1.0, said.append)
+        c.run()
+        said.append(c.summary())
+        return c, said
+
+    def test_noop_campaign_and_resume(self):
+        out = Path(self.tmp.name) / "out-noop"
+        c, said = self.campaign(out, ["noop"], 2)
+        self.assertEqual(c.exit_status(), 0, said)
+        o = c.outcomes[0]
+        self.assertGreater(o.progress.total_execs, 1000, said)
+        self.assertRegex(said[-1], r"^fuzz: 1 targets, \d+ execs, 0 findings \(0 new, 0 known\)$")
+        self.assertTrue(any(line.startswith("noop: execs ") for line in said), said)
+        corpus = out / "libfuzzer" / "noop" / "corpus"
+        self.assertGreater(o.corpus_size, 0)
+        before = sorted(p.name for p in corpus.iterdir())
+        c2, said2 = self.campaign(out, ["noop"], 1)  # the second campaign starts from the merged corpus
+        self.assertTrue(set(before) & set(p.name for p in corpus.iterdir()) or not before, said2)
+
+    def test_findings_are_saved_and_fuzzing_goes_on(self):
+        out = Path(self.tmp.name) / "out-crash"
+        c, said = self.campaign(out, ["framing"], 3)
+        o = c.outcomes[0]
+        self.assertEqual(c.exit_status(), 1, said)
+        self.assertEqual(len(o.new), 1, said)
+        self.assertGreaterEqual(len(o.known), 1, said)  # restarted after the crash and found it again
+        self.assertGreaterEqual(o.progress.runs, 2)
+        d = o.new[0].path
+        self.assertEqual((d / "signature.txt").read_text(), "VERIFIER POOL_LEAK in ksa_check_pool\n")
+        self.assertEqual((d / "input").read_bytes()[:1], b"V")
+        self.assertTrue((d / "program.ops").read_text().startswith("version"))
+        self.assertIn("VERIFIER POOL_LEAK", (d / "report.txt").read_text())
+        self.assertRegex(said[-1], r"^fuzz: 1 targets, \d+ execs, \d+ findings \(1 new, \d+ known\)$")
+        self.assertEqual(list((out / "libfuzzer" / "framing" / "artifacts").iterdir()), [])

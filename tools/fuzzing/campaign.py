@@ -1,0 +1,209 @@
+"""`run_tests.py fuzz`: build the fuzzers, run every target (or --target T) for --time seconds each
+(--jobs at a time) under --engine, print progress at a fixed interval, save findings as they appear,
+merge each target's new corpus into out/fuzz/<engine>/<target>/corpus, and end with one summary line."""
+from __future__ import annotations
+
+import argparse
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from . import options as opt
+from .engines import ENGINES, EngineRun, Outcome, TargetSpec
+
+CEILING = "noop"  # fuzz_noop: the engine's ceiling; a valid --target, not in the registry
+ENGINE_PRESETS = {"libfuzzer": ("libfuzzer", None), "afl": ("afl", "afl-cmplog")}
+ENGINE_NEEDS = {"libfuzzer": ("cmake", "ninja", "clang", "llvm", "asan-ubsan-runtime", "libfuzzer-runtime"),
+                "afl": ("cmake", "ninja", "clang", "llvm", "asan-ubsan-runtime", "afl++")}
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+class UsageError(Exception):
+    pass
+
+
+def registry(root: Path) -> list[str]:
+    """The registered targets: fuzz/targets/<name>.c (cmake/fuzz_registry.cmake checks the corpus side)."""
+    return sorted(p.stem for p in (root / "fuzz" / "targets").glob("*.c"))
+
+
+def positive_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, found '{text}'") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, found {v}")
+    return v
+
+
+def positive_float(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, found '{text}'") from None
+    if not v > 0 or v != v or v == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, found '{text}'")
+    return v
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--target", action="append", default=[], metavar="T",
+                   help="fuzz only this target (repeatable); default: every fuzz/targets/*.c. "
+                        f"'{CEILING}' is the ceiling target")
+    p.add_argument("--time", type=positive_int, default=60, metavar="SECONDS",
+                   help="fuzzing time per target (default 60)")
+    p.add_argument("--jobs", type=positive_int, default=1, metavar="N",
+                   help="targets fuzzed at the same time (default 1; this machine has 2 cores)")
+    p.add_argument("--engine", choices=sorted(ENGINES), default="libfuzzer", help="default libfuzzer")
+    p.add_argument("--interval", type=positive_float, default=10.0, metavar="SECONDS",
+                   help="seconds between progress lines (default 10)")
+    p.add_argument("--out", type=Path, default=None, metavar="DIR",
+                   help="campaign state and findings (default out/fuzz)")
+    p.add_argument("--no-build", action="store_true", help="use the fuzzers already in build/<preset>/")
+    p.add_argument("--no-install", action="store_true",
+                   help="never run apt-get; print the command for missing prerequisites instead")
+
+
+@dataclass
+class Layout:
+    root: Path
+    out: Path
+    engine: str
+    build_dir: Path | None = None  # overrides build/<preset> (tests)
+    cmplog_dir: Path | None = None
+
+    def bin_dir(self) -> Path:
+        return self.build_dir or self.root / "build" / ENGINE_PRESETS[self.engine][0]
+
+    def spec(self, target: str) -> TargetSpec:
+        b = self.bin_dir()
+        cmplog = ENGINE_PRESETS[self.engine][1]
+        cmplog_dir = self.cmplog_dir or (self.root / "build" / cmplog if cmplog else None)
+        dictionary = self.root / "fuzz" / "dict" / f"{target}.dict"
+        seeds = b / "corpus" / target
+        return TargetSpec(
+            name=target, binary=b / f"fuzz_{target}", seeds=seeds if seeds.is_dir() else None,
+            dictionary=dictionary if dictionary.is_file() else None,
+            options=opt.load(self.root / "fuzz" / "options" / f"{target}.options"),
+            cmplog_binary=(cmplog_dir / f"fuzz_{target}") if cmplog_dir is not None else None)
+
+    def workdir(self, target: str) -> Path:
+        return self.out / self.engine / target
+
+    @property
+    def findings(self) -> Path:
+        return self.out / "findings"
+
+
+def select_targets(requested: list[str], known: list[str]) -> list[str]:
+    valid = known + [CEILING]
+    for t in requested:
+        if t not in valid:
+            raise UsageError(f"unknown target '{t}'; valid targets: {', '.join(valid)}")
+    if not requested:
+        return list(known)
+    seen: list[str] = []
+    for t in requested:
+        if t not in seen:
+            seen.append(t)
+    return seen
+
+
+class Campaign:
+    def __init__(self, layout: Layout, targets: list[str], seconds: int, jobs: int, interval: float,
+                 say: Callable[[str], None]):
+        self.layout, self.targets, self.seconds, self.jobs, self.interval = layout, targets, seconds, jobs, interval
+        self.say = say
+        self.runs: dict[str, EngineRun] = {}
+        self.outcomes: list[Outcome] = []
+        self.interrupted = False
+
+    def _start(self, target: str) -> threading.Thread:
+        spec = self.layout.spec(target)
+        run = ENGINES[self.layout.engine](spec, self.layout.workdir(target), self.layout.findings, self.seconds,
+                                          self.say)
+        self.runs[target] = run
+
+        def work() -> None:
+            self.outcomes.append(run.run())
+        t = threading.Thread(target=work, name=f"fuzz-{target}", daemon=True)
+        t.start()
+        self.say(f"{target}: fuzzing for {self.seconds}s with {self.layout.engine} "
+                 f"(corpus {self.layout.workdir(target) / 'corpus'})")
+        return t
+
+    def run(self) -> None:
+        pending = list(self.targets)
+        active: dict[str, threading.Thread] = {}
+        next_report = time.monotonic() + self.interval
+        try:
+            while pending or active:
+                while pending and len(active) < self.jobs and not self.interrupted:
+                    t = pending.pop(0)
+                    active[t] = self._start(t)
+                if self.interrupted and not active:
+                    break
+                for t, th in list(active.items()):
+                    th.join(timeout=0.2 / max(1, len(active)))
+                    if not th.is_alive():
+                        del active[t]
+                        out = next((o for o in self.outcomes if o.target == t), None)
+                        if out is not None:
+                            self.say(f"{out.progress.line()} (done; corpus {out.corpus_size} files)")
+                            if out.error:
+                                self.say(f"{t}: error: {out.error}")
+                if time.monotonic() >= next_report:
+                    for t in active:
+                        self.say(self.runs[t].outcome.progress.line())
+                    next_report += self.interval
+        except KeyboardInterrupt:
+            self.interrupted = True
+            self.say("interrupted: stopping the fuzzers, saving and merging what they found (Ctrl-C again to abandon)")
+            for t in active:
+                self.runs[t].stop()
+            for t, th in active.items():
+                th.join()
+                out = next((o for o in self.outcomes if o.target == t), None)
+                if out is not None:
+                    self.say(f"{out.progress.line()} (stopped; corpus {out.corpus_size} files)")
+
+    def summary(self) -> str:
+        execs = sum(o.progress.total_execs for o in self.outcomes)
+        new = sum(len(o.new) for o in self.outcomes)
+        known = sum(len(o.known) for o in self.outcomes)
+        errors = sum(1 for o in self.outcomes if o.error)
+        line = (f"fuzz: {len(self.outcomes)} targets, {execs} execs, {new + known} findings "
+                f"({new} new, {known} known)")
+        if errors:
+            line += f", {errors} target(s) failed to run"
+        if self.interrupted:
+            line += ", interrupted"
+        return line
+
+    def exit_status(self) -> int:
+        if self.interrupted:
+            return EXIT_INTERRUPTED
+        if any(o.error for o in self.outcomes) or any(o.new or o.known for o in self.outcomes):
+            return EXIT_FINDINGS
+        return EXIT_OK
+
+
+def check_binaries(layout: Layout, targets: list[str], explicit: bool, say: Callable[[str], None]) -> list[str]:
+    """Targets whose fuzzer exists. A requested target without one is an error; with the default
+    selection a target the tree cannot build yet is skipped with a message."""
+    ready = []
+    for t in targets:
+        binary = layout.spec(t).binary
+        if binary.is_file():
+            ready.append(t)
+        elif explicit:
+            raise UsageError(f"{binary} does not exist (was the build skipped, or is the target not buildable "
+                             f"in this tree? see {layout.bin_dir() / 'build.log'})")
+        else:
+            say(f"{t}: skipped, {binary} was not built (see the configure warnings in {layout.bin_dir() / 'build.log'})")
+    if not ready:
+        raise UsageError("no fuzz target binary to run")
+    return ready

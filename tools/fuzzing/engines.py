@@ -1,0 +1,418 @@
+"""One target's campaign under one engine: start the fuzzer on the seed corpus plus the persistent
+campaign corpus, follow its progress, save every finding the moment it appears, restart after a crash
+while time remains, and merge the new corpus at the end. State lives under out/fuzz/<engine>/<target>/
+and is recovered on the next start, so a campaign killed at any point (even SIGKILL) loses nothing saved."""
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import os
+import shutil
+import signal
+import subprocess
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from . import findings as fnd
+from . import options as opt
+from .progress import Progress, apply_afl_plot, apply_afl_stats, feed_afl_line, feed_libfuzzer, parse_fuzzer_stats
+
+OUTPUT_KEEP_LINES = 3000  # of the current fuzzer process, for the report of a crash
+ARTIFACT_PREFIXES = ("crash-", "leak-", "timeout-", "oom-")
+REPRODUCE_TIMEOUT = 120.0
+
+
+def _die_with_parent() -> None:
+    """preexec_fn: the fuzzer dies with the campaign (SIGKILL of the campaign included)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def sha1_name(data: bytes) -> str:
+    return hashlib.sha1(data).hexdigest()
+
+
+def copy_unique(src_dirs: list[Path], dst: Path) -> int:
+    """Copies every regular file of src_dirs into dst under its SHA-1 (duplicates collapse)."""
+    dst.mkdir(parents=True, exist_ok=True)
+    count = 0
+    for d in src_dirs:
+        if not d.is_dir():
+            continue
+        for p in sorted(d.iterdir()):
+            if not p.is_file() or p.name.startswith("."):
+                continue
+            data = p.read_bytes()
+            target = dst / sha1_name(data)
+            if not target.exists():
+                target.write_bytes(data)
+                count += 1
+    return count
+
+
+def swap_in(new: Path, corpus: Path) -> None:
+    """Replaces corpus by new in two renames; recover_corpus() finishes an interrupted swap."""
+    old = corpus.with_name(corpus.name + ".old")
+    if old.exists():
+        shutil.rmtree(old)
+    if corpus.exists():
+        corpus.rename(old)
+    new.rename(corpus)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def recover_corpus(corpus: Path) -> None:
+    old = corpus.with_name(corpus.name + ".old")
+    merging = corpus.with_name(corpus.name + ".merging")
+    if old.exists():
+        if corpus.exists():
+            shutil.rmtree(old)  # the swap completed; only the clean-up was lost
+        else:
+            old.rename(corpus)  # killed between the two renames
+    if merging.exists():
+        shutil.rmtree(merging)
+    corpus.mkdir(parents=True, exist_ok=True)
+
+
+@dataclass
+class TargetSpec:
+    name: str
+    binary: Path
+    seeds: Path | None  # the encoded seed corpus (build/<preset>/corpus/<name>), if any
+    dictionary: Path | None
+    options: opt.TargetOptions
+    cmplog_binary: Path | None = None  # AFL++ only
+
+
+@dataclass
+class Outcome:
+    target: str
+    progress: Progress
+    new: list[fnd.Finding] = field(default_factory=list)
+    known: list[fnd.Finding] = field(default_factory=list)
+    error: str | None = None
+    corpus_size: int = 0
+
+
+class EngineRun:
+    engine = "?"
+
+    def __init__(self, spec: TargetSpec, workdir: Path, findings_root: Path, seconds: float,
+                 say: Callable[[str], None]):
+        self.spec, self.workdir, self.findings_root, self.seconds = spec, workdir, findings_root, seconds
+        self.say = say
+        self.corpus = workdir / "corpus"
+        self.outcome = Outcome(spec.name, Progress(spec.name))
+        self.stop_requested = threading.Event()
+        self._proc: subprocess.Popen | None = None
+        self._lock = threading.Lock()
+
+    # -- shared ------------------------------------------------------------------------------------
+    def env(self, extra: dict[str, str] | None = None) -> dict[str, str]:
+        return opt.merged_env(dict(os.environ), self.spec.options, extra)
+
+    def stop(self) -> None:
+        """Ctrl-C: ask the running fuzzer to finish (it prints its final stats and exits)."""
+        self.stop_requested.set()
+        with self._lock:
+            if self._proc is not None and self._proc.poll() is None:
+                try:
+                    self._proc.send_signal(signal.SIGINT)
+                except ProcessLookupError:
+                    pass
+
+    def _popen(self, cmd: list[str], env: dict[str, str], log) -> subprocess.Popen:
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                env=env, text=True, errors="replace", bufsize=1, preexec_fn=_die_with_parent)
+        with self._lock:
+            self._proc = proc
+        log.write(f"$ {' '.join(cmd)}\n")
+        log.flush()
+        return proc
+
+    def record(self, data: bytes, output: str, exit_text: str = "") -> fnd.Finding:
+        f = fnd.save(self.findings_root, self.spec.name, self.engine, data, output, exit_text)
+        (self.outcome.new if f.new else self.outcome.known).append(f)
+        self.outcome.progress.findings += 1
+        self.say(f"{self.spec.name}: {'NEW' if f.new else 'known'} finding {f.signature} -> {f.path}")
+        return f
+
+    def reproduce(self, data_path: Path, extra_env: dict[str, str] | None = None) -> str:
+        """The report of one input, from the target binary run on that file alone."""
+        env = self.env({"ASAN_OPTIONS": "symbolize=1:abort_on_error=0", **(extra_env or {})})
+        try:
+            res = subprocess.run([str(self.spec.binary), str(data_path)], stdin=subprocess.DEVNULL,
+                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, text=True,
+                                 errors="replace", timeout=REPRODUCE_TIMEOUT, preexec_fn=_die_with_parent)
+            return res.stdout
+        except subprocess.TimeoutExpired as exc:
+            out = exc.stdout if isinstance(exc.stdout, str) else (exc.stdout or b"").decode("utf-8", "replace")
+            return out + f"\n==0== ERROR: libFuzzer: timeout after {REPRODUCE_TIMEOUT:.0f} seconds (reproduction)\n"
+
+    def run(self) -> Outcome:
+        try:
+            self.workdir.mkdir(parents=True, exist_ok=True)
+            fnd.clean_partial(self.findings_root)
+            recover_corpus(self.corpus)
+            self.recover()
+            self.fuzz(time.monotonic() + self.seconds)
+            self.merge()  # after Ctrl-C too: it is quick and keeps the work
+        except OSError as exc:
+            self.outcome.error = f"{exc.strerror or exc} ({exc.filename})" if exc.filename else str(exc)
+        self.outcome.corpus_size = sum(1 for p in self.corpus.iterdir() if p.is_file()) if self.corpus.is_dir() else 0
+        return self.outcome
+
+    def recover(self) -> None: ...
+    def fuzz(self, deadline: float) -> None: ...
+    def merge(self) -> None: ...
+
+
+class LibFuzzerRun(EngineRun):
+    engine = "libfuzzer"
+
+    @property
+    def artifacts(self) -> Path:
+        return self.workdir / "artifacts"
+
+    def recover(self) -> None:
+        """Artifacts a killed campaign had not saved yet become findings now."""
+        if not self.artifacts.is_dir():
+            return
+        for art in sorted(self.artifacts.iterdir()):
+            if art.is_file() and art.name.startswith(ARTIFACT_PREFIXES):
+                self.say(f"{self.spec.name}: saving {art.name} left by an interrupted campaign")
+                self.record(art.read_bytes(), self.reproduce(art))
+                art.unlink()
+
+    def command(self, seconds: int) -> list[str]:
+        cmd = [str(self.spec.binary), *self.spec.options.libfuzzer_flags(), f"-max_total_time={seconds}",
+               "-print_final_stats=1", f"-artifact_prefix={self.artifacts}/"]
+        if self.spec.dictionary is not None:
+            cmd.append(f"-dict={self.spec.dictionary}")
+        cmd.append(str(self.corpus))
+        if self.spec.seeds is not None and self.spec.seeds.is_dir():
+            cmd.append(str(self.spec.seeds))
+        return cmd
+
+    def fuzz(self, deadline: float) -> None:
+        self.artifacts.mkdir(parents=True, exist_ok=True)
+        logs = self.workdir / "logs"
+        logs.mkdir(exist_ok=True)
+        p = self.outcome.progress
+        while not self.stop_requested.is_set():
+            remaining = int(deadline - time.monotonic())
+            if remaining < 1:
+                break
+            p.base_execs += p.execs
+            p.execs = 0
+            p.runs += 1
+            with open(logs / f"run-{p.runs}.log", "w", encoding="utf-8", errors="replace") as log:
+                proc = self._popen(self.command(remaining), self.env({"ASAN_OPTIONS": "symbolize=1"}), log)
+                lines: list[str] = []
+                artifact, inited = None, False
+                assert proc.stdout is not None
+                for line in proc.stdout:
+                    log.write(line)
+                    inited = inited or (line.startswith("#") and "INITED" in line)
+                    lines.append(line)
+                    if len(lines) > OUTPUT_KEEP_LINES:
+                        del lines[:len(lines) - OUTPUT_KEEP_LINES]
+                    found = feed_libfuzzer(p, line)
+                    if found is not None:
+                        artifact = Path(found)
+                rc = proc.wait()
+            proc.stdout.close()
+            with self._lock:
+                self._proc = None
+            if artifact is not None and artifact.is_file():
+                data = artifact.read_bytes()
+                self.record(data, "".join(lines), f"exit status {rc}")
+                artifact.unlink()
+                if not inited:  # a corpus input crashes before fuzzing starts: a restart would loop
+                    self.outcome.error = (f"an input of the corpus ({self.corpus} or {self.spec.seeds}) crashes "
+                                          f"fuzz_{self.spec.name} before fuzzing starts; fix the bug or move it out")
+                    return
+                continue  # fuzz on with the remaining time
+            if rc != 0 and not self.stop_requested.is_set():
+                tail = "".join(lines[-15:]).rstrip()
+                self.outcome.error = f"fuzz_{self.spec.name} exited with status {rc} without a crash input:\n{tail}"
+                return
+            if rc == 0 and int(deadline - time.monotonic()) >= 1 and not self.stop_requested.is_set():
+                continue  # e.g. -runs reached; unusual, but keep the budget honest
+            break
+
+    def merge(self) -> None:
+        if not any(self.corpus.iterdir()):
+            return
+        merging = self.corpus.with_name("corpus.merging")
+        merging.mkdir(parents=True, exist_ok=True)
+        keep = [f for f in self.spec.options.libfuzzer_flags() if f.split("=")[0] in ("-max_len", "-rss_limit_mb")]
+        cmd = [str(self.spec.binary), "-merge=1", f"-merge_control_file={self.workdir / 'merge.control'}", *keep,
+               str(merging), str(self.corpus)]
+        with open(self.workdir / "logs" / "merge.log", "w", encoding="utf-8", errors="replace") as log:
+            proc = self._popen(cmd, self.env(), log)
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                log.write(line)
+            rc = proc.wait()
+            proc.stdout.close()
+        with self._lock:
+            self._proc = None
+        if rc == 0 and any(merging.iterdir()):
+            swap_in(merging, self.corpus)
+        else:
+            shutil.rmtree(merging, ignore_errors=True)
+            self.say(f"{self.spec.name}: corpus merge failed (exit status {rc}); the corpus is kept unmerged "
+                     f"(log: {self.workdir / 'logs' / 'merge.log'})")
+
+
+class AflRun(EngineRun):
+    engine = "afl"
+    POLL = 1.0
+
+    @property
+    def run_dir(self) -> Path:
+        return self.workdir / "run"
+
+    def afl_env(self) -> dict[str, str]:
+        mutator = self.spec.binary.parent / "libafl_op_mutator.so"
+        custom = {"AFL_CUSTOM_MUTATOR_LIBRARY": str(mutator)} if mutator.is_file() else {}
+        return self.env({**custom,"AFL_SKIP_CPUFREQ": "1", "AFL_NO_AFFINITY": "1", "AFL_FAST_CAL": "1",
+                         "AFL_CMPLOG_ONLY_NEW": "1", "AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES": "1",
+                         "AFL_ALLOW_TMP": "1", "AFL_FORKSRV_INIT_TMOUT": "30000",
+                         "ASAN_OPTIONS": "abort_on_error=1:symbolize=0:detect_leaks=1",
+                         "UBSAN_OPTIONS": "abort_on_error=1:symbolize=0"})
+
+    def _read_stats(self) -> None:
+        p, d = self.outcome.progress, self.run_dir / "default"
+        if (d / "fuzzer_stats").is_file():
+            stats = parse_fuzzer_stats((d / "fuzzer_stats").read_text(errors="replace"))
+            if int(float(stats.get("execs_done", "0") or 0)) >= p.execs:
+                apply_afl_stats(p, stats)
+            p.stability = stats.get("stability", p.stability)
+        if (d / "plot_data").is_file():
+            apply_afl_plot(p, (d / "plot_data").read_text(errors="replace"))
+
+    def _saved_crashes(self) -> set[str]:
+        f = self.workdir / "saved-crashes.txt"
+        return set(f.read_text().split()) if f.is_file() else set()
+
+    def _scan_crashes(self) -> None:
+        crashes = self.run_dir / "default" / "crashes"
+        if not crashes.is_dir():
+            return
+        saved = self._saved_crashes()
+        for c in sorted(crashes.iterdir()):
+            if not c.name.startswith("id:"):
+                continue
+            data = c.read_bytes()
+            key = sha1_name(data)
+            if key in saved:
+                continue
+            self.record(data, self.reproduce(c))
+            with open(self.workdir / "saved-crashes.txt", "a") as f:
+                f.write(key + "\n")
+            saved.add(key)
+
+    def recover(self) -> None:
+        """A run directory left by a killed campaign: save its crashes, keep its queue, start afresh."""
+        if not self.run_dir.exists():
+            return
+        self.say(f"{self.spec.name}: recovering the AFL++ run left by an interrupted campaign")
+        self._scan_crashes()
+        copy_unique([self.run_dir / "default" / "queue"], self.corpus)
+        shutil.rmtree(self.run_dir)
+        (self.workdir / "saved-crashes.txt").unlink(missing_ok=True)
+
+    def fuzz(self, deadline: float) -> None:
+        inputs = self.workdir / "in"
+        shutil.rmtree(inputs, ignore_errors=True)
+        sources = [self.corpus] + ([self.spec.seeds] if self.spec.seeds is not None else [])
+        if copy_unique(sources, inputs) == 0:
+            (inputs / "empty-seed").write_bytes(b"\x01")  # afl-fuzz needs one input
+        remaining = int(deadline - time.monotonic())
+        if remaining < 1:
+            return
+        timeout_ms = self.spec.options.int_option("timeout", 25) * 1000
+        cmd = ["afl-fuzz", "-i", str(inputs), "-o", str(self.run_dir), "-V", str(remaining), "-m", "none",
+               "-t", f"{timeout_ms}+"]
+        if self.spec.dictionary is not None:
+            cmd += ["-x", str(self.spec.dictionary)]
+        if self.spec.cmplog_binary is not None and self.spec.cmplog_binary.is_file():
+            cmd += ["-c", str(self.spec.cmplog_binary)]
+        cmd += ["--", str(self.spec.binary)]
+        logs = self.workdir / "logs"
+        logs.mkdir(exist_ok=True)
+        p = self.outcome.progress
+        p.runs += 1
+        with open(logs / "afl-fuzz.log", "w", encoding="utf-8", errors="replace") as log:
+            proc = self._popen(cmd, self.afl_env(), log)
+            tail: list[str] = []
+
+            def pump() -> None:
+                assert proc.stdout is not None
+                for line in proc.stdout:
+                    log.write(line)
+                    feed_afl_line(p, line)
+                    tail.append(line)
+                    del tail[:-40]
+
+            reader = threading.Thread(target=pump, daemon=True)
+            reader.start()
+            stats = self.run_dir / "default" / "fuzzer_stats"
+            while proc.poll() is None:
+                time.sleep(self.POLL)
+                self._read_stats()
+                self._scan_crashes()
+                if time.monotonic() > deadline + 120:
+                    proc.kill()
+            reader.join(timeout=5)
+            if not reader.is_alive() and proc.stdout is not None:
+                proc.stdout.close()
+        with self._lock:
+            self._proc = None
+        self._read_stats()
+        self._scan_crashes()
+        if proc.returncode != 0 and not self.stop_requested.is_set() and not stats.is_file():
+            self.outcome.error = f"afl-fuzz exited with status {proc.returncode}:\n{''.join(tail[-15:]).rstrip()}"
+
+    def merge(self) -> None:
+        queue = self.run_dir / "default" / "queue"
+        union = self.workdir / "cmin-in"
+        shutil.rmtree(union, ignore_errors=True)
+        if copy_unique([self.corpus, queue], union) == 0:
+            shutil.rmtree(union, ignore_errors=True)
+            return
+        merging = self.corpus.with_name("corpus.merging")
+        shutil.rmtree(merging, ignore_errors=True)
+        timeout_ms = self.spec.options.int_option("timeout", 25) * 1000
+        cmd = ["afl-cmin", "-i", str(union), "-o", str(merging), "-m", "none", "-t", str(timeout_ms), "--",
+               str(self.spec.binary)]
+        with open(self.workdir / "logs" / "afl-cmin.log", "w", encoding="utf-8", errors="replace") as log:
+            proc = self._popen(cmd, self.afl_env(), log)
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                log.write(line)
+            rc = proc.wait()
+            proc.stdout.close()
+        with self._lock:
+            self._proc = None
+        if rc == 0 and merging.is_dir() and any(merging.iterdir()):
+            swap_in(merging, self.corpus)
+        else:  # keep everything rather than lose the queue
+            self.say(f"{self.spec.name}: afl-cmin failed (exit status {rc}); keeping the whole queue "
+                     f"(log: {self.workdir / 'logs' / 'afl-cmin.log'})")
+            shutil.rmtree(merging, ignore_errors=True)
+            copy_unique([queue], self.corpus)
+        shutil.rmtree(union, ignore_errors=True)
+        shutil.rmtree(self.run_dir, ignore_errors=True)
+        (self.workdir / "saved-crashes.txt").unlink(missing_ok=True)
+
+
+ENGINES: dict[str, type[EngineRun]] = {"libfuzzer": LibFuzzerRun, "afl": AflRun}
