@@ -12,6 +12,7 @@ typedef struct {
 /* External allocator context: one per allocator, created by InitializeAllocator. */
 typedef struct {
     KSALLOCATOR_FRAMING framing;
+    BOOLEAN pooled; /* allocated by InitializeAllocator: DeleteAllocator frees it */
 } kstf_external;
 
 static kstf_allocator_config kstf_config;
@@ -48,6 +49,7 @@ static NTSTATUS kstf_initialize_allocator(PVOID InitialContext, PKSALLOCATOR_FRA
     if (ext == NULL)
         return STATUS_INSUFFICIENT_RESOURCES;
     ext->framing = *AllocatorFraming;
+    ext->pooled = kstf_config.pass_delete_allocator;
     *Context = ext;
     return kstf_config.initialize_status;
 }
@@ -85,7 +87,9 @@ static VOID kstf_delete_allocator(PVOID Context)
 {
     kstf_counts.delete_calls++;
     kstf_counts.last_context = Context;
-    if (Context != NULL && kstf_config.pass_initialize_allocator)
+    /* Decided by the allocator's own context, not by the configuration at delete time (which a
+     * later create may have changed: that leaked the context). */
+    if (Context != NULL && ((kstf_external *)Context)->pooled)
         ExFreePoolWithTag(Context, KSTF_TAG_OBJECT);
 }
 

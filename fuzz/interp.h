@@ -39,4 +39,8 @@ void op_trace_free(op_trace *trace);
  * trace (for determinism checks without keeping text). */
 uint64_t op_run_bytes(const uint8_t *data, size_t size, const op_run_config *config, op_trace *trace);
 
+/* The determinism comparator: returns when the two traces are byte-identical, else fails the
+ * TRACE_NONDETERMINISTIC verifier check naming `name` and the first differing line. */
+void op_trace_check_deterministic(const char *name, const op_trace *first, const op_trace *second);
+
 #endif /* OP_INTERP_H */

@@ -128,7 +128,7 @@ class ScriptTests(unittest.TestCase):
         res = subprocess.run([sys.executable, str(ROOT / "run_tests.py"), "--suite", "nope"],
                              capture_output=True, text=True, timeout=60)
         self.assertEqual(res.returncode, 2)
-        self.assertIn("valid suites: unit-asan-ubsan, unit-msan, runner-selftest", res.stderr)
+        self.assertIn("valid suites: unit-asan-ubsan, unit-msan, replay, runner-selftest", res.stderr)
         self.assertNotIn("Traceback", res.stderr)
 
     def test_selftest_module_speaks_the_protocol(self):

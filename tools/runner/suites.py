@@ -36,11 +36,17 @@ def runner_selftest(ctx: Context) -> list[str]:
     return [sys.executable, "-m", "tools.runner.selftest", *ctx.patterns]
 
 
+def replay_corpus(ctx: Context) -> list[str]:
+    return [sys.executable, str(ctx.root / "tools" / "replay_suite.py"), str(ctx.root), *ctx.patterns]
+
+
 SUITES: list[Suite] = [
     Suite("unit-asan-ubsan", "C unit and verifier negative tests under ASan + UBSan",
           km_tests("asan-ubsan"), preset="asan-ubsan", needs=C_TOOLCHAIN + ("asan-ubsan-runtime",)),
     Suite("unit-msan", "C unit and verifier negative tests under MemorySanitizer",
           km_tests("msan"), preset="msan", needs=C_TOOLCHAIN + ("msan-runtime",)),
+    Suite("replay", "every corpus program replayed twice (asan-ubsan, reference model on) + replay CLI errors",
+          replay_corpus, preset="asan-ubsan", needs=C_TOOLCHAIN + ("asan-ubsan-runtime",)),
     Suite("runner-selftest", "the Python tests of run_tests.py itself (tests/python)", runner_selftest),
 ]
 

@@ -1,0 +1,186 @@
+/* replay_main.c: km_replay [--twice] [--no-model] [--prologue] FILE|DIR...: runs binary programs
+ * through the interpreter and prints each trace under a "== FILE" header. Directories are walked
+ * recursively in sorted (byte-wise) order; --twice runs every input twice and fails
+ * TRACE_NONDETERMINISTIC when the traces differ. Bad arguments and unreadable or empty inputs are
+ * reported (naming the path) before anything runs, with exit status 2. Text programs (.ops) are
+ * refused here: tools/replay.py encodes them first. */
+#define _POSIX_C_SOURCE 200809L
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "interp.h"
+
+typedef struct {
+    char **paths;
+    size_t count, cap;
+} rp_list;
+
+static void rp_add(rp_list *l, const char *path)
+{
+    if (l->count == l->cap) {
+        l->cap = l->cap ? l->cap * 2 : 16;
+        l->paths = realloc(l->paths, l->cap * sizeof *l->paths);
+        if (l->paths == NULL)
+            abort();
+    }
+    l->paths[l->count] = strdup(path);
+    if (l->paths[l->count] == NULL)
+        abort();
+    l->count++;
+}
+
+static int rp_cmp(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+static bool rp_is_text(const char *path)
+{
+    size_t n = strlen(path);
+    return n >= 4 && strcmp(path + n - 4, ".ops") == 0;
+}
+
+/* Adds the programs under path; returns false after printing an error. */
+static bool rp_collect(const char *path, rp_list *out, bool top)
+{
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        fprintf(stderr, "km_replay: %s: %s\n", path, strerror(errno));
+        return false;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        if (rp_is_text(path)) {
+            fprintf(stderr, "km_replay: %s: a text program; encode it first (tools/replay.py does)\n", path);
+            return false;
+        }
+        rp_add(out, path);
+        return true;
+    }
+    DIR *d = opendir(path);
+    if (d == NULL) {
+        fprintf(stderr, "km_replay: %s: %s\n", path, strerror(errno));
+        return false;
+    }
+    rp_list names = { 0 };
+    for (struct dirent *e; (e = readdir(d)) != NULL;)
+        if (e->d_name[0] != '.')
+            rp_add(&names, e->d_name);
+    closedir(d);
+    if (names.count > 1)
+        qsort(names.paths, names.count, sizeof *names.paths, rp_cmp);
+    size_t before = out->count;
+    bool ok = true;
+    for (size_t i = 0; i < names.count && ok; i++) {
+        size_t n = strlen(path) + strlen(names.paths[i]) + 2;
+        char *child = malloc(n);
+        if (child == NULL)
+            abort();
+        snprintf(child, n, "%s/%s", path, names.paths[i]);
+        ok = rp_collect(child, out, false);
+        free(child);
+    }
+    for (size_t i = 0; i < names.count; i++)
+        free(names.paths[i]);
+    free(names.paths);
+    if (ok && top && out->count == before) {
+        fprintf(stderr, "km_replay: %s: no programs in this directory\n", path);
+        return false;
+    }
+    return ok;
+}
+
+static uint8_t *rp_read(const char *path, size_t *size)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        fprintf(stderr, "km_replay: %s: %s\n", path, strerror(errno));
+        return NULL;
+    }
+    size_t cap = 4096, len = 0;
+    uint8_t *data = malloc(cap);
+    for (size_t n; data != NULL && (n = fread(data + len, 1, cap - len, f)) > 0;) {
+        len += n;
+        if (len == cap) {
+            uint8_t *bigger = realloc(data, cap * 2);
+            if (bigger == NULL)
+                free(data);
+            data = bigger;
+            cap *= 2;
+        }
+    }
+    bool failed = ferror(f) != 0;
+    fclose(f);
+    if (data == NULL || failed) {
+        fprintf(stderr, "km_replay: %s: %s\n", path, data == NULL ? "out of memory" : "read error");
+        free(data);
+        return NULL;
+    }
+    *size = len;
+    return data;
+}
+
+static int rp_usage(const char *why)
+{
+    if (why != NULL)
+        fprintf(stderr, "km_replay: %s\n", why);
+    fprintf(stderr, "usage: km_replay [--twice] [--no-model] [--prologue] FILE|DIR...\n");
+    return 2;
+}
+
+int main(int argc, char **argv)
+{
+    op_run_config config = { .reference_model = true };
+    bool twice = false;
+    rp_list files = { 0 };
+    int inputs = 0;
+    bool options_done = false;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!options_done && strcmp(a, "--") == 0) {
+            options_done = true;
+        } else if (!options_done && strcmp(a, "--twice") == 0) {
+            twice = true;
+        } else if (!options_done && strcmp(a, "--no-model") == 0) {
+            config.reference_model = false;
+        } else if (!options_done && strcmp(a, "--prologue") == 0) {
+            config.prologue = true;
+        } else if (!options_done && a[0] == '-' && a[1] != '\0') {
+            char why[256];
+            snprintf(why, sizeof why, "unknown option '%s'", a);
+            return rp_usage(why);
+        } else {
+            inputs++;
+            if (!rp_collect(a, &files, true))
+                return 2;
+        }
+    }
+    if (inputs == 0)
+        return rp_usage("no FILE or DIR given");
+    int status = 0;
+    for (size_t i = 0; i < files.count; i++) {
+        size_t size = 0;
+        uint8_t *data = rp_read(files.paths[i], &size);
+        if (data == NULL) {
+            status = 2;
+            continue;
+        }
+        printf("== %s\n", files.paths[i]);
+        fflush(stdout);
+        op_trace first = { 0 }, second = { 0 };
+        op_run_bytes(data, size, &config, &first);
+        fwrite(first.text, 1, first.len, stdout);
+        fflush(stdout);
+        if (twice) {
+            op_run_bytes(data, size, &config, &second);
+            op_trace_check_deterministic(files.paths[i], &first, &second);
+        }
+        op_trace_free(&first);
+        op_trace_free(&second);
+        free(data);
+    }
+    for (size_t i = 0; i < files.count; i++)
+        free(files.paths[i]);
+    free(files.paths);
+    return fflush(stdout) == 0 ? status : 1;
+}

@@ -1,0 +1,171 @@
+/* trace.c: the observation trace (docs/operation-language.md, "The observation trace"): the growable
+ * text buffer, the line builder, output bytes with pointer words as tokens, the FNV-1a hash and the
+ * determinism comparator (TRACE_NONDETERMINISTIC). Nothing here ever formats an address. */
+#include "interp_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void tr_append(op_trace *t, const char *text, size_t len)
+{
+    if (t == NULL)
+        return;
+    if (t->len + len + 1 > t->cap) {
+        size_t cap = t->cap != 0 ? t->cap : 256;
+        while (cap < t->len + len + 1)
+            cap *= 2;
+        char *bigger = realloc(t->text, cap);
+        if (bigger == NULL) {
+            fprintf(stderr, "interp: out of memory growing the trace\n");
+            abort();
+        }
+        t->text = bigger;
+        t->cap = cap;
+    }
+    memcpy(t->text + t->len, text, len);
+    t->len += len;
+    t->text[t->len] = '\0';
+}
+
+void tr_printf(op_trace *t, const char *fmt, ...)
+{
+    if (t == NULL)
+        return;
+    char small[256];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(small, sizeof small, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    if ((size_t)n < sizeof small) {
+        tr_append(t, small, (size_t)n);
+        return;
+    }
+    char *big = malloc((size_t)n + 1);
+    if (big == NULL)
+        abort();
+    va_start(ap, fmt);
+    vsnprintf(big, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    tr_append(t, big, (size_t)n);
+    free(big);
+}
+
+void op_trace_free(op_trace *trace)
+{
+    if (trace == NULL)
+        return;
+    free(trace->text);
+    trace->text = NULL;
+    trace->len = trace->cap = 0;
+}
+
+uint64_t tr_fnv1a(const char *text, size_t len)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < len; i++) {
+        h ^= (uint8_t)text[i];
+        h *= 0x100000001b3ull;
+    }
+    return h;
+}
+
+/* ---- Lines --------------------------------------------------------------------------------------- */
+void ip_line_begin(const char *label, const char *name)
+{
+    ip.line.len = 0;
+    if (ip.line.text != NULL)
+        ip.line.text[0] = '\0';
+    ip.in_line = true;
+    tr_printf(&ip.line, "%s %s", label, name);
+}
+
+void ip_line_add(const char *fmt, ...)
+{
+    if (ip.trace == NULL)
+        return;
+    char small[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(small, sizeof small, fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        tr_append(&ip.line, small, (size_t)n < sizeof small ? (size_t)n : sizeof small - 1);
+}
+
+void ip_line_status(NTSTATUS status)
+{
+    const char *name = km_status_name(status);
+    if (name != NULL)
+        ip_line_add(" %s", name);
+    else
+        ip_line_add(" 0x%08X", (unsigned)status);
+}
+
+void ip_line_commit(void)
+{
+    if (!ip.in_line)
+        return;
+    tr_append(ip.trace, ip.line.text != NULL ? ip.line.text : "", ip.line.len);
+    tr_append(ip.trace, "\n", 1);
+    ip.line.len = 0;
+    ip.in_line = false;
+}
+
+/* A pointer word: a frame in a slot prints as its slot, a function-table entry as [fn], anything
+ * else non-NULL as [ptr]. */
+static void ip_pointer_token(PVOID value, bool function)
+{
+    if (function) {
+        ip_line_add("[fn]");
+        return;
+    }
+    for (int pass = 0; pass < 2; pass++) /* a live frame first: a freed one's address may be reused */
+        for (unsigned s = 0; s < OP_SLOT_COUNT; s++) {
+            int f = ip.fslot[s];
+            if (f != IP_NONE && ip.frames[f].addr == value && (pass == 1 || ip.frames[f].live)) {
+                ip_line_add("[f%u]", s);
+                return;
+            }
+        }
+    ip_line_add("[ptr]");
+}
+
+void ip_line_out(const uint8_t *out, size_t n, ip_out_kind kind)
+{
+    if (ip.trace == NULL || n == 0 || out == NULL)
+        return;
+    ip_line_add(" out=");
+    for (size_t i = 0; i < n;) {
+        bool pointer_word = (kind == IP_OUT_FRAME0 && i == 0) || (kind == IP_OUT_TABLE && (i == 0 || i == 8));
+        if (pointer_word && n - i >= sizeof(PVOID)) {
+            PVOID value;
+            memcpy(&value, out + i, sizeof value);
+            if (value != NULL) {
+                ip_pointer_token(value, kind == IP_OUT_TABLE);
+                i += sizeof value;
+                continue;
+            }
+        }
+        ip_line_add("%02x", out[i]);
+        i++;
+    }
+}
+
+/* ---- Determinism --------------------------------------------------------------------------------- */
+void op_trace_check_deterministic(const char *name, const op_trace *first, const op_trace *second)
+{
+    const char *a = first->text != NULL ? first->text : "";
+    const char *b = second->text != NULL ? second->text : "";
+    if (first->len == second->len && memcmp(a, b, first->len) == 0)
+        return;
+    size_t line = 1, i = 0;
+    while (i < first->len && i < second->len && a[i] == b[i]) {
+        if (a[i] == '\n')
+            line++;
+        i++;
+    }
+    km_verifier_fail(KM_V_TRACE_NONDETERMINISTIC, "%s: the traces differ first at line %zu", name, line);
+}

@@ -1,0 +1,121 @@
+#!/usr/bin/env python3
+"""replay.py [--twice] [--no-model] [--prologue] [--km-replay PATH] FILE|DIR...
+
+Replays operation-language programs in either form: text programs (*.ops) are encoded with
+tools/opcodec.py into a temporary directory, binaries are passed through, and km_replay prints each
+trace under a "== FILE" header that names the original file. Directories are walked recursively in
+sorted order (names starting with '.' are skipped). Bad input (a missing or unreadable path, an
+empty directory, a text program that does not parse) is reported naming the file, exit status 2,
+before anything runs. Otherwise the exit status is km_replay's."""
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from tools import opcodec  # noqa: E402
+
+DEFAULT_KM_REPLAY = ROOT / "build" / "asan-ubsan" / "km_replay"
+
+
+class InputError(Exception):
+    pass
+
+
+def collect(path: str) -> list[str]:
+    """The program files under path, in sorted order; InputError for missing/unreadable/empty."""
+    p = Path(path)
+    if p.is_dir():
+        try:
+            names = sorted(os.listdir(p))
+        except OSError as e:
+            raise InputError(f"{path}: {e.strerror}")
+        files: list[str] = []
+        for name in names:
+            if name.startswith("."):
+                continue
+            child = os.path.join(path, name)
+            if os.path.isdir(child):
+                try:
+                    files.extend(collect(child))
+                except InputError as e:
+                    if "no programs" not in str(e):
+                        raise
+            else:
+                files.extend(collect(child))
+        if not files:
+            raise InputError(f"{path}: no programs in this directory")
+        return files
+    if not p.exists():
+        raise InputError(f"{path}: No such file or directory")
+    if not os.access(p, os.R_OK):
+        raise InputError(f"{path}: Permission denied")
+    return [path]
+
+
+def encode_text(path: str, out: Path) -> None:
+    try:
+        text = Path(path).read_bytes().decode("utf-8")
+    except OSError as e:
+        raise InputError(f"{path}: {e.strerror}")
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: not UTF-8 text")
+    try:
+        out.write_bytes(opcodec.encode(opcodec.parse(text, path)))
+    except opcodec.OpError as e:
+        raise InputError(str(e))
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="replay.py", description="replay text or binary operation-language programs")
+    ap.add_argument("--twice", action="store_true", help="run each input twice; a difference is a finding")
+    ap.add_argument("--no-model", action="store_true", help="do not cross-check the reference model")
+    ap.add_argument("--prologue", action="store_true", help="open the filter (h0) and pin (h1) first")
+    ap.add_argument("--km-replay", default=str(DEFAULT_KM_REPLAY), help="the km_replay binary (default: %(default)s)")
+    ap.add_argument("inputs", nargs="+", metavar="FILE|DIR")
+    try:
+        args = ap.parse_args(argv)
+    except SystemExit as e:
+        return 2 if e.code else 0
+    if not os.access(args.km_replay, os.X_OK):
+        print(f"replay.py: {args.km_replay}: not built (cmake --build --preset asan-ubsan)", file=sys.stderr)
+        return 2
+    try:
+        files = [f for path in args.inputs for f in collect(path)]
+    except InputError as e:
+        print(f"replay.py: {e}", file=sys.stderr)
+        return 2
+    with tempfile.TemporaryDirectory(prefix="replay-") as tmp:
+        names: dict[str, str] = {}
+        run: list[str] = []
+        try:
+            for i, f in enumerate(files):
+                if f.endswith(".ops"):
+                    out = Path(tmp) / f"{i:05d}.bin"
+                    encode_text(f, out)
+                    names[str(out)] = f
+                    run.append(str(out))
+                else:
+                    run.append(f)
+        except InputError as e:
+            print(f"replay.py: {e}", file=sys.stderr)
+            return 2
+        cmd = [args.km_replay] + [o for o, on in (("--twice", args.twice), ("--no-model", args.no_model),
+                                                  ("--prologue", args.prologue)) if on] + ["--"] + run
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, errors="replace")
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if line.startswith("== "):
+                line = "== " + names.get(line[3:].rstrip("\n"), line[3:].rstrip("\n")) + "\n"
+            sys.stdout.write(line)
+        sys.stdout.flush()
+        return proc.wait()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

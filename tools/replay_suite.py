@@ -1,0 +1,110 @@
+#!/usr/bin/env python3
+"""replay_suite.py ROOT [GLOB...]: the `replay` suite (ktest protocol). Replays every program under
+corpus/ twice through km_replay (asan-ubsan build, reference model on) and fails on any finding or
+difference; then checks how km_replay and tools/replay.py treat bad input. Prints one
+PASS/FAIL line per case and the closing "N passed, N failed" line."""
+from __future__ import annotations
+
+import fnmatch
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(sys.argv[1]).resolve() if len(sys.argv) > 1 else Path(__file__).resolve().parent.parent
+PATTERNS = sys.argv[2:]
+KM_REPLAY = ROOT / "build" / "asan-ubsan" / "km_replay"
+REPLAY_PY = [sys.executable, str(ROOT / "tools" / "replay.py"), "--km-replay", str(KM_REPLAY)]
+passed = failed = 0
+
+
+def selected(name: str) -> bool:
+    return not PATTERNS or any(fnmatch.fnmatchcase(name, p) for p in PATTERNS)
+
+
+def report(name: str, ok: bool, why: str = "", output: str = "") -> None:
+    global passed, failed
+    if ok:
+        passed += 1
+        print(f"PASS {name}", flush=True)
+        return
+    failed += 1
+    print(f"FAIL {name}: {why}")
+    for line in output.splitlines()[-40:]:
+        print(f"    {line}")
+    sys.stdout.flush()
+
+
+def run(cmd: list[str]) -> subprocess.CompletedProcess:
+    return subprocess.run(cmd, capture_output=True, text=True, errors="replace", timeout=300)
+
+
+def corpus_cases() -> None:
+    for path in sorted((ROOT / "corpus").rglob("*")):
+        if not path.is_file() or any(part.startswith(".") for part in path.relative_to(ROOT).parts):
+            continue
+        rel = path.relative_to(ROOT / "corpus").as_posix()
+        name = "replay." + rel
+        if not selected(name):
+            continue
+        p = run(REPLAY_PY + ["--twice", str(path)])
+        out = p.stdout + p.stderr
+        if p.returncode != 0:
+            report(name, False, f"exit status {p.returncode}", out)
+        elif "finding=" in p.stdout or "VERIFIER" in p.stderr:
+            report(name, False, "verifier finding", out)
+        elif "\nend STATUS_SUCCESS\n" not in p.stdout:
+            report(name, False, "no end line", out)
+        else:
+            report(name, True)
+
+
+def cli_case(name: str, cmd: list[str], status: int, text: str) -> None:
+    name = "replay_cli." + name
+    if not selected(name):
+        return
+    p = run(cmd)
+    ok = p.returncode == status and text in p.stderr
+    report(name, ok, f"exit {p.returncode} (want {status}), stderr lacks {text!r}", p.stdout + p.stderr)
+
+
+def cli_cases() -> None:
+    with tempfile.TemporaryDirectory(prefix="replay-suite-") as tmp:
+        t = Path(tmp)
+        (t / "empty").mkdir()
+        (t / "bad.ops").write_text("open_filter out=h0\nopen_pin pin=3\n")
+        (t / "good.ops").write_text("open_filter out=h0\nclose handle=h0\n")
+        cli_case("km_replay_missing_file", [str(KM_REPLAY), str(t / "nope.bin")], 2, "nope.bin: No such file")
+        cli_case("km_replay_empty_directory", [str(KM_REPLAY), str(t / "empty")], 2, "empty: no programs")
+        cli_case("km_replay_text_program", [str(KM_REPLAY), str(t / "good.ops")], 2, "good.ops: a text program")
+        cli_case("km_replay_unknown_option", [str(KM_REPLAY), "--fast", str(t)], 2, "unknown option '--fast'")
+        cli_case("km_replay_no_input", [str(KM_REPLAY)], 2, "no FILE or DIR given")
+        cli_case("replay_py_missing_file", REPLAY_PY + [str(t / "nope.ops")], 2, "nope.ops: No such file")
+        cli_case("replay_py_empty_directory", REPLAY_PY + [str(t / "empty")], 2, "empty: no programs")
+        cli_case("replay_py_bad_text_names_line", REPLAY_PY + [str(t / "bad.ops")], 2, "bad.ops:2:")
+        name = "replay_cli.text_and_binary_give_one_trace"
+        if selected(name):
+            subprocess.run([sys.executable, str(ROOT / "tools" / "opcodec.py"), "encode", str(t / "good.ops"),
+                            "-o", str(t / "good.bin")], check=True)
+            a = run(REPLAY_PY + [str(t / "good.ops")])
+            b = run([str(KM_REPLAY), str(t / "good.bin")])
+            body = lambda s: s.split("\n", 1)[1] if "\n" in s else ""  # noqa: E731
+            ok = a.returncode == 0 and b.returncode == 0 and body(a.stdout) == body(b.stdout) and \
+                a.stdout.startswith(f"== {t / 'good.ops'}\n") and "0001 close STATUS_SUCCESS h0=closed" in a.stdout
+            report(name, ok, "traces differ", a.stdout + b.stdout + a.stderr + b.stderr)
+
+
+def main() -> int:
+    if not KM_REPLAY.exists():
+        report("replay.build", False, f"{KM_REPLAY} missing")
+    else:
+        corpus_cases()
+        cli_cases()
+    if passed + failed == 0:
+        print("no test matched")
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
