@@ -1,5 +1,5 @@
 /* mutator_afl.c: the structure-aware mutator as an AFL++ custom mutator library (4.04c C API,
- * docs custom_mutators.md): AFL_CUSTOM_MUTATOR_LIBRARY=build/<preset>/libafl_op_mutator.so.
+ * docs custom_mutators.md): AFL_CUSTOM_MUTATOR_LIBRARY=build/<preset>/afl_op_mutator.so.
  * Debian ships no AFL++ headers, so afl_state_t is opaque here (we never look inside it).
  *
  * - afl_custom_fuzz: one op_mutate, or (one call in five, when AFL passes a second queue entry) an

@@ -7,9 +7,10 @@ Two libFuzzer binaries of the same target, identical except that one links fuzz/
 -max_total_time (or -runs) with several -seed values, one run at a time. The final `cov:` / `ft:` /
 `corp:` of each run are collected and the medians compared.
 
-Targets:
-  --target codec (default): tools/bench_mutator_target.c, built here with clang: decode, re-encode,
-      canonical text, slot walk. Needs nothing but clang with libFuzzer.
+Targets (tools/bench_mutator_target.c, built here with clang):
+  --target interp (default): the interpreter (fuzz/interp.h) with the prologue and the reference
+      model, every operation allowed (the shape of fuzz/targets/session.c).
+  --target codec: decode, re-encode, canonical text, slot walk (the operation language only).
   --plain BIN --mutator BIN: any two prebuilt libFuzzer binaries (e.g. a fuzz/targets/ target built
       with and without op_mutator_libfuzzer once the interpreter is merged).
 
@@ -32,34 +33,48 @@ sys.path.insert(0, os.path.join(ROOT, "tools"))
 
 import opcodec  # noqa: E402
 
-STATS = re.compile(r"^#(\d+)\s+\w+\s+cov: (\d+) ft: (\d+) corp: (\d+)/")
+# "#N EVENT cov: C ft: F corp: U/Sb ..." and, with -fork, "#N: cov: C ft: F corp: U exec/s X oom/timeout/crash: a/b/c ..."
+STATS = re.compile(r"^#(\d+):?\s+(?:\w+\s+)?cov: (\d+) ft: (\d+) corp: (\d+)")
+CRASHES = re.compile(r"oom/timeout/crash: \d+/\d+/(\d+)")
 EXECS = re.compile(r"stat::number_of_executed_units:\s*(\d+)")
 
 
-def build_codec_targets(out_dir: str, cc: str) -> tuple[str, str]:
+def build_targets(out_dir: str, cc: str, target: str) -> tuple[str, str]:
+    """Two libFuzzer binaries of one target, without and with fuzz/mutator_libfuzzer.c. The code under
+    measurement is instrumented (-fsanitize=fuzzer-no-link, no other sanitizer: throughput); the
+    mutator is not, so both binaries have the same coverage map."""
     os.makedirs(out_dir, exist_ok=True)
-    lang = sorted(glob.glob(os.path.join(ROOT, "fuzz", "op_*.c")))
-    core = [p for p in sorted(glob.glob(os.path.join(ROOT, "fuzz", "mutator*.c")))
-            if not re.search(r"mutator_(libfuzzer|afl)\.c$", p)]
-    common = [cc, "-O1", "-g", "-fshort-wchar", "-I", os.path.join(ROOT, "fuzz"), "-I", os.path.join(ROOT, "include"),
-              "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-missing-field-initializers", "-Werror"]
-    target = os.path.join(ROOT, "tools", "bench_mutator_target.c")
-    plain = os.path.join(out_dir, "bench_codec_plain")
-    mutator = os.path.join(out_dir, "bench_codec_mutator")
-    # The code under measurement (codec + target) is instrumented; the mutator itself is not, so both
-    # binaries have the same coverage map.
-    objs = []
-    for src in lang + [target]:
-        obj = os.path.join(out_dir, os.path.basename(src) + ".o")
-        subprocess.run(common + ["-fsanitize=fuzzer-no-link", "-c", src, "-o", obj], check=True)
-        objs.append(obj)
-    mobjs = []
-    for src in core + [os.path.join(ROOT, "fuzz", "mutator_libfuzzer.c")]:
-        obj = os.path.join(out_dir, os.path.basename(src) + ".o")
-        subprocess.run(common + ["-c", src, "-o", obj], check=True)
-        mobjs.append(obj)
-    subprocess.run([cc, "-fsanitize=fuzzer", *objs, "-o", plain], check=True)
-    subprocess.run([cc, "-fsanitize=fuzzer", *objs, *mobjs, "-o", mutator], check=True)
+    src = lambda *parts: sorted(glob.glob(os.path.join(ROOT, *parts)))  # noqa: E731
+    measured = src("fuzz", "op_*.c") + [os.path.join(ROOT, "tools", "bench_mutator_target.c")]
+    defines = []
+    if target == "interp":
+        measured += (src("fuzz", "interp*.c") + [os.path.join(ROOT, "fuzz", "trace.c"),
+                     os.path.join(ROOT, "fuzz", "refmodel.c")] + src("harness", "*.c") + src("allocator", "*.c")
+                     + src("driver", "*.c"))
+        defines = ["-DBENCH_INTERP"]
+    core = [p for p in src("fuzz", "mutator*.c") if not re.search(r"mutator_(libfuzzer|afl)\.c$", p)]
+    includes = []
+    for d in ("include", "harness/include", "harness", "driver", "fuzz"):
+        includes += ["-I", os.path.join(ROOT, d)]
+    common = [cc, "-O1", "-g", "-fshort-wchar", *includes, *defines, "-Wall", "-Wextra", "-Wno-unused-parameter",
+              "-Wno-missing-field-initializers", "-Werror"]
+
+    def compile_all(sources, extra, tag):
+        objs = []
+        for s in sources:
+            obj = os.path.join(out_dir, f"{target}-{tag}-" + os.path.relpath(s, ROOT).replace("/", "_") + ".o")
+            if not os.path.exists(obj) or os.path.getmtime(obj) < os.path.getmtime(s):
+                subprocess.run(common + extra + ["-c", s, "-o", obj], check=True)
+            objs.append(obj)
+        return objs
+
+    objs = compile_all(measured, ["-fsanitize=fuzzer-no-link"], "m")
+    mobjs = compile_all(core + [os.path.join(ROOT, "fuzz", "mutator_libfuzzer.c")], [], "x")
+    plain = os.path.join(out_dir, f"bench_{target}_plain")
+    mutator = os.path.join(out_dir, f"bench_{target}_mutator")
+    libs = ["-lpthread"]
+    subprocess.run([cc, "-fsanitize=fuzzer", *objs, "-o", plain, *libs], check=True)
+    subprocess.run([cc, "-fsanitize=fuzzer", *objs, *mobjs, "-o", mutator, *libs], check=True)
     return plain, mutator
 
 
@@ -80,7 +95,10 @@ def run_once(binary: str, seeds_dir: str, seed: int, args: argparse.Namespace) -
         corpus = os.path.join(work, "corpus")
         shutil.copytree(seeds_dir, corpus)
         cmd = [binary, f"-seed={seed}", f"-max_len={args.max_len}", "-print_final_stats=1",
-               f"-artifact_prefix={work}/", "-close_fd_mask=1"]
+               f"-artifact_prefix={work}/", "-close_fd_mask=3"]
+        if not args.no_fork:
+            # verifier findings abort the process; keep fuzzing past them (one child process at a time)
+            cmd += ["-fork=1", "-ignore_crashes=1", "-ignore_timeouts=1", "-ignore_ooms=1"]
         cmd.append(f"-runs={args.runs}" if args.runs else f"-max_total_time={args.time}")
         cmd.append(corpus)
         p = subprocess.run(cmd, capture_output=True, text=True, timeout=(args.time or 0) + 600)
@@ -93,13 +111,15 @@ def run_once(binary: str, seeds_dir: str, seed: int, args: argparse.Namespace) -
             sys.stderr.write(p.stderr[-2000:])
             raise SystemExit(f"no libFuzzer stats from {binary} (exit {p.returncode})")
         execs = EXECS.search(p.stderr)
+        crashes = CRASHES.findall(p.stderr)
         return {"cov": int(last.group(2)), "ft": int(last.group(3)), "corp": int(last.group(4)),
-                "execs": int(execs.group(1)) if execs else int(last.group(1)), "exit": p.returncode}
+                "execs": int(execs.group(1)) if execs else int(last.group(1)),
+                "crashes": int(crashes[-1]) if crashes else 0, "exit": p.returncode}
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--target", choices=["codec"], default="codec")
+    ap.add_argument("--target", choices=["interp", "codec"], default="interp")
     ap.add_argument("--plain", help="prebuilt libFuzzer binary without the custom mutator")
     ap.add_argument("--mutator", help="prebuilt libFuzzer binary with fuzz/mutator_libfuzzer.c linked")
     ap.add_argument("--corpus", default=os.path.join(ROOT, "corpus", "examples", "*.ops"),
@@ -108,7 +128,10 @@ def main(argv=None) -> int:
     ap.add_argument("--time", type=int, default=60, help="-max_total_time per run, seconds")
     ap.add_argument("--runs", type=int, default=0, help="-runs per run instead of a time budget")
     ap.add_argument("--max-len", type=int, default=4096)
+    ap.add_argument("--no-fork", action="store_true",
+                    help="plain libFuzzer (stops at the first crash) instead of -fork=1 -ignore_crashes=1")
     ap.add_argument("--cc", default="clang")
+    ap.add_argument("--build-only", action="store_true", help="build the two binaries and stop")
     ap.add_argument("--build-dir", default=os.path.join(ROOT, "build", "bench_mutator"))
     args = ap.parse_args(argv)
 
@@ -117,12 +140,20 @@ def main(argv=None) -> int:
     if args.plain:
         plain, mutator, what = args.plain, args.mutator, "prebuilt binaries"
     else:
-        plain, mutator = build_codec_targets(args.build_dir, args.cc)
-        what = "codec target (tools/bench_mutator_target.c: decode + encode + op_format + slot walk)"
-    seeds_dir = os.path.join(args.build_dir, "seeds")
+        plain, mutator = build_targets(args.build_dir, args.cc, args.target)
+        what = {"interp": "interp target (tools/bench_mutator_target.c -DBENCH_INTERP: op_run_bytes, prologue, "
+                          "reference model)",
+                "codec": "codec target (tools/bench_mutator_target.c: decode + encode + op_format + slot walk)"}[
+                    args.target]
+    if args.build_only:
+        print(plain)
+        print(mutator)
+        return 0
+    seeds_dir = os.path.join(args.build_dir, f"seeds-{os.getpid()}")
     shutil.rmtree(seeds_dir, ignore_errors=True)
     n = seed_corpus(seeds_dir, args.corpus)
     budget = f"-runs={args.runs}" if args.runs else f"-max_total_time={args.time}"
+    budget += "" if args.no_fork else " -fork=1 -ignore_crashes=1"
     print(f"target: {what}; seed corpus: {n} programs from {args.corpus}; {budget}; seeds 1..{args.seeds}")
 
     results = {"plain": [], "mutator": []}
@@ -130,13 +161,15 @@ def main(argv=None) -> int:
         for name, binary in (("plain", plain), ("mutator", mutator)):
             r = run_once(binary, seeds_dir, seed, args)
             results[name].append(r)
-            print(f"  seed {seed} {name:8} cov {r['cov']:5} ft {r['ft']:6} corp {r['corp']:5} execs {r['execs']:9}",
-                  flush=True)
+            print(f"  seed {seed} {name:8} cov {r['cov']:5} ft {r['ft']:6} corp {r['corp']:5} execs {r['execs']:9} "
+                  f"crashing-jobs {r['crashes']}", flush=True)
+    shutil.rmtree(seeds_dir, ignore_errors=True)
     print("medians:")
     for name in ("plain", "mutator"):
         rs = results[name]
-        med = {k: statistics.median(r[k] for r in rs) for k in ("cov", "ft", "corp", "execs")}
-        print(f"  {name:8} cov {med['cov']:7.1f} ft {med['ft']:8.1f} corp {med['corp']:7.1f} execs {med['execs']:11.1f}")
+        med = {k: statistics.median(r[k] for r in rs) for k in ("cov", "ft", "corp", "execs", "crashes")}
+        print(f"  {name:8} cov {med['cov']:7.1f} ft {med['ft']:8.1f} corp {med['corp']:7.1f} execs {med['execs']:11.1f} "
+              f"crashing-jobs {med['crashes']:5.1f}")
     wins = sum(m["cov"] > p["cov"] for p, m in zip(results["plain"], results["mutator"]))
     print(f"mutator cov > plain cov in {wins}/{args.seeds} seeds")
     return 0

@@ -1,14 +1,27 @@
-/* bench_mutator_target.c: a libFuzzer target for tools/bench_mutator.py while the interpreter
- * (fuzz/interp.h) is not merged: decode, re-encode (must be byte-exact), print the canonical text
- * (op_format: per-class naming of every field) and walk the slot model the way the interpreter
- * decides what runs (a reference to an empty slot is skipped; closed/bogus/null are passed on).
- * It measures how much of the operation language a mutator reaches, not the allocator. */
+/* bench_mutator_target.c: the libFuzzer targets of tools/bench_mutator.py.
+ * - BENCH_INTERP defined ("interp"): the program runs through the interpreter (fuzz/interp.h) with the
+ *   prologue and the reference model, every operation allowed (like fuzz/targets/session.c).
+ * - otherwise ("codec"): decode, re-encode (must be byte-exact), print the canonical text (op_format:
+ *   per-class naming of every field) and walk the slot model the way the interpreter decides what
+ *   runs. It measures how much of the operation language a mutator reaches, not the allocator. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "op_program.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#ifdef BENCH_INTERP
+#include "interp.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static const op_run_config config = { .prologue = true, .reference_model = true };
+    if (size <= 65536)
+        op_run_bytes(data, size, &config, NULL);
+    return 0;
+}
+#else
 
 static op_program bench_prog;
 static char bench_text[1 << 20];
@@ -66,3 +79,4 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     (void)sink;
     return 0;
 }
+#endif /* BENCH_INTERP */
