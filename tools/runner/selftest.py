@@ -32,21 +32,54 @@ def flatten(suite: unittest.TestSuite):
             yield item
 
 
-def run_one(test: unittest.TestCase) -> tuple[str, str, list[str]]:
-    """Returns (status, why, output lines)."""
-    result = unittest.TestResult()
-    result.buffer = True
-    test.run(result)
-    if result.errors or result.failures:
-        _, text = (result.errors or result.failures)[0]
-        lines = text.rstrip().splitlines()
-        why = lines[-1] if lines else "failed"
-        return "FAIL", why, lines
-    if result.skipped:
-        return "SKIP", result.skipped[0][1] or "skipped", []
-    if result.unexpectedSuccesses:
-        return "FAIL", "unexpected success", []
-    return "PASS", "", []
+class Recording(unittest.TestResult):
+    """Keeps each test's outcome; a class-fixture error or skip (setUpClass) is kept separately and
+    applied to every test of that class that did not run."""
+
+    def __init__(self):
+        super().__init__()
+        self.buffer = True
+        self.outcome: dict[str, tuple[str, str, list[str]]] = {}
+        self.fixture: tuple[str, str, list[str]] | None = None
+
+    def _record(self, test, outcome):
+        if isinstance(test, unittest.TestCase):
+            self.outcome[test.id()] = outcome
+        else:  # an _ErrorHolder for setUpClass / tearDownClass
+            self.fixture = outcome
+
+    def addSuccess(self, test):
+        super().addSuccess(test)
+        self._record(test, ("PASS", "", []))
+
+    def _fail(self, test, err):
+        lines = self._exc_info_to_string(err, test).rstrip().splitlines()
+        self._record(test, ("FAIL", lines[-1] if lines else "failed", lines))
+
+    def addFailure(self, test, err):
+        super().addFailure(test, err)
+        self._fail(test, err)
+
+    def addError(self, test, err):
+        super().addError(test, err)
+        self._fail(test, err)
+
+    def addSkip(self, test, reason):
+        super().addSkip(test, reason)
+        self._record(test, ("SKIP", reason or "skipped", []))
+
+    def addUnexpectedSuccess(self, test):
+        super().addUnexpectedSuccess(test)
+        self._record(test, ("FAIL", "unexpected success", []))
+
+
+def run_class(tests: list[unittest.TestCase]) -> list[tuple[str, str, list[str]]]:
+    """Runs the selected tests of one class as a suite, so setUpClass/tearDownClass run as usual.
+    Returns (status, why, output lines) per test, in order."""
+    result = Recording()
+    unittest.TestSuite(tests).run(result)
+    missing = result.fixture or ("FAIL", "did not run", [])
+    return [result.outcome.get(t.id(), missing) for t in tests]
 
 
 def main(argv: list[str]) -> int:
@@ -65,19 +98,21 @@ def main(argv: list[str]) -> int:
         print(format_summary(Counts(0, 1)))
         return 1
     tests.sort(key=case_name)
+    selected = [t for t in tests
+                if not patterns or any(fnmatch.fnmatchcase(case_name(t), p) for p in patterns)]
+    groups: dict[type, list[unittest.TestCase]] = {}
+    for test in selected:
+        groups.setdefault(type(test), []).append(test)
     counts = Counts()
-    for test in tests:
-        name = case_name(test)
-        if patterns and not any(fnmatch.fnmatchcase(name, p) for p in patterns):
-            continue
-        status, why, output = run_one(test)
-        print(f"{status} {name}" + (f": {why}" if status != "PASS" else ""))
-        for line in output:
-            print("    " + line)
-        sys.stdout.flush()
-        counts.passed += status == "PASS"
-        counts.failed += status == "FAIL"
-        counts.skipped += status == "SKIP"
+    for group in groups.values():
+        for test, (status, why, output) in zip(group, run_class(group)):
+            print(f"{status} {case_name(test)}" + (f": {why}" if status != "PASS" else ""))
+            for line in output:
+                print("    " + line)
+            sys.stdout.flush()
+            counts.passed += status == "PASS"
+            counts.failed += status == "FAIL"
+            counts.skipped += status == "SKIP"
     if counts.total == 0:
         print("no test matched", file=sys.stderr)
         return 2
