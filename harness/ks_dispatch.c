@@ -43,8 +43,10 @@ static NTSTATUS ks_dispatch_create(PDEVICE_OBJECT DeviceObject, PIRP Irp)
     if (parent == NULL)
         return ks_complete(Irp, STATUS_INVALID_DEVICE_REQUEST);
 
-    const WCHAR *name = file->FileName.Buffer;
-    size_t chars = name != NULL ? file->FileName.Length / sizeof(WCHAR) : 0;
+    /* An empty name (Buffer NULL) is a zero-length class; never do arithmetic on the NULL pointer. */
+    static const WCHAR empty_name[1];
+    const WCHAR *name = file->FileName.Buffer != NULL ? file->FileName.Buffer : empty_name;
+    size_t chars = file->FileName.Buffer != NULL ? file->FileName.Length / sizeof(WCHAR) : 0;
     size_t start = chars > 0 && name[0] == L'\\' ? 1 : 0;
     size_t end = start;
     while (end < chars && name[end] != L'\\')

@@ -135,3 +135,21 @@ KTEST(ks, KsAllocateObjectHeader_pool_failure_fails_the_create)
     km_fault_disarm();
     EXPECT_EQ(km_handle_count(), 0);
 }
+
+KTEST(ks, create_with_empty_name_is_a_zero_length_class)
+{
+    /* A relative open with no name at all (FileName.Buffer NULL) is matched as an empty class:
+     * only the wildcard item can take it. Found by the create_irp seed raw_lengths.ops. */
+    kd_load();
+    HANDLE f, p, c;
+    ASSERT_STATUS(kd_open(NULL, KD_DEVICE L"\\Filter", &f), STATUS_SUCCESS);
+    ASSERT_STATUS(kd_open_len(f, NULL, 0, &c), STATUS_SUCCESS);
+    EXPECT_TRUE(kd_seen_item == &kd_filter_children[0]);
+    ASSERT_STATUS(kd_open(f, L"Pin", &p), STATUS_SUCCESS);
+    /* The pin has no wildcard: an empty name finds nothing. */
+    HANDLE none = NULL;
+    EXPECT_STATUS(kd_open_len(p, NULL, 0, &none), STATUS_OBJECT_NAME_NOT_FOUND);
+    ZwClose(p);
+    ZwClose(c);
+    ZwClose(f);
+}
