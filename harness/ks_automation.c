@@ -15,6 +15,25 @@ PKSIDENTIFIER km_ks_copy_request(PIRP Irp, ULONG InputBufferLength)
     return copy;
 }
 
+NTSTATUS km_ks_begin(PIRP Irp, PKSIDENTIFIER *Request, ULONG *InputBufferLength, ULONG *OutputBufferLength)
+{
+    PIO_STACK_LOCATION stack = IoGetCurrentIrpStackLocation(Irp);
+    ULONG in_len = stack->Parameters.DeviceIoControl.InputBufferLength;
+    ULONG out_len = stack->Parameters.DeviceIoControl.OutputBufferLength;
+    *Request = NULL;
+    *InputBufferLength = in_len;
+    *OutputBufferLength = out_len;
+    Irp->IoStatus.Information = 0;
+    if (in_len < sizeof(KSIDENTIFIER))
+        return STATUS_INVALID_BUFFER_SIZE;
+    /* decisions Q14: a NULL buffer with a length that claims data is refused, on either side
+     * (METHOD_NEITHER passes the caller's pointers through unvalidated). */
+    if (stack->Parameters.DeviceIoControl.Type3InputBuffer == NULL || (out_len != 0 && Irp->UserBuffer == NULL))
+        return STATUS_INVALID_PARAMETER;
+    *Request = km_ks_copy_request(Irp, in_len);
+    return *Request != NULL ? STATUS_SUCCESS : STATUS_INSUFFICIENT_RESOURCES;
+}
+
 VOID km_ks_free_request(PKSIDENTIFIER Request)
 {
     ExFreePoolWithTag(Request, KM_TAG_KS_REQUEST);

@@ -14,6 +14,9 @@
 
 /* Copies the whole input buffer (InputBufferLength >= sizeof(KSIDENTIFIER) checked by the caller)
  * into NonPagedPool, so the request is read from caller memory exactly once. NULL on failure. */
+/* The common start of KsPropertyHandler/KsMethodHandler/KsEnableEvent: zeroes Information, checks
+ * the input length and both buffers, copies the request out (free it with km_ks_free_request). */
+NTSTATUS km_ks_begin(PIRP Irp, PKSIDENTIFIER *Request, ULONG *InputBufferLength, ULONG *OutputBufferLength);
 PKSIDENTIFIER km_ks_copy_request(PIRP Irp, ULONG InputBufferLength);
 VOID km_ks_free_request(PKSIDENTIFIER Request);
 

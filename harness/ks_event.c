@@ -90,17 +90,12 @@ NTSTATUS NTAPI KsEnableEvent(PIRP Irp, ULONG EventSetsCount, const KSEVENT_SET *
                              KSEVENTS_LOCKTYPE EventsFlags, PVOID EventsLock)
 {
     PAGED_CODE();
-    PIO_STACK_LOCATION stack = IoGetCurrentIrpStackLocation(Irp);
-    ULONG in_len = stack->Parameters.DeviceIoControl.InputBufferLength;
-    ULONG out_len = stack->Parameters.DeviceIoControl.OutputBufferLength;
-    Irp->IoStatus.Information = 0;
-    if (in_len < sizeof(KSEVENT))
-        return STATUS_INVALID_BUFFER_SIZE;
-    PKSIDENTIFIER request = km_ks_copy_request(Irp, in_len);
-    if (request == NULL)
-        return stack->Parameters.DeviceIoControl.Type3InputBuffer == NULL ? STATUS_INVALID_PARAMETER
-                                                                           : STATUS_INSUFFICIENT_RESOURCES;
-    NTSTATUS status = STATUS_PROPSET_NOT_FOUND;
+    PKSIDENTIFIER request;
+    ULONG in_len, out_len;
+    NTSTATUS status = km_ks_begin(Irp, &request, &in_len, &out_len);
+    if (status != STATUS_SUCCESS)
+        return status;
+    status = STATUS_PROPSET_NOT_FOUND;
     for (ULONG i = 0; i < EventSetsCount; i++) {
         if (!IsEqualGUID(EventSet[i].Set, &request->Set))
             continue;

@@ -78,17 +78,12 @@ static NTSTATUS km_property_dispatch(PIRP Irp, PKSIDENTIFIER request, const KSPR
 NTSTATUS NTAPI KsPropertyHandler(PIRP Irp, ULONG PropertySetsCount, const KSPROPERTY_SET *PropertySet)
 {
     PAGED_CODE();
-    PIO_STACK_LOCATION stack = IoGetCurrentIrpStackLocation(Irp);
-    ULONG in_len = stack->Parameters.DeviceIoControl.InputBufferLength;
-    ULONG out_len = stack->Parameters.DeviceIoControl.OutputBufferLength;
-    Irp->IoStatus.Information = 0;
-    if (in_len < sizeof(KSPROPERTY))
-        return STATUS_INVALID_BUFFER_SIZE;
-    PKSIDENTIFIER request = km_ks_copy_request(Irp, in_len);
-    if (request == NULL)
-        return stack->Parameters.DeviceIoControl.Type3InputBuffer == NULL ? STATUS_INVALID_PARAMETER
-                                                                           : STATUS_INSUFFICIENT_RESOURCES;
-    NTSTATUS status = STATUS_PROPSET_NOT_FOUND;
+    PKSIDENTIFIER request;
+    ULONG in_len, out_len;
+    NTSTATUS status = km_ks_begin(Irp, &request, &in_len, &out_len);
+    if (status != STATUS_SUCCESS)
+        return status;
+    status = STATUS_PROPSET_NOT_FOUND;
     for (ULONG i = 0; i < PropertySetsCount; i++) {
         if (!IsEqualGUID(PropertySet[i].Set, &request->Set))
             continue;

@@ -230,3 +230,32 @@ KTEST(alloc_automation, pin_framing_ex_property_validates)
     EXPECT_STATUS(KsValidateAllocatorFramingEx(&fx_ex, (ULONG)info, kstf_pin_framing_ex()), STATUS_NOT_SUPPORTED);
     fx_close_all(&fx);
 }
+
+KTEST(alloc_automation, null_output_buffer_with_a_length_is_refused)
+{
+    /* METHOD_NEITHER passes the caller's NULL through; a length that claims data must not reach a
+     * handler (found by the session seed ioctls.ops: the STATUS handler wrote through NULL). */
+    alloc_fx fx;
+    fx_open(&fx, NULL, NULL);
+    ULONG_PTR info = 1;
+    EXPECT_STATUS(fx_property(fx.alloc, &KSPROPSETID_StreamAllocator, KSPROPERTY_STREAMALLOCATOR_STATUS,
+                              KSPROPERTY_TYPE_GET, NULL, sizeof(KSSTREAMALLOCATOR_STATUS), &info, FALSE),
+                  STATUS_INVALID_PARAMETER);
+    EXPECT_EQ(info, 0);
+    EXPECT_STATUS(fx_method(fx.alloc, KSMETHOD_STREAMALLOCATOR_ALLOC, KSMETHOD_TYPE_SEND, NULL, sizeof(PVOID),
+                            &info, FALSE),
+                  STATUS_INVALID_PARAMETER);
+    KSEVENT e;
+    memset(&e, 0, sizeof e);
+    e.Set = KSEVENTSETID_StreamAllocator;
+    e.Id = KSEVENT_STREAMALLOCATOR_FREEFRAME;
+    e.Flags = KSEVENT_TYPE_ENABLE;
+    EXPECT_STATUS(fx_ioctl(fx.alloc, IOCTL_KS_ENABLE_EVENT, &e, sizeof e, NULL, sizeof(KSEVENTDATA), &info, FALSE),
+                  STATUS_INVALID_PARAMETER);
+    /* A zero length with NULL is still the size query. */
+    EXPECT_STATUS(fx_property(fx.alloc, &KSPROPSETID_StreamAllocator, KSPROPERTY_STREAMALLOCATOR_STATUS,
+                              KSPROPERTY_TYPE_GET, NULL, 0, &info, FALSE),
+                  STATUS_BUFFER_OVERFLOW);
+    EXPECT_EQ(info, sizeof(KSSTREAMALLOCATOR_STATUS));
+    fx_close_all(&fx);
+}
