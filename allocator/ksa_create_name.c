@@ -34,6 +34,9 @@ NTSTATUS ksa_validate_framing(const KSALLOCATOR_FRAMING *Framing)
     /* Frames 0 means "no limit" (facts §5.3), so every value is accepted. */
     if (Framing->FrameSize == 0)
         return STATUS_INVALID_PARAMETER; /* decisions Q1: no zero-byte frames */
+    if (Framing->FrameSize > MAXLONG)
+        return STATUS_INVALID_PARAMETER; /* decisions Q1: a frame plus its alignment slack and bookkeeping
+                                            must stay a ULONG-sized pool block (lookaside sizes are ULONG) */
     if (!ksa_alignment_mask_valid(Framing->FileAlignment))
         return STATUS_INVALID_PARAMETER; /* decisions Q6, Q16 */
     if (Framing->Reserved != 0)

@@ -51,6 +51,9 @@ NTSTATUS rm_framing_status(const KSALLOCATOR_FRAMING *f)
     /* Q1: "FrameSize 0 rejected. Frames 0 = no limit." */
     if (f->FrameSize == 0)
         return STATUS_INVALID_PARAMETER;
+    /* Q1: "FrameSize above 0x7FFFFFFF (MAXLONG) rejected". */
+    if (f->FrameSize > 0x7FFFFFFFu)
+        return STATUS_INVALID_PARAMETER;
     if (!rm_alignment_valid(f->FileAlignment))
         return STATUS_INVALID_PARAMETER;
     /* Q1: "Reserved must be 0". */
