@@ -355,15 +355,49 @@ void ip_op_ioctl(const op_args_ioctl *x)
                  (unsigned)s);
 }
 
+/* The pin framing is driver data the DDI trusts (decisions Q13), so the interpreter hands over a
+ * consistent one: CountItems from the blob, clamped to 16, and exactly 24 + 88 * CountItems bytes,
+ * filled from the blob and zero padded. Exact size: a read past the last item is an ASan finding. */
+static uint8_t *ip_pin_framing_copy(op_bytes blob)
+{
+    if (blob.len == 0)
+        return NULL;
+    ULONG count = 0;
+    memcpy(&count, blob.data, blob.len < sizeof count ? blob.len : sizeof count);
+    if (count > 16)
+        count = 16;
+    size_t size = FIELD_OFFSET(KSALLOCATOR_FRAMING_EX, FramingItem) + (size_t)count * sizeof(KS_FRAMING_ITEM);
+    uint8_t *p = calloc(1, size);
+    if (p == NULL)
+        abort();
+    memcpy(p, blob.data, blob.len < size ? blob.len : size);
+    memcpy(p, &count, sizeof count);
+    return p;
+}
+
 /* KsValidateAllocatorFramingEx: the DDI says nothing of its IRQL ("reserved for system use") and it
- * only reads its arguments, so the op's irql applies up to DISPATCH_LEVEL. */
+ * only reads its arguments, so the op's irql applies up to DISPATCH_LEVEL. BufferSize is the
+ * caller's statement about its own buffer, so the framing buffer is exactly buffer_size bytes
+ * (the blob truncated or zero padded); an empty blob passes NULL. */
 void ip_op_framing_ex(const op_args_framing_ex *x)
 {
     KIRQL irql;
     if (!ip_op_irql(x->irql, DISPATCH_LEVEL, &irql))
         return;
-    uint8_t *framing = ip_blob_copy(x->framing);
-    uint8_t *pin = ip_blob_copy(x->pin_framing);
+    if (x->buffer_size > IP_MAX_BUFFER) {
+        ip_skip("size");
+        return;
+    }
+    uint8_t *framing = NULL;
+    if (x->framing.len != 0) {
+        framing = malloc(x->buffer_size != 0 ? x->buffer_size : 1);
+        if (framing == NULL)
+            abort();
+        size_t n = x->framing.len < x->buffer_size ? x->framing.len : x->buffer_size;
+        memcpy(framing, x->framing.data, n);
+        memset(framing + n, 0, x->buffer_size - n);
+    }
+    uint8_t *pin = ip_pin_framing_copy(x->pin_framing);
     ip_enter_irql(irql);
     NTSTATUS s = KsValidateAllocatorFramingEx((PKSALLOCATOR_FRAMING_EX)(void *)framing, x->buffer_size,
                                               (const KSALLOCATOR_FRAMING_EX *)(void *)pin);
