@@ -125,7 +125,7 @@ void ip_op_event_disable(const op_args_event_disable *a)
     static const KSEVENTDATA bogus; /* never enabled */
     const KSEVENTDATA *key = e == IP_EVENT_NULL ? NULL : e == IP_EVENT_BOGUS ? &bogus : ip.events[e].data;
     ip_ioctl_args args = { .target_object = o, .target = h, .code = IOCTL_KS_DISABLE_EVENT,
-                           .in = (const uint8_t *)key, .in_len = key != NULL ? sizeof *key : 0,
+                           .in_external = (const uint8_t *)key, .in_len = key != NULL ? sizeof *key : 0,
                            .in_size = key != NULL ? sizeof *key : 0, .mode = mode };
     NTSTATUS s;
     ULONG_PTR info;

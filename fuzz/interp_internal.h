@@ -186,6 +186,7 @@ typedef struct ip_ioctl_args {
     bool has_out_slot;
     op_slot out_slot;
     uint8_t *out_external;   /* use this caller-owned output buffer (out_size bytes) instead */
+    const uint8_t *in_external;  /* when set: the input buffer itself (its address is an identity), not copied */
 } ip_ioctl_args;
 /* Sends the request and traces status, info, out and a frame assignment. Returns the request (NULL
  * when the op was skipped: buffer too large), whose output the caller may read before releasing it. */

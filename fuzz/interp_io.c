@@ -106,7 +106,9 @@ ip_request *ip_ioctl(const ip_ioctl_args *a, NTSTATUS *status, ULONG_PTR *inform
     r->out_slot = a->out_slot;
 
     uint8_t *in = NULL;
-    if ((a->buffers & IP_BUF_IN_NULL) == 0 && in_bytes != 0) {
+    if (a->in_external != NULL) {
+        in = (uint8_t *)a->in_external;
+    } else if ((a->buffers & IP_BUF_IN_NULL) == 0 && in_bytes != 0) {
         size_t skew = (a->buffers & IP_BUF_IN_UNALIGNED) != 0;
         r->in_alloc = ip_xalloc(in_bytes + skew); /* zero padded; ends exactly at the buffer's end */
         in = r->in_alloc + skew;

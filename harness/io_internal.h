@@ -83,6 +83,7 @@ typedef struct io_irp {
     bool abandoned;                /* a create the I/O manager stopped waiting for */
     ULONG method;                  /* IRP_MJ_DEVICE_CONTROL transfer type */
     ULONG out_len;                 /* OutputBufferLength as issued */
+    const void *caller_in;         /* the caller's input buffer */
     void *caller_out;              /* the caller's output buffer */
     void *shadow_in, *shadow_out;  /* METHOD_NEITHER exact-size copies */
     void *system_buffer;           /* METHOD_BUFFERED exact max(in, out) bytes */
@@ -92,6 +93,11 @@ typedef struct io_irp {
 } io_irp;
 
 io_irp *io_irp_from(PIRP irp);     /* NULL when irp is not a live harness IRP */
+/* The caller's own address behind a METHOD_NEITHER buffer this IRP carries (its Type3InputBuffer or
+ * UserBuffer shadow); `buffer` itself for anything else. On Windows a METHOD_NEITHER driver sees the
+ * caller's addresses, and KS keys event entries on the caller's KSEVENTDATA address, so identity must
+ * survive the model's shadow copies (which are freed when the IRP completes). */
+const void *km_io_caller_address(PIRP Irp, const void *buffer);
 /* Allocates an IRP for `file` (taking the IRP's file reference) with StackSize locations. */
 io_irp *io_irp_alloc(io_file *file, CCHAR stack_size, UCHAR major, KPROCESSOR_MODE mode);
 /* Puts the IRP on the outstanding list and sends it from the top level with the dispatch-return

@@ -62,6 +62,8 @@ static NTSTATUS io_device_control(HANDLE FileHandle, HANDLE Event, PIO_APC_ROUTI
     ir->out_len = OutputBufferLength;
     if (OutputBufferLength != 0)
         ir->caller_out = OutputBuffer;
+    if (InputBufferLength != 0)
+        ir->caller_in = InputBuffer;
     if (method == METHOD_NEITHER) {
         if (InputBuffer != NULL && InputBufferLength != 0)
             ir->shadow_in = io_dup(InputBuffer, InputBufferLength);
@@ -88,6 +90,18 @@ static NTSTATUS io_device_control(HANDLE FileHandle, HANDLE Event, PIO_APC_ROUTI
     NTSTATUS status = io_irp_send(ir);
     io_leave(true);
     return status;
+}
+
+const void *km_io_caller_address(PIRP Irp, const void *buffer)
+{
+    io_irp *ir = io_irp_from(Irp);
+    if (ir == NULL || buffer == NULL)
+        return buffer;
+    if (buffer == ir->shadow_in)
+        return ir->caller_in;
+    if (buffer == ir->shadow_out)
+        return ir->caller_out;
+    return buffer;
 }
 
 /* ZwDeviceIoControlFile (DDI ntifs/nf-ntifs-zwdeviceiocontrolfile): requestor mode KernelMode. A

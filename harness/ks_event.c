@@ -1,5 +1,6 @@
 /* ks_event.c: KsEnableEvent, KsDisableEvent, KsFreeEventList, KsGenerateEvent, KsDiscardEvent:
  * the ks.sys event list for IOCTL_KS_ENABLE_EVENT / IOCTL_KS_DISABLE_EVENT. */
+#include "io_internal.h"
 #include "ks_automation_internal.h"
 
 static const KSEVENT_ITEM *km_find_event(const KSEVENT_SET *set, ULONG id)
@@ -54,7 +55,8 @@ static NTSTATUS km_event_enable(PIRP Irp, PKSIDENTIFIER request, const KSEVENT_S
     memset(entry, 0, size);
     InitializeListHead(&entry->ListEntry);
     entry->Object = data.EventObject.Event;
-    entry->EventData = (PKSEVENTDATA)Irp->UserBuffer;
+    /* The entry is keyed on the caller's KSEVENTDATA address, as on Windows; never dereferenced later. */
+    entry->EventData = (PKSEVENTDATA)km_io_caller_address(Irp, Irp->UserBuffer);
     entry->NotificationType = data.NotificationType;
     entry->EventSet = set;
     entry->EventItem = item;
@@ -152,7 +154,7 @@ NTSTATUS NTAPI KsDisableEvent(PIRP Irp, PLIST_ENTRY EventsList, KSEVENTS_LOCKTYP
     PAGED_CODE();
     PIO_STACK_LOCATION stack = IoGetCurrentIrpStackLocation(Irp);
     ULONG in_len = stack->Parameters.DeviceIoControl.InputBufferLength;
-    PKSEVENTDATA key = stack->Parameters.DeviceIoControl.Type3InputBuffer;
+    PKSEVENTDATA key = (PKSEVENTDATA)km_io_caller_address(Irp, stack->Parameters.DeviceIoControl.Type3InputBuffer);
     Irp->IoStatus.Information = 0;
     LIST_ENTRY out;
     InitializeListHead(&out);

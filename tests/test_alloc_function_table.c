@@ -114,8 +114,8 @@ KTEST(alloc_function_table, freeframe_event_signalled_and_disabled)
     fx_open(&fx, NULL, NULL);
     KEVENT ev;
     KeInitializeEvent(&ev, NotificationEvent, FALSE);
-    /* KSEVENTDATA must outlive the enable: KsDisableEvent identifies the event by the address the
-     * I/O manager passed, which here is the caller's buffer shadow: disable everything instead. */
+    /* KsDisableEvent identifies the event by the caller's KSEVENTDATA address (as on Windows with
+     * METHOD_NEITHER), so that buffer must outlive the enable. */
     KSEVENTDATA data;
     memset(&data, 0, sizeof data);
     data.NotificationType = KSEVENTF_EVENT_OBJECT;
@@ -133,7 +133,9 @@ KTEST(alloc_function_table, freeframe_event_signalled_and_disabled)
     KeLowerIrql(old);
     EXPECT_EQ(KeReadStateEvent(&ev), 1);
     KeClearEvent(&ev);
-    EXPECT_STATUS(fx_ioctl(fx.alloc, IOCTL_KS_DISABLE_EVENT, NULL, 0, NULL, 0, NULL, FALSE), STATUS_SUCCESS);
+    EXPECT_STATUS(fx_ioctl(fx.alloc, IOCTL_KS_DISABLE_EVENT, &data, sizeof data, NULL, 0, NULL, FALSE), STATUS_SUCCESS);
+    EXPECT_STATUS(fx_ioctl(fx.alloc, IOCTL_KS_DISABLE_EVENT, &data, sizeof data, NULL, 0, NULL, FALSE),
+                  STATUS_UNSUCCESSFUL); /* already disabled */
     ASSERT_STATUS(t.AllocateFrame(file, &a), STATUS_SUCCESS);
     t.FreeFrame(file, a);
     EXPECT_EQ(KeReadStateEvent(&ev), 0);

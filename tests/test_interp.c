@@ -184,6 +184,32 @@ KTEST(interp, op_run_event_signalled_by_free)
                  "end STATUS_SUCCESS\n");
 }
 
+/* event_disable of one slot passes the enable's own KSEVENTDATA, which identifies the event
+ * (KsDisableEvent keys on the caller's address through the I/O manager's shadow copies); a second
+ * disable reaches the driver again and finds nothing. */
+KTEST(interp, op_run_event_disable_by_slot)
+{
+    p_reset(&prog);
+    p_session(&prog, 0, 0, 64, 7);
+    P_ADD(&prog, EVENT_ENABLE, event_enable, .target = 2, .event_id = 1, .flags = 1, .notify = 4, .mode = P_CUR,
+          .irql = P_CUR, .out = 0);
+    P_ADD(&prog, EVENT_DISABLE, event_disable, .target = 2, .event = 0, .mode = P_CUR, .irql = P_CUR);
+    P_ADD(&prog, EVENT_DISABLE, event_disable, .target = 2, .event = 0, .mode = P_CUR, .irql = P_CUR);
+    P_ADD(&prog, FN_ALLOC, fn_alloc, .target = 2, .irql = 2, .out = 0);
+    P_ADD(&prog, FN_FREE, fn_free, .target = 2, .frame = 0, .irql = 2);
+    EXPECT_TRACE(&prog, &model,
+                 "trace 1\n"
+                 "0000 open_filter STATUS_SUCCESS info=0 h0=#1\n"
+                 "0001 open_pin STATUS_SUCCESS info=0 h1=#2\n"
+                 "0002 create_framing STATUS_SUCCESS h2=#3\n"
+                 "0003 event_enable STATUS_SUCCESS info=0 e0=#1\n"
+                 "0004 event_disable STATUS_SUCCESS info=0\n"
+                 "0005 event_disable STATUS_UNSUCCESSFUL info=0\n"
+                 "0006 fn_alloc STATUS_SUCCESS f0=#1\n"
+                 "0007 fn_free -\n"
+                 "end STATUS_SUCCESS\n");
+}
+
 /* Fault plans reach the allocator; the model accepts resource failures only when the pool refused. */
 KTEST(interp, op_run_fault_plan_and_default_ex_callbacks)
 {
