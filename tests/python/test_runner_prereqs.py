@@ -150,3 +150,19 @@ class CiScriptTests(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class RealProbeTests(unittest.TestCase):
+    """The probes themselves against this machine's clang (skipped where clang is absent)."""
+
+    def test_libfuzzer_probe_links_a_fuzz_target_not_a_main(self):
+        import shutil
+        from tools.runner import prereqs as p
+        if shutil.which("clang") is None:
+            self.skipTest("clang not installed")
+        if p.clang_links("-fsanitize=address,undefined")() is not None:
+            self.skipTest("sanitizer runtimes not installed")
+        self.assertIsNone(p.PREREQUISITES["libfuzzer-runtime"].probe())
+        # The plain program with its own main() cannot link against libFuzzer's main(): the probe must
+        # not use it, or a machine with libFuzzer would always look like it lacks it.
+        self.assertIsNotNone(p.clang_links("-fsanitize=fuzzer,address,undefined")())

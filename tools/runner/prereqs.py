@@ -13,6 +13,9 @@ from typing import Callable, Iterable
 
 APT_ENV = {"DEBIAN_FRONTEND": "noninteractive"}
 TINY_C = "int main(int argc, char **argv) { (void)argv; return argc > 100; }\n"
+# libFuzzer brings its own main(); its probe is a fuzz target instead.
+TINY_FUZZ_TARGET = ("#include <stddef.h>\n#include <stdint.h>\n"
+                    "int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n) { return n > 0 && d[0] == 1; }\n")
 
 
 def _run(cmd: list[str]) -> subprocess.CompletedProcess:
@@ -49,14 +52,14 @@ def tools(*names: str) -> Callable[[], str | None]:
     return probe
 
 
-def clang_links(*flags: str) -> Callable[[], str | None]:
+def clang_links(*flags: str, source: str = TINY_C) -> Callable[[], str | None]:
     """Probe: clang compiles and links a tiny program with these flags (sanitizer runtimes present)."""
     def probe() -> str | None:
         if shutil.which("clang") is None:
             return "'clang' not found on PATH"
         with tempfile.TemporaryDirectory(prefix="km-probe-") as tmp:
             src = Path(tmp) / "probe.c"
-            src.write_text(TINY_C)
+            src.write_text(source)
             try:
                 res = _run(["clang", *flags, str(src), "-o", str(Path(tmp) / "probe")])
             except (OSError, subprocess.SubprocessError) as exc:
@@ -86,7 +89,7 @@ PREREQUISITES: dict[str, Prerequisite] = {p.name: p for p in [
     Prerequisite("msan-runtime", ("libclang-rt-14-dev",), "MemorySanitizer runtime",
                  clang_links("-fsanitize=memory")),
     Prerequisite("libfuzzer-runtime", ("libclang-rt-14-dev",), "libFuzzer (run_tests.py fuzz, presets libfuzzer*)",
-                 clang_links("-fsanitize=fuzzer,address,undefined")),
+                 clang_links("-fsanitize=fuzzer,address,undefined", source=TINY_FUZZ_TARGET)),
     Prerequisite("afl++", ("afl++",), "AFL++ 4.04c: afl-clang-fast, afl-fuzz, afl-cmin (run_tests.py fuzz --engine afl)",
                  tools("afl-clang-fast", "afl-fuzz", "afl-cmin")),
     Prerequisite("llvm", ("llvm",), "llvm-symbolizer for sanitizer stack traces; llvm-profdata/llvm-cov",
