@@ -210,6 +210,30 @@ KTEST(interp, op_run_event_disable_by_slot)
                  "end STATUS_SUCCESS\n");
 }
 
+/* fn_free of a frame the target did not hand out is a trusted kernel caller's contract violation:
+ * traced SKIPPED frame, never run (the allocator's bugcheck for it is covered by unit tests). */
+KTEST(interp, op_run_fn_free_of_a_foreign_frame_is_skipped)
+{
+    p_reset(&prog);
+    p_session(&prog, 0, 0, 64, 7);
+    P_ADD(&prog, FN_ALLOC, fn_alloc, .target = 2, .irql = 2, .out = 0);
+    P_ADD(&prog, FN_FREE, fn_free, .target = 2, .frame = OP_REF_BOGUS, .irql = 2);
+    P_ADD(&prog, FN_FREE, fn_free, .target = 2, .frame = OP_REF_NULL, .irql = 2);
+    P_ADD(&prog, FN_FREE, fn_free, .target = 2, .frame = 0, .irql = 2);
+    P_ADD(&prog, FN_FREE, fn_free, .target = 2, .frame = OP_REF_CLOSED, .irql = 2);
+    EXPECT_TRACE(&prog, &model,
+                 "trace 1\n"
+                 "0000 open_filter STATUS_SUCCESS info=0 h0=#1\n"
+                 "0001 open_pin STATUS_SUCCESS info=0 h1=#2\n"
+                 "0002 create_framing STATUS_SUCCESS h2=#3\n"
+                 "0003 fn_alloc STATUS_SUCCESS f0=#1\n"
+                 "0004 fn_free SKIPPED frame\n"
+                 "0005 fn_free SKIPPED frame\n"
+                 "0006 fn_free -\n"
+                 "0007 fn_free SKIPPED frame\n"
+                 "end STATUS_SUCCESS\n");
+}
+
 /* Fault plans reach the allocator; the model accepts resource failures only when the pool refused. */
 KTEST(interp, op_run_fault_plan_and_default_ex_callbacks)
 {
