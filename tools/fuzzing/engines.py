@@ -253,8 +253,10 @@ class LibFuzzerRun(EngineRun):
         merging = self.corpus.with_name("corpus.merging")
         merging.mkdir(parents=True, exist_ok=True)
         keep = [f for f in self.spec.options.libfuzzer_flags() if f.split("=")[0] in ("-max_len", "-rss_limit_mb")]
+        # A corpus input that crashes during the merge is written under the artifact prefix, never into
+        # the caller's working directory.
         cmd = [str(self.spec.binary), "-merge=1", f"-merge_control_file={self.workdir / 'merge.control'}", *keep,
-               str(merging), str(self.corpus)]
+               f"-artifact_prefix={self.artifacts}/", str(merging), str(self.corpus)]
         with open(self.workdir / "logs" / "merge.log", "w", encoding="utf-8", errors="replace") as log:
             proc = self._popen(cmd, self.env(), log)
             assert proc.stdout is not None
