@@ -143,7 +143,8 @@ def run_tests(args, registry: list[Suite], console: Console, root: Path, host: p
 
 
 def run_fuzz(args, console: Console, root: Path, host: prereqs.Host | None) -> int:
-    layout = fuzz_campaign.Layout(root, args.out or root / "out" / "fuzz", args.engine)
+    layout = fuzz_campaign.Layout(root, args.out or root / "out" / "fuzz", args.engine,
+                                  registry=root / "out" / "triage" / "registry.jsonl")
     targets = fuzz_campaign.select_targets(args.target, fuzz_campaign.registry(root))
     if not args.no_build:
         host = host or prereqs.Host.current(root / "build" / "prerequisites.log")
