@@ -32,7 +32,7 @@ def minimize(root: Path, preset: str, target: str, original: Path, workdir: Path
     fuzzer = variants.binary(root, preset, target)
     candidate = workdir / "minimized.candidate"
     candidate.unlink(missing_ok=True)
-    env, shown = variants.env_for(root, target)
+    env, shown = variants.env_for(root, target, sanitizer=variants.PRESETS[preset][0])
     cmd = [str(fuzzer), "-minimize_crash=1", f"-runs={runs}", f"-timeout={int(variants.timeout_for(root, target))}",
            f"-exact_artifact_path={candidate}", str(original)]
     res = variants.run(cmd, env, shown, MINIMIZE_TIMEOUT)

@@ -74,7 +74,7 @@ class Reproducer:
         self.registry = Registry(self.out / "registry.jsonl")
 
     def replay(self, preset: str, target: str, path: Path) -> variants.RunResult:
-        env, shown = variants.env_for(self.root, target)
+        env, shown = variants.env_for(self.root, target, sanitizer=variants.PRESETS[preset][0])
         cmd = [str(variants.binary(self.root, preset, target)), str(path)]
         return variants.run(cmd, env, shown, variants.timeout_for(self.root, target))
 

@@ -78,11 +78,15 @@ def _dedup(value: str) -> str:
     return ":".join(f"{k}={v}" for k, v in items.items())
 
 
-def env_for(root: Path, target: str, extra: dict[str, str] | None = None) -> tuple[dict[str, str], dict[str, str]]:
+def env_for(root: Path, target: str, extra: dict[str, str] | None = None,
+            sanitizer: str | None = None) -> tuple[dict[str, str], dict[str, str]]:
     """(the full environment, the part we set) for running fuzz_<target>."""
     options = opt.load(root / "fuzz" / "options" / f"{target}.options")
     shown = opt.merged_env({}, options, {**REPORT_ENV, **VERIFIER_ENV, **(extra or {})})
     shown = {k: _dedup(v) if k.endswith("_OPTIONS") else v for k, v in shown.items()}
+    if sanitizer is not None:  # print only what this build reads
+        drop = ("MSAN_OPTIONS",) if sanitizer == "ASAN" else ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS")
+        shown = {k: v for k, v in shown.items() if k not in drop}
     env = dict(os.environ)
     for key in ("ASAN_OPTIONS", "MSAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS", "KM_VERIFIER_LEVEL"):
         env.pop(key, None)  # the caller's settings must not change what a replay shows
