@@ -735,9 +735,73 @@ def examples(R: Recordings) -> None:
                 "implementation's business, not a decision")
 
 
+# ---- further documented statements (each its own case so the class count says what MS promises) -------
+
+def contract(R: Recordings) -> None:
+    R.file("curated-documented.jsonl", "Statements of Microsoft's documentation about the allocator API, each "
+           "asserting only what the page says (often just success or \"an error\").")
+    p = Program(user=True)
+    op = p.add(GOOD)
+    R.case("documented.kscreateallocator.user_mode_version", p, [st(op, "success", slot=True)], documented(
+        "nf-ks-kscreateallocator", "There are user-mode and kernel-mode versions of KsCreateAllocator; a valid "
+        "framing on a sink pin gives an allocator handle."))
+    p = Program()
+    op = p.add(GOOD.replace(" out=h2", " irql=DISPATCH_LEVEL out=h2"))
+    R.case("documented.kscreateallocator.passive_only", p, [{"op": op, "slot": False}], documented(
+        "nf-ks-kscreateallocator", "Kernel-mode callers may call KsCreateAllocator only at PASSIVE_LEVEL: no "
+        "allocator is created above it (the interpreter does not make the call)."))
+    p = Program(user=True)
+    op = p.add(f"create_raw parent=h1 name={name_blob(framing_bytes(frames=3, size=512, align=0))} length=102 "
+               "max_length=102 out=h2")
+    s_ = p.add("prop_status target=h2")
+    R.case("documented.validate_create_request.returns_supplied_framing", p, [
+        st(op, "success", slot=True), st(s_, "success", out_prefix=True,
+                                         out=framing_bytes(frames=3, size=512, align=0).hex())], documented(
+        "nf-ks-ksvalidateallocatorcreaterequest", "On success KsValidateAllocatorCreateRequest returns the framing "
+        "supplied with the create request; the allocator built from it reports that framing "
+        "(ns-ks-ksstreamallocator_status)."))
+    p = Program(user=True)
+    op = p.add(f'create_raw parent=h1 name=utf16:"{CLASS}\\\\" length=78 max_length=78 out=h2')
+    R.case("documented.validate_create_request.invalid_is_error", p, [st(op, "error", slot=False)], documented(
+        "nf-ks-ksvalidateallocatorcreaterequest", "An invalid allocator create request (here one carrying no "
+        "framing at all) fails with an error; the code is not documented."))
+    p = Program()
+    op = p.add(GOOD)
+    s_ = p.add("prop_status target=h2")
+    R.case("documented.default_allocator.serves_requests", p, [st(op, "success", slot=True), st(s_, "success")],
+           documented("default-allocators", "A filter using the default allocator hands the allocator create to "
+                      "KsCreateDefaultAllocator, which binds the file object to its own dispatch table: the new "
+                      "handle answers the allocator's requests.", stream=True))
+    for align, why in (("FILE_BYTE_ALIGNMENT", "the smallest alignment"),
+                       ("FILE_LONG_ALIGNMENT", "the alignment allocators should support")):
+        p = Program()
+        op = p.add(GOOD.replace("FILE_LONG_ALIGNMENT", align))
+        R.case(f"documented.framing.{align.lower()}", p, [st(op, "success", slot=True)], documented(
+            "ns-ks-ksallocator_framing", f"FileAlignment takes FILE_*_ALIGNMENT values; {align} is {why}."))
+    p, (op,) = on_allocator(f"{METHOD} id=0 flags=KSMETHOD_TYPE_WRITE in_size=24 out_size=8 out=f0")
+    R.case("documented.alloc.sample_request", p, [st(op, OK, info=8, out="[f0]", slot=True)], documented(
+        "ksmethod-streamallocator-alloc", "The documented request: KSMETHOD_TYPE_WRITE, a KSMETHOD input and a "
+        "sizeof(PVOID) output that receives the frame pointer.", stream=True))
+    p, (op,) = on_allocator(f"{PROP} id=1 flags=KSPROPERTY_TYPE_BASICSUPPORT out_size=4")
+    R.case("documented.property.basicsupport_ulong", p, [st(op, "success", info=4)], documented(
+        "ksproperty-structure", "A BASICSUPPORT request with a ULONG-sized buffer returns only the access flags.",
+        stream=True))
+    p, (e, a, f) = on_allocator("event_enable target=h2 notify=KSEVENTF_EVENT_OBJECT out=e0",
+                                "fn_alloc target=h2 irql=DISPATCH_LEVEL out=f0",
+                                "fn_free target=h2 frame=f0 irql=DISPATCH_LEVEL")
+    R.case("documented.freeframe.signalled_on_free", p, [st(e, "success", slot=True), {"op": f, "signal": True}],
+           documented("ksevent-streamallocator-freeframe", "FREEFRAME notifies a direct-call client that a free "
+                      "frame is available: freeing a frame through the function table signals it.", stream=True))
+    p, (e, c) = on_allocator("event_enable target=h2 notify=KSEVENTF_EVENT_OBJECT out=e0", "close handle=h2")
+    R.case("documented.close.disables_events", p, [st(e, "success"), st(c, OK)], documented(
+        "ksproperty-streamallocator-functiontable", "When the allocator handle is closed the related events are "
+        "disabled automatically (an event left enabled would be a leak at teardown).", stream=True))
+
+
 def render() -> dict[str, str]:
     R = Recordings()
-    for part in (framing_fields, devcore, names, ksuser, ioctls, frames, events, framing_ex, default_ex, examples):
+    for part in (framing_fields, devcore, names, ksuser, ioctls, frames, events, framing_ex, default_ex, examples,
+                 contract):
         part(R)
     return R.render()
 
