@@ -175,9 +175,9 @@ class _Checker:
 
 
 def _header(c: _Checker, rec: dict) -> tuple[str, str, dict | None]:
-    c.obj(rec, "header", {"record", "schema", "source", "capture"})
     if rec.get("record") != "header":
         c.fail("the first line must be the header record {\"record\":\"header\", ...}")
+    c.obj(rec, "header", {"record", "schema", "source", "capture"})
     if rec.get("schema") != SCHEMA:
         c.fail(f"schema {rec.get('schema')!r} is not {SCHEMA!r}")
     src = c.obj(rec.get("source"), "header source", {"kind", "description"})

@@ -58,6 +58,8 @@ def replay(programs: list[str], km_replay: Path = KM_REPLAY) -> list[tuple[str, 
                 results[i] = (sections[name], "exit status 0")
             last = files.index(order[-1])
             if rc != 0:  # the last program started is the one that stopped the process
+                if rc > 128:  # replay.py exits with km_replay's negative wait status: 256 - signal
+                    rc = rc - 256
                 tail = " ".join(stderr.strip().splitlines()[-1:])
                 results[last] = (sections[order[-1]], describe_exit(rc) + (f": {tail}" if tail else ""))
             start = last + 1
