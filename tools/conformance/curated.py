@@ -512,17 +512,8 @@ def frames(R: Recordings) -> None:
     R.case("frames.free_to_other_allocator", p, [st(a, OK), st(f, OK), st(s, INVALID)], inferred(
         FOREIGN, "IOCTL FREE of another allocator's frame: STATUS_INVALID_PARAMETER, nothing freed (the frame "
         "stays with its owner, which reclaims it at close)."))
-    p = Program()
-    p.add(GOOD)
-    p.add("fn_alloc target=h2 irql=DISPATCH_LEVEL out=f0")
-    op = p.add("fn_free target=h2 frame=bogus irql=DISPATCH_LEVEL")
-    R.case("frames.fn_free_foreign_not_run", p, [{"op": op, "status": "error"}], inferred(
-        FOREIGN, "Function-table FreeFrame of a pointer not handed out is a kernel caller's contract violation "
-        "answered by a bugcheck; the interpreter refuses to make that call (SKIPPED frame), so the case only "
-        "documents that no status is produced."),
-        todo="not observable through the operation language: fn_free of a foreign frame is SKIPPED by the "
-             "interpreter and the bugcheck is covered by km_tests; this case can never match",
-        comment="kept so the decisions row is visibly accounted for")
+    # The decisions row "function-table FreeFrame of such a pointer -> bugcheck" has no case: the interpreter
+    # never makes that call (SKIPPED frame), so no trace can show it; km_tests cover the bugcheck.
     p = Program()
     p.add(GOOD)
     op = p.add("close handle=h1")
