@@ -115,6 +115,22 @@ class EndToEnd(unittest.TestCase):
         self.assertNotIn("Traceback", err)
         self.assertFalse(self.summary.exists())
 
+    def test_suite_speaks_ktest(self):
+        from unittest import mock
+        from tools.conformance import suite
+        f = self.write("r.jsonl", rec("t.right", "STATUS_INVALID_PARAMETER"), rec("t.wrong", "STATUS_SUCCESS"),
+                       rec("t.todo", "STATUS_SUCCESS", todo="known"))
+        out = io.StringIO()
+        with mock.patch.object(engine, "default_recordings", lambda: [f]), contextlib.redirect_stdout(out):
+            rc = suite.main([])
+        lines = out.getvalue().splitlines()
+        self.assertEqual(rc, 1)
+        self.assertIn("PASS conformance.t.right", lines)
+        self.assertIn("FAIL conformance.t.wrong: op 2 status: expected STATUS_SUCCESS, observed "
+                      "STATUS_INVALID_PARAMETER", lines)
+        self.assertIn("SKIP conformance.t.todo: todo: known", lines)
+        self.assertEqual(lines[-1], "1 passed, 1 failed, 1 skipped")
+
     def test_bad_argument_exits_2(self):
         rc, _, err = run_cli(["--frobnicate"])
         self.assertEqual(rc, 2)
