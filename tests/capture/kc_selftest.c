@@ -90,7 +90,7 @@ int main(void)
 
     static const uint8_t frame8[] = { 0x10, 0x20, 0, 0, 0, 0x80, 0xff, 0xff, 0xaa };
     static const uint8_t zero8[] = { 0, 0, 0, 0, 0, 0, 0, 0, 0x01 };
-    static const uint8_t table[] = { 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 7 };
+    static const uint8_t table[] = { 1, 0, 0, 0, 3, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 7 };
     kc_frame_slots slots = { 0 };
     slots.addr[2] = 0xffff800000002010ull; /* a freed frame in f2, the same frame live in f5 */
     slots.filled[2] = true;
