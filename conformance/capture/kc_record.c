@@ -104,10 +104,10 @@ void kc_write_header(kc_writer *w, const kc_header *h)
     kc_json_string(f, h->windows_build != NULL ? h->windows_build : "unknown");
     kc_opt_string(f, "arch", h->arch, false);
     fprintf(f, ",\"callerBitness\":%d,\"wow64\":%s", h->caller_bitness, h->wow64 ? "true" : "false");
-    fputs(",\"ksSys\":{", f);
-    kc_opt_string(f, "version", h->ks_sys_version, true);
-    fputs("},\"ksuserDll\":{", f);
-    kc_opt_string(f, "version", h->ksuser_dll_version, true);
+    fputs(",\"ksSys\":{\"version\":", f);
+    kc_json_string(f, h->ks_sys_version != NULL ? h->ks_sys_version : "unknown"); /* the loader wants a string */
+    fputs("},\"ksuserDll\":{\"version\":", f);
+    kc_json_string(f, h->ksuser_dll_version != NULL ? h->ksuser_dll_version : "unknown");
     fputs("},\"target\":{\"device\":", f);
     kc_json_wstring(f, h->device, h->device_units);
     fprintf(f, ",\"pin\":%lu", (unsigned long)h->pin);
@@ -130,23 +130,24 @@ void kc_case_expect(kc_writer *w, const kc_expect *e)
     FILE *f = w->f;
     fputs(w->expects++ != 0 ? ",{" : "{", f);
     fprintf(f, "\"op\":%lu", (unsigned long)e->op);
-    if (e->done)
-        fprintf(f, ",\"done\":true,\"after\":%lu", (unsigned long)e->after);
-    kc_opt_string(f, "status", e->status, false);
+    if (e->status != NULL)
+        kc_opt_string(f, "status", e->status, false);
     if (e->has_info)
         fprintf(f, ",\"info\":%llu", (unsigned long long)e->info);
     if (e->out != NULL && e->out[0] != 0)
         kc_opt_string(f, "out", e->out, false);
-    if (e->slot)
-        fputs(",\"slot\":true", f);
-    if (e->signal_count != 0) {
-        fputs(",\"signal\":[", f);
-        for (size_t i = 0; i < e->signal_count; i++)
-            fprintf(f, "%s%u", i != 0 ? "," : "", e->signals[i]);
-        fputc(']', f);
+    if (e->has_slot)
+        fprintf(f, ",\"slot\":%s", e->slot ? "true" : "false");
+    if (e->has_signal)
+        fprintf(f, ",\"signal\":%s", e->signal ? "true" : "false");
+    if (e->has_done) {
+        fputs(",\"done\":{", f);
+        kc_opt_string(f, "status", e->done_status, true);
+        fprintf(f, ",\"info\":%llu", (unsigned long long)e->done_info);
+        if (e->has_done_during)
+            fprintf(f, ",\"during\":%lu", (unsigned long)e->done_during);
+        fputc('}', f);
     }
-    if (e->via != NULL)
-        kc_opt_string(f, "via", e->via, false);
     fputc('}', f);
 }
 

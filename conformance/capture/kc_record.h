@@ -31,19 +31,21 @@ typedef struct kc_header {
     const char *pin_format;     /* how the pin's data format was chosen */
 } kc_header;
 
-/* One observed operation (a field left at its zero value is not written, except op and status). */
+/* What was observed of one operation, in the conformance loader's expectation keys
+ * (tools/conformance/recording.py EXPECT_KEYS); a key whose `has_` flag is false is not written. */
 typedef struct kc_expect {
     size_t op;
-    const char *status;     /* "STATUS_SUCCESS", "0xC0000001", "win32:87", "SKIPPED empty h3", "-" */
+    const char *status;     /* "STATUS_SUCCESS", "0x12345678", "win32:87", "success"; NULL: not written */
     bool has_info;
     uint64_t info;
     const char *out;        /* hex with pointer tokens (kc_format_out); NULL or "" when no bytes came back */
-    bool slot;              /* the op filled its result slot */
-    const char *via;        /* "win32" when only a Win32 error code was observable */
-    bool done;              /* a completion of the pending request `op`, observed after op `after` */
-    size_t after;
-    const unsigned *signals; /* event ordinals signalled during the op */
-    size_t signal_count;
+    bool has_slot, slot;    /* the op has a result slot; it filled it */
+    bool has_signal, signal; /* events could be signalled; one was, during this op */
+    bool has_done;          /* the request pended and its completion was seen: */
+    const char *done_status;
+    uint64_t done_info;
+    bool has_done_during;   /* false when it completed during the final rundown */
+    size_t done_during;     /* the op during which the completion was seen */
 } kc_expect;
 
 typedef struct kc_writer {

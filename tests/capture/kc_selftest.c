@@ -72,17 +72,21 @@ int main(void)
                     .device_units = sizeof device / sizeof device[0], .pin = 3, .pin_format = "first data range" };
     kc_write_header(&w, &h);
 
-    kc_case_begin(&w, "sample.case", "version 1\nclose handle=null\n");
-    static const unsigned signals[] = { 1, 3 };
+    kc_case_begin(&w, "sample.case", "set_mode mode=UserMode\nclose handle=null\nclose handle=bogus\n"
+                                     "close handle=null\n");
     char buf[16];
-    kc_expect e1 = { .op = 0, .status = kc_format_status(buf, sizeof buf, 0xC0000008u), .has_info = true, .info = 0 };
+    kc_expect e1 = { .op = 1, .status = kc_format_status(buf, sizeof buf, 0xC0000008u), .has_info = true, .info = 0 };
     kc_case_expect(&w, &e1);
-    kc_expect e2 = { .op = 1, .status = "win32:87", .via = "win32", .slot = true, .signals = signals, .signal_count = 2 };
+    kc_expect e2 = { .op = 2, .status = "win32:87", .has_slot = true, .slot = false, .has_signal = true,
+                     .signal = true };
     kc_case_expect(&w, &e2);
     char unknown[16];
-    kc_expect e3 = { .op = 2, .status = kc_format_status(unknown, sizeof unknown, 0x12345678u), .has_info = true,
-                     .info = 4294967296ull, .out = "00ff", .done = true, .after = 5 };
+    kc_expect e3 = { .op = 3, .status = kc_format_status(unknown, sizeof unknown, 0x12345678u), .has_info = true,
+                     .info = 4294967296ull, .out = "00ff", .has_slot = true, .slot = true, .has_done = true,
+                     .done_status = "STATUS_CANCELLED", .done_info = 8, .has_done_during = true, .done_during = 3 };
     kc_case_expect(&w, &e3);
+    kc_expect e4 = { .op = 0, .status = "success", .has_done = true, .done_status = "0xC0000120" };
+    kc_case_expect(&w, &e4);
     kc_case_end(&w, "comment with \"quotes\"");
 
     kc_case_begin(&w, "empty.case", "");

@@ -19,6 +19,7 @@ sys.path.insert(0, str(ROOT / "tools"))
 sys.path.insert(0, str(KIT))
 import gen_cases  # noqa: E402
 import opcodec  # noqa: E402
+from tools.conformance import recording  # noqa: E402
 
 PE_MACHINE = {"x86_64": 0x8664, "i686": 0x14C}
 KIT_IMPORTS = (b"KsCreatePin", b"KsCreateAllocator", b"NtCreateFile", b"NtDeviceIoControlFile", b"NtClose",
@@ -54,11 +55,13 @@ def pe_check(out: Path, target: str):
     expect(not missing, f"{exe.name} does not import {', '.join(missing)}")
 
 
-def selftest_lines(out: Path):
-    proc = run([out / "kc_selftest"])
-    expect(proc.returncode == 0, f"kc_selftest exited {proc.returncode}: {proc.stderr.strip()}")
-    lines = proc.stdout.splitlines()
-    expect(all(ln.isascii() for ln in lines), "the writer wrote non-ASCII bytes (everything else is \\u-escaped)")
+def selftest_lines(out: Path, raw: list | None = None):
+    proc = subprocess.run([str(out / "kc_selftest")], capture_output=True, timeout=60)
+    expect(proc.returncode == 0, f"kc_selftest exited {proc.returncode}: {proc.stderr.decode(errors='replace')}")
+    expect(proc.stdout.isascii(), "the writer wrote non-ASCII bytes (everything else must be \\u-escaped)")
+    lines = proc.stdout.decode("ascii").splitlines()
+    if raw is not None:
+        raw[:] = lines
     try:
         return [json.loads(ln) for ln in lines]
     except json.JSONDecodeError as e:
@@ -74,7 +77,7 @@ def writer_header(recs):
     expect(c["target"]["device"] == "\\\\?\\usb#\u00e9\ud800\"", f"device path escaping: {c['target']['device']!r}")
     expect((c["windowsBuild"], c["arch"], c["callerBitness"], c["wow64"]) == ("10.0.1.2", "amd64", 32, True),
            f"capture fields: {c}")
-    expect(c["ksSys"] == {"version": "10.0.1.2"} and c["ksuserDll"] == {"version": None}, "file versions")
+    expect(c["ksSys"] == {"version": "10.0.1.2"} and c["ksuserDll"] == {"version": "unknown"}, "file versions")
     expect(c["target"]["pin"] == 3 and c["tool"].startswith("kscapture "), "target pin / tool")
 
 
@@ -82,15 +85,36 @@ def writer_cases(recs):
     cases = [r for r in recs if r["record"] == "case"]
     expect(len(cases) == 2, f"{len(cases)} case records, expected 2")
     c = cases[0]
-    expect(c["id"] == "sample.case" and c["program"] == "version 1\nclose handle=null\n", "id/program")
+    expect(c["id"] == "sample.case" and c["program"].startswith("set_mode mode=UserMode\n"), "id/program")
     expect(c["expect"] == [
-        {"op": 0, "status": "STATUS_INVALID_HANDLE", "info": 0},
-        {"op": 1, "status": "win32:87", "slot": True, "signal": [1, 3], "via": "win32"},
-        {"op": 2, "done": True, "after": 5, "status": "0x12345678", "info": 4294967296, "out": "00ff"}],
+        {"op": 1, "status": "STATUS_INVALID_HANDLE", "info": 0},
+        {"op": 2, "status": "win32:87", "slot": False, "signal": True},
+        {"op": 3, "status": "0x12345678", "info": 4294967296, "out": "00ff", "slot": True,
+         "done": {"status": "STATUS_CANCELLED", "info": 8, "during": 3}},
+        {"op": 0, "status": "success", "done": {"status": "0xC0000120", "info": 0}}],
         f"expect entries: {c['expect']}")
     expect(c["provenance"]["class"] == "host-test" and c["user_reachable"] is True, "provenance / user_reachable")
     expect(c["comment"] == 'comment with "quotes"', "comment")
     expect(cases[1]["expect"] == [] and cases[1]["program"] == "", "an empty case")
+
+
+def loader_accepts(lines):
+    """The conformance loader takes what the writer writes once the kind is windows (done here, in
+    memory only: a host build never writes a windows recording), and refuses the host build's own kind."""
+    text = "\n".join(ln for ln in lines if '"record":"header"' in ln or '"id":"sample.case"' in ln) + "\n"
+    try:
+        recording.parse(text, "<host-test>")
+        raise Check("the conformance loader accepted a host-test recording")
+    except recording.RecordingError as e:
+        expect("host-test" in str(e), f"refused for another reason: {e}")
+    windows = text.replace('"kind":"host-test"', '"kind":"windows"').replace('"class":"host-test"',
+                                                                             '"class":"windows"')
+    try:
+        rec = recording.parse(windows, "<host-test as windows>")
+    except recording.RecordingError as e:
+        raise Check(f"the conformance loader refuses the writer's format: {e}")
+    expect(rec.kind == "windows" and len(rec.cases) == 1 and len(rec.cases[0].expect) == 4,
+           f"loaded {rec.kind}, {len(rec.cases)} case(s)")
 
 
 def out_tokens(recs):
@@ -214,7 +238,8 @@ def main(argv: list[str]) -> int:
             needs_build()
             if "recs" not in cache:
                 try:
-                    cache["recs"] = selftest_lines(out)
+                    cache["lines"] = []
+                    cache["recs"] = selftest_lines(out, cache["lines"])
                 except Check as e:
                     cache["recs"] = e
             if isinstance(cache["recs"], Check):
@@ -225,6 +250,7 @@ def main(argv: list[str]) -> int:
         case("writer_header", lambda: writer_header(records()))
         case("writer_cases", lambda: writer_cases(records()))
         case("out_tokens", lambda: out_tokens(records()))
+        case("loader_accepts", lambda: (records(), loader_accepts(cache["lines"])))
         case("table_fixture", lambda: table_matches(records(), [FIXTURE]))
         case("generator_errors", generator_errors, tmp)
 
