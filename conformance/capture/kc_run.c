@@ -791,7 +791,9 @@ bool kc_run_case(const kc_case *c, const kc_target *t, kc_writer *w, char *why, 
     }
     bool ran = !r->skip;
     if (ran) {
-        kc_case_begin(w, c->id, c->program);
+        char id[256];
+        snprintf(id, sizeof id, "%s%s", t->id_prefix != NULL ? t->id_prefix : "", c->id);
+        kc_case_begin(w, id, c->program);
         for (size_t i = 0; i < r->entry_count; i++)
             kc_case_expect(w, &r->entries[i].e);
         char comment[160];

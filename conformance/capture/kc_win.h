@@ -28,6 +28,7 @@ typedef struct kc_target {
     ULONG pin;
     KSPIN_CONNECT *connect; /* KSPIN_CONNECT followed by the KSDATAFORMAT */
     const char *format_how; /* how the format was obtained, for the header */
+    const char *id_prefix;  /* prepended to every case id written ("" by default) */
 } kc_target;
 
 /* kc_device.c */

@@ -10,13 +10,15 @@
 static const char usage[] =
     "usage: kscapture --list\n"
     "       kscapture --list-cases [--cases GLOB[,GLOB...]]\n"
-    "       kscapture --device PATH [--pin N] [--out FILE.jsonl] [--cases GLOB[,GLOB...]]\n"
+    "       kscapture --device PATH [--pin N] [--out FILE.jsonl] [--cases GLOB[,GLOB...]] [--id-prefix P]\n"
     "  --list        KS filters of the capture, render, audio and video categories (paths for --device)\n"
     "  --list-cases  the compiled-in case ids\n"
     "  --device      the filter's device interface path, as --list prints it\n"
     "  --pin         the pin type to create (default 0)\n"
     "  --out         the recording to write (default kscapture.jsonl; overwritten)\n"
-    "  --cases       run only the cases whose id matches one of the globs (* and ?)\n";
+    "  --cases       run only the cases whose id matches one of the globs (* and ?)\n"
+    "  --id-prefix   written before every case id (a-z 0-9 . _ -), e.g. win.22631.x64. so the file can sit\n"
+    "                next to the curated recordings, whose ids it would otherwise repeat\n";
 
 /* A shell-style glob with * and ?, on the case id. */
 static bool kc_glob(const char *p, const char *s)
@@ -59,6 +61,7 @@ int wmain(int argc, WCHAR **argv)
     const WCHAR *device = NULL, *out = L"kscapture.jsonl";
     char filter_buf[1024];
     const char *filter = NULL;
+    char prefix_buf[64] = "";
     bool list = false, list_cases = false;
     unsigned long pin = 0;
     for (int i = 1; i < argc; i++) {
@@ -72,7 +75,8 @@ int wmain(int argc, WCHAR **argv)
             fputs(usage, stdout);
             return 0;
         } else if (!has_value && (wcscmp(a, L"--device") == 0 || wcscmp(a, L"--pin") == 0 ||
-                                  wcscmp(a, L"--out") == 0 || wcscmp(a, L"--cases") == 0)) {
+                                  wcscmp(a, L"--out") == 0 || wcscmp(a, L"--cases") == 0 ||
+                                  wcscmp(a, L"--id-prefix") == 0)) {
             return kc_bad_usage("%ls needs a value", a);
         } else if (wcscmp(a, L"--device") == 0) {
             device = argv[++i];
@@ -83,6 +87,13 @@ int wmain(int argc, WCHAR **argv)
             pin = wcstoul(argv[++i], &end, 10);
             if (end == argv[i] || *end != 0 || pin > 0xFFFF)
                 return kc_bad_usage("--pin needs a pin number (0..65535), not '%ls'", argv[i]);
+        } else if (wcscmp(a, L"--id-prefix") == 0) {
+            const WCHAR *p = argv[++i];
+            size_t n = wcslen(p);
+            if (n >= sizeof prefix_buf || wcsspn(p, L"abcdefghijklmnopqrstuvwxyz0123456789._-") != n)
+                return kc_bad_usage("--id-prefix: '%ls' must be at most 63 of a-z 0-9 . _ -", p);
+            for (size_t k = 0; k <= n; k++)
+                prefix_buf[k] = (char)p[k];
         } else if (wcscmp(a, L"--cases") == 0) {
             int n = WideCharToMultiByte(CP_UTF8, 0, argv[++i], -1, filter_buf, sizeof filter_buf, NULL, NULL);
             if (n == 0)
@@ -103,7 +114,7 @@ int wmain(int argc, WCHAR **argv)
     if (device == NULL)
         return kc_bad_usage("%lsgive --device PATH (see --list) or --list", L"");
 
-    kc_target target = { .device = device, .pin = pin };
+    kc_target target = { .device = device, .pin = pin, .id_prefix = prefix_buf };
     char why[512];
     if (!kc_prepare_pin(&target, why, sizeof why)) {
         fprintf(stderr, "kscapture: %ls pin %lu: %s\nNothing was recorded.\n", device, pin, why);
