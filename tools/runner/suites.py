@@ -50,6 +50,10 @@ def replay_corpus(ctx: Context) -> list[str]:
     return [sys.executable, str(ctx.root / "tools" / "replay_suite.py"), str(ctx.root), *ctx.patterns]
 
 
+def capture_kit(ctx: Context) -> list[str]:
+    return [sys.executable, "-m", "tools.runner.capture_suite", *ctx.patterns]
+
+
 def conformance(ctx: Context) -> list[str]:
     return [sys.executable, "-m", "tools.conformance.suite", *ctx.patterns]
 
@@ -69,6 +73,8 @@ SUITES: list[Suite] = [
           corpus_replay("msan"), preset="msan", needs=C_TOOLCHAIN + ("msan-runtime",)),
     Suite("conformance", "every case of conformance/recordings replayed and diffed with its expectations",
           conformance, preset="asan-ubsan", needs=C_TOOLCHAIN + ("asan-ubsan-runtime",)),
+    Suite("capture-kit", "the Windows capture kit: kscapture cross-built for x86_64 and i686, its writer and case "
+          "table checked on the host", capture_kit, needs=("clang", "mingw-w64", "asan-ubsan-runtime")),
     Suite("runner-selftest", "the Python tests of run_tests.py itself (tests/python)", runner_selftest),
 ]
 
