@@ -117,6 +117,23 @@ class ParseErrors(unittest.TestCase):
         rec = recording.parse(text(case(provenance=prov), header=h), "w.jsonl")
         self.assertEqual(rec.cases[0].cls, "windows")
 
+    def test_windows_capture_stands_beside_the_curated_case_it_observed(self):
+        h = {"record": "header", "schema": "ks-conformance/1", "source": {"kind": "windows", "description": "d"},
+             "capture": {"windowsBuild": "10.0.26100.1", "arch": "amd64", "callerBitness": 32,
+                         "ksSys": {"version": "v"}, "ksuserDll": {"version": "v"},
+                         "target": {"device": "avshws", "pin": 0}, "tool": "kscapture"}}
+        prov = {"class": "windows", "cite": "capture header", "statement": "recorded"}
+        with tempfile.TemporaryDirectory() as tmp:
+            curated, win = Path(tmp) / "c.jsonl", Path(tmp) / "w.jsonl"
+            curated.write_text(text(case()))
+            win.write_text(text(case(provenance=prov), header=h))
+            recs = recording.load_all([str(curated), str(win)])
+            self.assertEqual([c.id for r in recs for c in r.cases],
+                             ["t.one", "t.one@windows-10.0.26100.1-amd64-32"])
+            # The same capture twice is still a duplicate.
+            with self.assertRaises(recording.RecordingError):
+                recording.load_all([str(win), str(win)])
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -292,9 +292,24 @@ def load(path: str) -> Recording:
     return parse(text, path)
 
 
+def capture_label(capture: dict | None) -> str:
+    """'windows-<build>-<arch>-<bits>' for a capture header, the suffix of its cases' names."""
+    c = capture or {}
+    parts = [str(c.get(k, "unknown")) for k in ("windowsBuild", "arch", "callerBitness")]
+    return "windows-" + "-".join(p.replace(" ", "_") for p in parts)
+
+
 def load_all(paths: list[str]) -> list[Recording]:
-    """Loads every file; case ids must be unique across them (ids name ktest cases and summary rows)."""
+    """Loads every file. A Windows capture replays the curated cases, so its cases keep the curated
+    ids and are named '<id>@windows-<build>-<arch>-<bits>': a capture stands beside the curated case
+    it observed, and two captures of different builds beside each other. Names must be unique across
+    the files loaded (they name ktest cases and summary rows)."""
     recs = [load(p) for p in paths]
+    for r in recs:
+        if r.kind == "windows":
+            label = capture_label(r.capture)
+            for case in r.cases:
+                case.id = f"{case.id}@{label}"
     seen: dict[str, Case] = {}
     for r in recs:
         for case in r.cases:
