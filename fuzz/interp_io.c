@@ -337,8 +337,10 @@ void ip_op_ioctl(const op_args_ioctl *x)
     bool method = x->code == IOCTL_KS_METHOD && IsEqualGUID(&x->set, &KSMETHODSETID_StreamAllocator);
     bool alloc = method && x->id == KSMETHOD_STREAMALLOCATOR_ALLOC && (kind == KSMETHOD_TYPE_SEND || kind == KSMETHOD_TYPE_WRITE);
     bool free_ = method && x->id == KSMETHOD_STREAMALLOCATOR_FREE && kind == KSMETHOD_TYPE_SEND;
+    /* Only a GET of FUNCTIONTABLE returns the two pointers; a support query of the same id returns flags. */
     bool table = x->code == IOCTL_KS_PROPERTY && IsEqualGUID(&x->set, &KSPROPSETID_StreamAllocator) &&
-                 x->id == KSPROPERTY_STREAMALLOCATOR_FUNCTIONTABLE;
+                 x->id == KSPROPERTY_STREAMALLOCATOR_FUNCTIONTABLE &&
+                 (x->flags & ~(ULONG)KSPROPERTY_TYPE_TOPOLOGY) == KSPROPERTY_TYPE_GET;
     ip_ioctl_args a = { .target_object = ip_is_allocator(o) ? o : IP_NONE, .target = h, .code = x->code, .in = in,
                         .in_len = in_len, .in_size = x->in_size, .data = data, .data_len = x->data.len,
                         .out_size = x->out_size, .frame = frame, .has_frame = x->frame != OP_REF_NULL,

@@ -305,6 +305,10 @@ KTEST(interp, op_run_general_ioctl)
           .flags = 1, .in_size = 24, .out_size = 32, .frame = OP_REF_NULL, .buffers = 0x1, .mode = P_CUR, .irql = P_CUR);
     P_ADD(&prog, IOCTL, ioctl, .target = 2, .code = IOCTL_KS_PROPERTY, .set = KSPROPSETID_StreamAllocator, .id = 1,
           .flags = 1, .in_size = 2000000, .out_size = 32, .frame = OP_REF_NULL, .mode = P_CUR, .irql = P_CUR);
+    /* A support query of the FUNCTIONTABLE id returns flags, not pointers: no [fn] tokens. */
+    P_ADD(&prog, IOCTL, ioctl, .target = 2, .code = IOCTL_KS_PROPERTY, .set = KSPROPSETID_StreamAllocator, .id = 0,
+          .flags = KSPROPERTY_TYPE_BASICSUPPORT, .in_size = 24, .out_size = 4, .frame = OP_REF_NULL, .mode = P_CUR,
+          .irql = P_CUR);
     EXPECT_TRACE(&prog, &model,
                  "trace 1\n"
                  "0000 open_filter STATUS_SUCCESS info=0 h0=#1\n"
@@ -315,6 +319,7 @@ KTEST(interp, op_run_general_ioctl)
                  "0005 ioctl STATUS_SUCCESS info=0\n"
                  "0006 ioctl STATUS_INVALID_PARAMETER info=0\n"
                  "0007 ioctl SKIPPED size\n"
+                 "0008 ioctl STATUS_SUCCESS info=4 out=01000000\n"
                  "end STATUS_SUCCESS\n");
 }
 

@@ -419,20 +419,17 @@ def ioctls(R: Recordings) -> None:
         ("method_too_small", f"{METHOD} id=0 flags=KSMETHOD_TYPE_SEND out_size=4",
          {"status": "STATUS_BUFFER_TOO_SMALL", "info": 0, "slot": False},
          "The same rules for methods: an output shorter than sizeof(PVOID) is STATUS_BUFFER_TOO_SMALL."),
-        ("method_basicsupport_description", f"{METHOD} id=0 flags=KSMETHOD_TYPE_BASICSUPPORT out_size=40",
-         {"status": OK, "info": 40},
-         "The same rules for methods: BASICSUPPORT with >= 40 output bytes returns a 40-byte description."),
+        ("method_basicsupport_flags", f"{METHOD} id=0 flags=KSMETHOD_TYPE_BASICSUPPORT out_size=40",
+         {"status": OK, "info": 4, "out": "02000000", "out_prefix": True},
+         "A method's BASICSUPPORT answers the item's KSMETHOD_TYPE flags as a ULONG (ALLOC is "
+         "KSMETHOD_TYPE_WRITE), whatever larger buffer is offered: a method has no property description."),
         ("event_unknown_id", "event_enable target=h2 event_id=7 notify=KSEVENTF_EVENT_OBJECT out=e0",
          {"status": "STATUS_NOT_FOUND", "slot": False}, "The same rules for events: an unknown event id is "
          "STATUS_NOT_FOUND."),
     ]
     for cid, line, exp, statement in std:
         p, (op,) = on_allocator(line)
-        extra = {}
-        if cid == "method_basicsupport_description":
-            extra["todo"] = ("the method BASICSUPPORT answers with the 4-byte ULONG flags even when 40 bytes are "
-                             "offered; decisions Q14 says the property rules apply to methods")
-        R.case(f"ioctl.ks.{cid}", p, [{"op": op, **exp}], inferred("Q14", statement), **extra)
+        R.case(f"ioctl.ks.{cid}", p, [{"op": op, **exp}], inferred("Q14", statement))
 
 
 # ---- frames: ALLOC/FREE, the Frames limit, the direct-call path, close ------------------------------
@@ -692,14 +689,11 @@ def examples(R: Recordings) -> None:
     p = load("allocator_session.ops")  # ops: filter, pin, create, status, alloc, table, event, fn_alloc, fn_free, free, disable, close x3
     R.case("examples.allocator_session", p, [
         st(2, OK, slot=True), st(3, OK, info=32, out=status_out(framing_bytes(frames=4))), st(4, OK, slot=True),
-        st(5, OK, info=16), st(6, "STATUS_NOT_SUPPORTED", slot=False), st(7, OK, slot=True),
-        {"op": 8, "signal": False}, st(9, OK, signal=False), st(11, OK), st(12, OK), st(13, OK)], inferred(
-        "Q9", "A kernel session: create, STATUS, ALLOC, the function table at DISPATCH_LEVEL, frames returned by "
-        "both paths, everything closed (Q8, Q10, Q17). The example enables FREEFRAME with the op's default "
-        "notification type, KSEVENTF_EVENT_HANDLE, which is not modelled (STATUS_NOT_SUPPORTED), so no event "
-        "is signalled."),
-        comment="corpus/examples/allocator_session.ops says it watches the FREEFRAME event; it would need "
-                "notify=KSEVENTF_EVENT_OBJECT to do so")
+        st(5, OK, info=16), st(6, OK, slot=True), st(7, OK, slot=True),
+        {"op": 8, "signal": True}, st(9, OK, signal=True), st(10, OK), st(11, OK), st(12, OK), st(13, OK)], inferred(
+        "Q9", "A kernel session: create, STATUS, ALLOC, the function table at DISPATCH_LEVEL, FREEFRAME enabled "
+        "with an event object and signalled by every frame returned, by both paths (Q9), the event disabled by "
+        "its KSEVENTDATA, everything closed (Q8, Q10, Q17)."))
     p = load("malformed_create.ops")
     R.case("examples.malformed_create", p, [
         st(2, INVALID), st(3, [INVALID, "STATUS_OBJECT_NAME_INVALID"]), st(4, [INVALID, "STATUS_OBJECT_NAME_NOT_FOUND"]),
@@ -709,12 +703,12 @@ def examples(R: Recordings) -> None:
         "MaximumLength below Length (Q18), a bogus parent, FrameSize 0 (Q1), a non-mask alignment (Q6); "
         "a good create succeeds and its function table is refused to user mode (Q8)."))
     p = load("framing_ex_check.ops")
-    R.case("examples.framing_ex_check", p, [st(0, INVALID), st(1, "STATUS_INVALID_BUFFER_SIZE"), st(2, INVALID),
+    R.case("examples.framing_ex_check", p, [st(0, OK), st(1, "STATUS_INVALID_BUFFER_SIZE"), st(2, INVALID),
                                             st(3, "STATUS_INVALID_BUFFER_SIZE"), st(4, INVALID)], inferred(
-        "Q13", "The example's item has FramingRange {4096, 4096, Stepping 1}: Stepping above Max - Min is "
-        "STATUS_INVALID_PARAMETER (ops 0 and 2, BufferSize exact and larger); BufferSize short and a CountItems "
-        "the buffer cannot hold are STATUS_INVALID_BUFFER_SIZE; NULL is STATUS_INVALID_PARAMETER."),
-        comment="corpus/examples/framing_ex_check.ops presents op 0 as the good framing; by Q13 it is not")
+        "Q13", "A valid one-item KSALLOCATOR_FRAMING_EX with BufferSize exact is accepted (op 0); an all-zero item "
+        "is refused whatever the BufferSize once that is large enough (RatioDenominator 0, op 2), and "
+        "STATUS_INVALID_BUFFER_SIZE when BufferSize is short or CountItems claims more than the buffer holds; "
+        "NULL is STATUS_INVALID_PARAMETER."))
     p = load("default_ex_faults.ops")
     R.case("examples.default_ex_faults", p, [
         st(2, OK, slot=True), st(3, OK, slot=True), st(4, OK), st(5, "STATUS_INSUFFICIENT_RESOURCES", slot=False),
@@ -722,7 +716,7 @@ def examples(R: Recordings) -> None:
         CALLBACKS, "All callbacks: created, a frame taken and returned; InitializeAllocator failing: its status; "
         "DefaultAllocate without DefaultFree: refused; the first pool allocation of a create failing: "
         "STATUS_INSUFFICIENT_RESOURCES (Q1)."),
-        comment="op 11 (a fault plan on tag 'Ksal') is not asserted: which pool tags exist is the "
+        comment="op 11 (a fault plan on the tag 'KsaO') is not asserted: which pool tags exist is the "
                 "implementation's business, not a decision")
 
 
