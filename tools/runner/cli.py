@@ -52,6 +52,8 @@ def build_parser(registry: list[Suite]) -> argparse.ArgumentParser:
                                       "save findings under out/fuzz/findings/, merge the corpus into "
                                       "out/fuzz/<engine>/<target>/corpus; the last line is the summary.")
     fuzz_campaign.add_arguments(fuzz)
+    sub.add_parser("diff", help="differential replay: the first diverging operation per program on two "
+                                "allocator implementations (tools/diff.py --help)", add_help=False)
     for name, (issue, what) in RESERVED.items():
         sub.add_parser(name, help=f"{what} (not implemented yet: issue {issue})", add_help=False)
     return parser
@@ -169,6 +171,9 @@ def main(argv: list[str] | None = None, *, registry: list[Suite] | None = None, 
     out = out or sys.stdout
     parser = build_parser(registry)
     argv = normalise_argv(list(sys.argv[1:] if argv is None else argv))
+    if argv and argv[0] == "diff":  # its own argument parser: tools/diff.py
+        from tools import diff as diff_tool
+        return diff_tool.main(argv[1:])
     if argv and argv[0] in RESERVED:  # whatever follows: the subcommand does not exist yet
         issue, what = RESERVED[argv[0]]
         print(f"run_tests.py {argv[0]}: not implemented yet (issue {issue}: {what})", file=sys.stderr)

@@ -46,7 +46,7 @@ def problems(undefined: dict[str, set[str]], defined: set[str], provided: dict[s
         if name in defined or _instrumentation(name):
             continue
         kind = provided.get(name)
-        if kind in ("function", "C runtime") or (kind == "allocator API" and mode == "driver"):
+        if kind in ("function", "function+macro", "C runtime") or (kind == "allocator API" and mode == "driver"):
             continue
         where = ", ".join(sorted(undefined[name]))
         if kind == "allocator API":

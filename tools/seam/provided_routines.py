@@ -24,7 +24,7 @@ ALLOCATOR_API = ("KsCreateAllocator", "KsCreateDefaultAllocator", "KsCreateDefau
 C_RUNTIME = ("memcmp", "memcpy", "memmove", "memset")
 ROUTINE_MACRO = re.compile(r"^#define ((?:Ex|Ke|Io|Ks|Rtl|Ob|Zw|Nt|Mm|Ps|Km|Probe|Initialize|Insert|Remove|Is)"
                            r"[A-Za-z0-9_]*)\(", re.M)
-ROW = re.compile(r"^\| `([A-Za-z_][A-Za-z0-9_]*)` \| (function|inline|macro|allocator API|C runtime) \| `([a-z.]+)` \|$")
+ROW = re.compile(r"^\| `([A-Za-z_][A-Za-z0-9_]*)` \| (function|function\+macro|inline|macro|allocator API|C runtime) \| `([a-z.]+)` \|$")
 
 
 class GenerateError(Exception):
@@ -56,6 +56,8 @@ def functions(include: Path = INCLUDE) -> dict[str, tuple[str, str]]:
         header = Path(current_file).name
         kind = "inline" if node.get("inline") or node.get("storageClass") == "static" else "function"
         name = node["name"]
+        if name.startswith("__"):  # compiler builtins the headers' inlines use, not routines
+            continue
         if name in ALLOCATOR_API:
             kind = "allocator API"
         if name not in found or (found[name][0] == "function" and kind == "inline"):
@@ -72,7 +74,10 @@ def macros(include: Path = INCLUDE) -> dict[str, tuple[str, str]]:
 
 
 def render(include: Path = INCLUDE) -> str:
-    rows = {**macros(include), **functions(include)}
+    rows = macros(include)
+    for name, (kind, header) in functions(include).items():
+        both = name in rows and kind == "function"  # ExAllocatePoolWithTag: a macro over KmAllocatePoolAt, too
+        rows[name] = ("function+macro" if both else kind, header)
     for name in C_RUNTIME:
         rows[name] = ("C runtime", "ntdef.h")
     lines = [
@@ -84,6 +89,7 @@ def render(include: Path = INCLUDE) -> str:
         "sources' objects against this table and names any routine that is missing.",
         "",
         "Kinds: **function**: exported by the kernel model (harness/) or the KS framework model;",
+        "**function+macro**: exported, and a macro of the same name is what a call expands to;",
         "**inline**: defined in the header itself; **macro**: a routine-like macro (for example",
         "`ExAllocatePoolWithTag` expands to `KmAllocatePoolAt`, which records the call site);",
         "**allocator API**: defined by the implementation under test (allocator/, or the seam's sources);",
