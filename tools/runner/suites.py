@@ -59,6 +59,10 @@ SUITES: list[Suite] = [
           abi_check, needs=("clang", "mingw-w64")),
     Suite("replay", "every corpus program replayed twice (asan-ubsan, reference model on) + replay CLI errors",
           replay_corpus, preset="asan-ubsan", needs=C_TOOLCHAIN + ("asan-ubsan-runtime",)),
+    Suite("replay-filter-specific", "every corpus program replayed twice on the test filter pin's filter-specific "
+          "allocator (allocator_fs/, KM_IMPLEMENTATION=filter-specific), reference model on",
+          lambda ctx: ["env", "KM_IMPLEMENTATION=filter-specific", *replay_corpus(ctx)], preset="asan-ubsan",
+          needs=C_TOOLCHAIN + ("asan-ubsan-runtime",)),
     Suite("corpus-replay", "every fuzz target's replay binary over its seed corpus, ASan + UBSan",
           corpus_replay("asan-ubsan"), preset="asan-ubsan", needs=C_TOOLCHAIN + ("asan-ubsan-runtime",)),
     Suite("corpus-replay-msan", "every fuzz target's replay binary over its seed corpus, MemorySanitizer",
