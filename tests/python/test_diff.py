@@ -40,3 +40,36 @@ class Diverge(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class ConformanceOnTheFilterSpecificAllocator(unittest.TestCase):
+    """KM_IMPLEMENTATION=filter-specific turns a diverging case with a licensing operation (D1) into a
+    deliberate one, and nothing else."""
+
+    def setUp(self):
+        from tools.conformance import recording
+        root = Path(__file__).resolve().parents[2] / "conformance" / "recordings"
+        cases = {c.id: c for c in recording.load(str(root / "curated-default-ex.jsonl")).cases}
+        self.case = cases["default_ex.initialize_fails"]
+        self.trace = ("trace 1\n0000 open_filter STATUS_SUCCESS info=0 h0=#1\n0001 open_pin STATUS_SUCCESS info=0 "
+                      "h1=#2\n0002 create_default_ex STATUS_SUCCESS h2=#3\nend STATUS_SUCCESS\n")
+
+    def evaluate(self, impl):
+        import os
+        from tools.conformance import match
+        old = os.environ.pop("KM_IMPLEMENTATION", None)
+        try:
+            if impl:
+                os.environ["KM_IMPLEMENTATION"] = impl
+            return match.evaluate(self.case, self.trace)
+        finally:
+            os.environ.pop("KM_IMPLEMENTATION", None)
+            if old is not None:
+                os.environ["KM_IMPLEMENTATION"] = old
+
+    def test_licensed_only_on_the_filter_specific_allocator(self):
+        from tools.conformance import match
+        self.assertEqual(self.evaluate(None).outcome, match.DIVERGED)
+        r = self.evaluate("filter-specific")
+        self.assertEqual(r.outcome, match.DELIBERATE)
+        self.assertIn("deliberate difference D1", r.case.divergence)

@@ -73,6 +73,10 @@ SUITES: list[Suite] = [
           corpus_replay("msan"), preset="msan", needs=C_TOOLCHAIN + ("msan-runtime",)),
     Suite("conformance", "every case of conformance/recordings replayed and diffed with its expectations",
           conformance, preset="asan-ubsan", needs=C_TOOLCHAIN + ("asan-ubsan-runtime",)),
+    Suite("conformance-filter-specific", "the conformance cases on the pin's filter-specific allocator; its recorded "
+          "differences (docs/filter-specific-allocator.md) are deliberate",
+          lambda ctx: ["env", "KM_IMPLEMENTATION=filter-specific", *conformance(ctx)], preset="asan-ubsan",
+          needs=C_TOOLCHAIN + ("asan-ubsan-runtime",)),
     Suite("runner-selftest", "the Python tests of run_tests.py itself (tests/python)", runner_selftest),
 ]
 
