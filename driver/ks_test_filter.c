@@ -17,6 +17,12 @@ typedef struct {
 
 static kstf_allocator_config kstf_config;
 static kstf_callback_counts kstf_counts;
+static kstf_pin_allocator kstf_pin_hosts;
+
+VOID kstf_configure_pin_allocator(kstf_pin_allocator Which)
+{
+    kstf_pin_hosts = Which;
+}
 
 VOID kstf_configure_allocator(const kstf_allocator_config *Config)
 {
@@ -97,6 +103,8 @@ static VOID kstf_delete_allocator(PVOID Context)
 static NTSTATUS kstf_create_allocator(PDEVICE_OBJECT DeviceObject, PIRP Irp)
 {
     const kstf_allocator_config *c = &kstf_config;
+    if (kstf_pin_hosts == KSTF_PIN_FILTER_SPECIFIC)
+        return KSTF_FILTER_SPECIFIC_CREATE(DeviceObject, Irp); /* completes the IRP itself */
     /* The create handler completes the IRP: KsCreateDefaultAllocatorEx does not (facts §1.3). */
     NTSTATUS status = KsCreateDefaultAllocatorEx(Irp, c->pass_initialize_context ? KSTF_INITIALIZE_CONTEXT : NULL,
                                                  c->pass_default_allocate ? kstf_default_allocate : NULL,

@@ -38,6 +38,19 @@ typedef struct {
 #define KSTF_INITIALIZE_CONTEXT ((PVOID)(ULONG_PTR)0x1C0FFEE0)
 
 VOID kstf_configure_allocator(const kstf_allocator_config *Config);
+
+/* Which allocator the pin's KSSTRING_Allocator create item hosts: the default allocator
+ * (KsCreateDefaultAllocatorEx with the callback set above) or the pin's own filter-specific allocator
+ * (KSTF_FILTER_SPECIFIC_CREATE, see below), which ignores the callback set. */
+typedef enum { KSTF_PIN_DEFAULT_ALLOCATOR = 0, KSTF_PIN_FILTER_SPECIFIC = 1 } kstf_pin_allocator;
+VOID kstf_configure_pin_allocator(kstf_pin_allocator Which);
+
+/* The filter-specific allocator's create-item handler (a DRIVER_DISPATCH that completes the IRP):
+ * allocator_fs/'s FsaCreateAllocator, or the routine a seam build names in KM_ALLOCATOR_CREATE_HANDLER. */
+#ifndef KSTF_FILTER_SPECIFIC_CREATE
+#define KSTF_FILTER_SPECIFIC_CREATE FsaCreateAllocator
+#endif
+DRIVER_DISPATCH KSTF_FILTER_SPECIFIC_CREATE;
 VOID kstf_get_callback_counts(kstf_callback_counts *Counts);
 /* The pin's KSALLOCATOR_FRAMING_EX, also served as KSPROPERTY_CONNECTION_ALLOCATORFRAMING_EX. */
 const KSALLOCATOR_FRAMING_EX *kstf_pin_framing_ex(void);

@@ -462,6 +462,7 @@ void op_run(const op_program *prog, const op_run_config *config, op_trace *trace
     ip_line_begin("init", "-");
     static const kstf_allocator_config none;
     kstf_configure_allocator(&none); /* the driver's configuration is static: nothing may survive */
+    ip_impl_begin(config);
     PDRIVER_OBJECT driver;
     NTSTATUS s = km_driver_load(L"\\Driver\\KsTestFilter", kstf_driver_entry, &driver);
     if (!NT_SUCCESS(s)) {

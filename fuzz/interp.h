@@ -17,6 +17,17 @@ typedef struct op_trace {
     size_t cap;
 } op_trace;
 
+/* Which allocator the test filter's pin hosts (driver/ks_test_filter.h). OP_IMPL_BUILD resolves to the
+ * environment variable KM_IMPLEMENTATION (default | filter-specific), else the build's default
+ * (filter-specific in a KM_ALLOCATOR_CREATE_HANDLER seam build, default otherwise). */
+typedef enum op_impl { OP_IMPL_BUILD = 0, OP_IMPL_DEFAULT = 1, OP_IMPL_FILTER_SPECIFIC = 2 } op_impl;
+
+/* "default" / "filter-specific" -> *impl; false for any other name. */
+bool op_impl_parse(const char *name, op_impl *impl);
+const char *op_impl_name(op_impl impl);
+/* OP_IMPL_BUILD -> what it means in this process (exits with status 2 on a bad KM_IMPLEMENTATION). */
+op_impl op_impl_resolve(op_impl impl);
+
 typedef struct op_run_config {
     /* Opcodes the caller allows, one bit per opcode (bit c of allowed[c / 64]); ops not allowed are
      * traced as skipped and not run. All zero = every operation allowed. */
@@ -27,6 +38,8 @@ typedef struct op_run_config {
     /* Cross-check the implementation against the reference model after every operation
      * (MODEL_DISAGREEMENT, ALLOCATED_FRAMES_MISMATCH, FRAME_MISALIGNED findings). */
     bool reference_model;
+    /* The allocator the pin hosts for this run (zero: OP_IMPL_BUILD). */
+    op_impl implementation;
 } op_run_config;
 
 /* The whole life of one input: km_init, load the test filter, optional prologue, every operation,

@@ -187,9 +187,11 @@ void ip_op_create_default_ex(const op_args_create_default_ex *a)
     c.initialize_status = (a->fail & RM_CB_INITIALIZE) != 0 ? STATUS_INSUFFICIENT_RESOURCES : STATUS_SUCCESS;
     c.allocate_fails = (a->fail & RM_CB_ALLOCATE) != 0;
     kstf_configure_allocator(&c);
-    ip.allocate_fails = c.allocate_fails;
+    /* The filter-specific allocator ignores the callback set (a recorded deliberate difference). */
+    bool used = !ip_filter_specific();
+    ip.allocate_fails = used && c.allocate_fails;
     KSALLOCATOR_FRAMING f = ip_framing(a->options, a->pool, a->frames, a->frame_size, a->alignment, a->reserved);
-    ip_create_allocator(a->parent, &f, a->callbacks, a->fail, a->mode, a->irql, a->out);
+    ip_create_allocator(a->parent, &f, used ? a->callbacks : 0, used ? a->fail : 0, a->mode, a->irql, a->out);
 }
 
 /* decisions Q2/Q18, stated independently: the framing a raw allocator name carries, when the name

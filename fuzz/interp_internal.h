@@ -234,6 +234,9 @@ void ip_op_fault(const op_args_fault *a);
 
 /* ---- refmodel glue (interp.c) ------------------------------------------------------------------- */
 bool ip_model_on(void);
+/* interp_impl.c: configure the pin's allocator for this run; is it the filter-specific one? */
+void ip_impl_begin(const op_run_config *config);
+bool ip_filter_specific(void);
 bool ip_pool_refused(void); /* the pool refused an allocation during the current op */
 void ip_model_after_op(void);
 

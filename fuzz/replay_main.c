@@ -1,7 +1,8 @@
-/* replay_main.c: km_replay [--twice] [--no-model] [--prologue] FILE|DIR...: runs binary programs
+/* replay_main.c: km_replay [--twice] [--no-model] [--prologue] [--impl NAME] FILE|DIR...: runs binary programs
  * through the interpreter and prints each trace under a "== FILE" header. Directories are walked
  * recursively in sorted (byte-wise) order; --twice runs every input twice and fails
- * TRACE_NONDETERMINISTIC when the traces differ. Bad arguments and unreadable or empty inputs are
+ * TRACE_NONDETERMINISTIC when the traces differ; --impl default|filter-specific picks the allocator the
+ * test filter's pin hosts (else KM_IMPLEMENTATION, else the build's default). Bad arguments and unreadable or empty inputs are
  * reported (naming the path) before anything runs, with exit status 2. Text programs (.ops) are
  * refused here: tools/replay.py encodes them first. */
 #define _POSIX_C_SOURCE 200809L
@@ -124,7 +125,7 @@ static int rp_usage(const char *why)
 {
     if (why != NULL)
         fprintf(stderr, "km_replay: %s\n", why);
-    fprintf(stderr, "usage: km_replay [--twice] [--no-model] [--prologue] FILE|DIR...\n");
+    fprintf(stderr, "usage: km_replay [--twice] [--no-model] [--prologue] [--impl default|filter-specific] FILE|DIR...\n");
     return 2;
 }
 
@@ -145,6 +146,10 @@ int main(int argc, char **argv)
             config.reference_model = false;
         } else if (!options_done && strcmp(a, "--prologue") == 0) {
             config.prologue = true;
+        } else if (!options_done && strcmp(a, "--impl") == 0) {
+            if (i + 1 == argc || !op_impl_parse(argv[i + 1], &config.implementation))
+                return rp_usage("--impl needs 'default' or 'filter-specific'");
+            i++;
         } else if (!options_done && a[0] == '-' && a[1] != '\0') {
             char why[256];
             snprintf(why, sizeof why, "unknown option '%s'", a);

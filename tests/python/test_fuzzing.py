@@ -55,7 +55,7 @@ class Arguments(unittest.TestCase):
 
     def test_selection(self):
         known = campaign.registry(ROOT)
-        self.assertEqual(known, ["create_irp", "decoder", "framing", "framing_ex", "session"])
+        self.assertEqual(known, ["create_irp", "decoder", "differential", "framing", "framing_ex", "session"])
         self.assertEqual(campaign.select_targets([], known), known)
         self.assertEqual(campaign.select_targets(["noop", "decoder", "noop"], known), ["noop", "decoder"])
 
@@ -257,7 +257,7 @@ class Registry(unittest.TestCase):
     def test_this_tree_passes(self):
         res = self.check(ROOT)
         self.assertEqual(res.returncode, 0, res.stdout)
-        self.assertIn("fuzz targets: create_irp decoder framing framing_ex session", res.stdout)
+        self.assertIn("fuzz targets: create_irp decoder differential framing framing_ex session", res.stdout)
 
 
 def compile_fuzzer(source: Path, out: Path) -> str | None:

@@ -76,6 +76,12 @@ class CrashStates(unittest.TestCase):
         self.assertEqual(c.frames, ("rm_check_status", "ip_create_allocator", "ip_op_create_framing"))
         self.assertIn("KsCreateAllocator returned STATUS_SUCCESS", c.headline)
 
+    def test_differential_divergence_is_its_own_crash_type(self):
+        out = "DIFFERENTIAL method_free.status: op 4 method_free: A STATUS_SUCCESS, B STATUS_INVALID_PARAMETER\n" \
+              "==1==ERROR: AddressSanitizer: ABRT on unknown address 0x000000000001\n"
+        c = signature.extract(out)
+        self.assertEqual((c.kind, c.sanitizer), ("DIFFERENTIAL method_free.status", "DIFFERENTIAL"))
+
     def test_frames_are_capped_at_80_chars(self):
         long = "f" * 120
         c = signature.extract(f"==1==WARNING: MemorySanitizer: use-of-uninitialized-value\n    #0 0x1 in {long} /w/fuzz/a.c:1:1\n")

@@ -58,6 +58,8 @@ def build_parser(registry: list[Suite]) -> argparse.ArgumentParser:
                                            "it crashes, 0 when it no longer reproduces, 2 for bad input. "
                                            "Guide: REPRODUCING.md.")
     triage_cli.add_arguments(reproduce)
+    sub.add_parser("diff", help="differential replay: the first diverging operation per program on two "
+                                "allocator implementations (tools/diff.py --help)", add_help=False)
     sub.add_parser("conformance", add_help=False,
                    help="replay the conformance recordings and diff them with their expectations "
                         "(`run_tests.py conformance --help`)")
@@ -179,6 +181,9 @@ def main(argv: list[str] | None = None, *, registry: list[Suite] | None = None, 
     out = out or sys.stdout
     parser = build_parser(registry)
     argv = normalise_argv(list(sys.argv[1:] if argv is None else argv))
+    if argv and argv[0] == "diff":  # its own argument parser: tools/diff.py
+        from tools import diff as diff_tool
+        return diff_tool.main(argv[1:])
     if argv and argv[0] == "conformance":  # its own argument parser (tools/conformance/cli.py)
         return conformance_cli.main(argv[1:], out=out, root=root)
     if argv and argv[0] in RESERVED:  # whatever follows: the subcommand does not exist yet

@@ -67,6 +67,10 @@ SUITES: list[Suite] = [
           abi_check, needs=("clang", "mingw-w64")),
     Suite("replay", "every corpus program replayed twice (asan-ubsan, reference model on) + replay CLI errors",
           replay_corpus, preset="asan-ubsan", needs=C_TOOLCHAIN + ("asan-ubsan-runtime",)),
+    Suite("replay-filter-specific", "every corpus program replayed twice on the test filter pin's filter-specific "
+          "allocator (allocator_fs/, KM_IMPLEMENTATION=filter-specific), reference model on",
+          lambda ctx: ["env", "KM_IMPLEMENTATION=filter-specific", *replay_corpus(ctx)], preset="asan-ubsan",
+          needs=C_TOOLCHAIN + ("asan-ubsan-runtime",)),
     Suite("corpus-replay", "every fuzz target's replay binary over its seed corpus, ASan + UBSan",
           corpus_replay("asan-ubsan"), preset="asan-ubsan", needs=C_TOOLCHAIN + ("asan-ubsan-runtime",)),
     Suite("corpus-replay-msan", "every fuzz target's replay binary over its seed corpus, MemorySanitizer",
@@ -75,6 +79,10 @@ SUITES: list[Suite] = [
           conformance, preset="asan-ubsan", needs=C_TOOLCHAIN + ("asan-ubsan-runtime",)),
     Suite("capture-kit", "the Windows capture kit: kscapture cross-built for x86_64 and i686, its writer and case "
           "table checked on the host", capture_kit, needs=("clang", "mingw-w64", "asan-ubsan-runtime")),
+    Suite("conformance-filter-specific", "the conformance cases on the pin's filter-specific allocator; its recorded "
+          "differences (docs/filter-specific-allocator.md) are deliberate",
+          lambda ctx: ["env", "KM_IMPLEMENTATION=filter-specific", *conformance(ctx)], preset="asan-ubsan",
+          needs=C_TOOLCHAIN + ("asan-ubsan-runtime",)),
     Suite("runner-selftest", "the Python tests of run_tests.py itself (tests/python)", runner_selftest),
 ]
 

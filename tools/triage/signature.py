@@ -33,6 +33,7 @@ LEAK_KIND_RE = re.compile(r"^(Direct|Indirect) leak of \d+ byte")
 UBSAN_RE = re.compile(r"^(\S+?):(\d+):\d+: runtime error: (.+)$")
 VERIFIER_RE = re.compile(r"^VERIFIER ([A-Z0-9_]+):")
 MISMATCH_RE = re.compile(r"^DECODER_MISMATCH: (.+)$")
+DIFFERENTIAL_RE = re.compile(r"^DIFFERENTIAL (\S+):")  # fuzz/targets/differential.c
 LIBFUZZER_RE = re.compile(r"==\d+== ERROR: libFuzzer: (deadly signal|timeout|out-of-memory|fuzz target exited|"
                           r"out-of-memory \(malloc\(\d+\)\))")
 TSAN_RE = re.compile(r"WARNING: ThreadSanitizer: ([\w -]+?) \(")
@@ -173,6 +174,9 @@ def extract(output: str) -> Crash | None:
         m = MISMATCH_RE.match(line)
         if m is not None:
             return Crash(f"DECODER_MISMATCH {m.group(1).strip()}", (), i, None, "DECODER", line.strip())
+        m = DIFFERENTIAL_RE.match(line)
+        if m is not None:
+            return Crash(f"DIFFERENTIAL {m.group(1)}", (), i, None, "DIFFERENTIAL", line.strip())
     for i, line in enumerate(lines):
         m = ASAN_RE.search(line)
         if m is not None:

@@ -1,0 +1,51 @@
+/* fsa.h: private to allocator_fs/, the filter-specific allocator of the test filter's pin: its
+ * context (FsContext, KS object header first), pool tags and the routines its files share. */
+#ifndef FSA_H
+#define FSA_H
+
+#include <ntddk.h>
+#include <ks.h>
+
+#define FSA_TAG_CONTEXT 0x43617346u /* "FsaC": the allocator context */
+#define FSA_TAG_FRAME   0x46617346u /* "FsaF": frame blocks of the allocator's own pool */
+
+/* The block in front of every frame: its list link and where the frame starts. A block is on
+ * exactly one list: the allocator's free pool or its outstanding list. */
+typedef struct fsa_block {
+    LIST_ENTRY link;
+    PVOID frame;
+} fsa_block;
+
+typedef struct fsa_context {
+    KSOBJECT_HEADER header;      /* first field: KsDispatchIrp finds the dispatch table here */
+    KSALLOCATOR_FRAMING framing; /* the validated request, copied out of the caller's pool copy */
+    KSPIN_LOCK lock;             /* guards the lists and counters below */
+    LIST_ENTRY outstanding;      /* fsa_block of frames handed out */
+    LIST_ENTRY free_pool;        /* fsa_block kept for reuse until close */
+    LIST_ENTRY pending;          /* ALLOC IRPs waiting for a frame (Tail.Overlay.ListEntry) */
+    LIST_ENTRY events;           /* FREEFRAME KSEVENT_ENTRYs */
+    ULONG allocated;             /* frames outstanding, and slots reserved while a block is made */
+    BOOLEAN closing;
+} fsa_context;
+
+#define FSA_FROM_FILE(FileObject) ((fsa_context *)(FileObject)->FsContext)
+
+/* fsa_frames.c */
+/* One frame; *AtLimit is TRUE when the Frames limit (not the pool) stopped it. */
+NTSTATUS fsa_frame_get(fsa_context *Context, PVOID *Frame, BOOLEAN *AtLimit);
+/* Takes a frame back into the pool; FALSE if this allocator did not hand it out. */
+BOOLEAN fsa_frame_put(fsa_context *Context, PVOID Frame);
+/* Queues a pending ALLOC IRP (marked pending already); FALSE if it was cancelled first. */
+BOOLEAN fsa_pend_alloc(fsa_context *Context, PIRP Irp);
+/* Close: cancels what is queued and returns every block to the pool. PASSIVE_LEVEL. */
+VOID fsa_frames_close(fsa_context *Context);
+NTSTATUS fsa_table_allocate(PFILE_OBJECT FileObject, PVOID *Frame);
+VOID fsa_table_free(PFILE_OBJECT FileObject, PVOID Frame);
+
+/* fsa_ioctl.c */
+NTSTATUS fsa_device_control(PDEVICE_OBJECT DeviceObject, PIRP Irp);
+
+/* fsa_create.c: the pin's allocator create-item handler (DRIVER_DISPATCH; completes the IRP). */
+DRIVER_DISPATCH FsaCreateAllocator;
+
+#endif /* FSA_H */

@@ -1,0 +1,171 @@
+/* fsa_frames.c: the filter-specific allocator's own frame pool: blocks made on demand from the
+ * framing's PoolType, kept on a free list for reuse until close, the Frames limit, the pending
+ * ALLOC queue (served directly by the FREE that makes a frame available) and the function table. */
+#include "fsa.h"
+
+/* Makes a new block (outside the lock: paged pool is only touched at PASSIVE_LEVEL). */
+static fsa_block *fsa_block_make(const fsa_context *c)
+{
+    ULONG_PTR mask = c->framing.FileAlignment;
+    SIZE_T size = sizeof(fsa_block) + (SIZE_T)mask + (SIZE_T)c->framing.FrameSize;
+    fsa_block *block = ExAllocatePoolWithTag((POOL_TYPE)c->framing.PoolType, size, FSA_TAG_FRAME);
+    if (block != NULL)
+        block->frame = (PVOID)(((ULONG_PTR)(block + 1) + mask) & ~mask); /* FileAlignment is 2^n-1 */
+    return block;
+}
+
+NTSTATUS fsa_frame_get(fsa_context *c, PVOID *Frame, BOOLEAN *AtLimit)
+{
+    KIRQL irql;
+    *Frame = NULL;
+    *AtLimit = FALSE;
+    KeAcquireSpinLock(&c->lock, &irql);
+    if (c->closing || (c->framing.Frames != 0 && c->allocated >= c->framing.Frames)) {
+        *AtLimit = (BOOLEAN)!c->closing;
+        KeReleaseSpinLock(&c->lock, irql);
+        return STATUS_INSUFFICIENT_RESOURCES;
+    }
+    c->allocated++; /* reserved: concurrent callers cannot pass the limit while a block is made */
+    fsa_block *block = NULL;
+    if (!IsListEmpty(&c->free_pool))
+        block = CONTAINING_RECORD(RemoveHeadList(&c->free_pool), fsa_block, link);
+    KeReleaseSpinLock(&c->lock, irql);
+    if (block == NULL)
+        block = fsa_block_make(c);
+    KeAcquireSpinLock(&c->lock, &irql);
+    if (block == NULL) {
+        c->allocated--;
+        KeReleaseSpinLock(&c->lock, irql);
+        return STATUS_INSUFFICIENT_RESOURCES;
+    }
+    InsertTailList(&c->outstanding, &block->link);
+    KeReleaseSpinLock(&c->lock, irql);
+    *Frame = block->frame;
+    return STATUS_SUCCESS;
+}
+
+static VOID fsa_complete(PIRP Irp, NTSTATUS Status, ULONG_PTR Information)
+{
+    Irp->IoStatus.Status = Status;
+    Irp->IoStatus.Information = Information;
+    IoCompleteRequest(Irp, IO_NO_INCREMENT);
+}
+
+/* Takes the oldest pending ALLOC whose cancel routine could still be cleared. Lock held. */
+static PIRP fsa_next_pending_locked(fsa_context *c)
+{
+    while (!IsListEmpty(&c->pending)) {
+        PIRP irp = CONTAINING_RECORD(RemoveHeadList(&c->pending), IRP, Tail.Overlay.ListEntry);
+        InitializeListHead(&irp->Tail.Overlay.ListEntry); /* a racing cancel routine unlinks harmlessly */
+        if (IoSetCancelRoutine(irp, NULL) != NULL)
+            return irp;
+    }
+    return NULL;
+}
+
+BOOLEAN fsa_frame_put(fsa_context *c, PVOID Frame)
+{
+    KIRQL irql;
+    fsa_block *found = NULL;
+    KeAcquireSpinLock(&c->lock, &irql);
+    for (PLIST_ENTRY e = c->outstanding.Blink; e != &c->outstanding; e = e->Blink) {
+        fsa_block *block = CONTAINING_RECORD(e, fsa_block, link);
+        if (block->frame == Frame) {
+            found = block;
+            break;
+        }
+    }
+    if (found == NULL) {
+        KeReleaseSpinLock(&c->lock, irql);
+        return FALSE;
+    }
+    RemoveEntryList(&found->link);
+    /* A waiting ALLOC takes the returned frame at once, at any IRQL: no pool call is needed,
+     * so no work item either (filter-specific-allocators, facts §5.2 step 2). */
+    PIRP waiting = c->closing ? NULL : fsa_next_pending_locked(c);
+    if (waiting != NULL)
+        InsertTailList(&c->outstanding, &found->link);
+    else {
+        InsertHeadList(&c->free_pool, &found->link);
+        c->allocated--;
+    }
+    for (PLIST_ENTRY e = c->events.Flink; e != &c->events; e = e->Flink)
+        KsGenerateEvent(CONTAINING_RECORD(e, KSEVENT_ENTRY, ListEntry));
+    KeReleaseSpinLock(&c->lock, irql);
+    if (waiting != NULL) {
+        /* ALLOC is kernel-only, so UserBuffer is kernel memory of at least sizeof(PVOID). */
+        memcpy(waiting->UserBuffer, &found->frame, sizeof found->frame);
+        fsa_complete(waiting, STATUS_SUCCESS, sizeof found->frame);
+    }
+    return TRUE;
+}
+
+static VOID fsa_cancel_alloc(PDEVICE_OBJECT DeviceObject, PIRP Irp)
+{
+    IoReleaseCancelSpinLock(Irp->CancelIrql);
+    fsa_context *c = FSA_FROM_FILE(IoGetCurrentIrpStackLocation(Irp)->FileObject);
+    KIRQL irql;
+    KeAcquireSpinLock(&c->lock, &irql);
+    RemoveEntryList(&Irp->Tail.Overlay.ListEntry);
+    InitializeListHead(&Irp->Tail.Overlay.ListEntry);
+    KeReleaseSpinLock(&c->lock, irql);
+    fsa_complete(Irp, STATUS_CANCELLED, 0);
+}
+
+BOOLEAN fsa_pend_alloc(fsa_context *c, PIRP Irp)
+{
+    KIRQL irql;
+    KeAcquireSpinLock(&c->lock, &irql);
+    IoSetCancelRoutine(Irp, fsa_cancel_alloc);
+    if (Irp->Cancel && IoSetCancelRoutine(Irp, NULL) != NULL) {
+        KeReleaseSpinLock(&c->lock, irql);
+        return FALSE; /* cancelled before it was queued: the caller completes it */
+    }
+    InsertTailList(&c->pending, &Irp->Tail.Overlay.ListEntry);
+    KeReleaseSpinLock(&c->lock, irql);
+    return TRUE;
+}
+
+/* Frees every block of a list; the caller owns the list (closing is set, nothing else uses it). */
+static VOID fsa_free_blocks(PLIST_ENTRY list)
+{
+    while (!IsListEmpty(list))
+        ExFreePoolWithTag(CONTAINING_RECORD(RemoveHeadList(list), fsa_block, link), FSA_TAG_FRAME);
+}
+
+VOID fsa_frames_close(fsa_context *c)
+{
+    KIRQL irql;
+    KeAcquireSpinLock(&c->lock, &irql);
+    c->closing = TRUE;
+    KeReleaseSpinLock(&c->lock, irql);
+    for (;;) { /* the I/O manager cancelled pending IRPs after cleanup; anything left goes now */
+        KeAcquireSpinLock(&c->lock, &irql);
+        PIRP irp = fsa_next_pending_locked(c);
+        KeReleaseSpinLock(&c->lock, irql);
+        if (irp == NULL)
+            break;
+        fsa_complete(irp, STATUS_CANCELLED, 0);
+    }
+    /* Outstanding frames are reclaimed with the pool: a client's pointers die with the handle. */
+    fsa_free_blocks(&c->outstanding);
+    fsa_free_blocks(&c->free_pool);
+    c->allocated = 0;
+}
+
+/* KSSTREAMALLOCATOR_FUNCTIONTABLE.AllocateFrame: <= DISPATCH_LEVEL, offered for nonpaged pools only. */
+NTSTATUS fsa_table_allocate(PFILE_OBJECT FileObject, PVOID *Frame)
+{
+    BOOLEAN at_limit;
+    if (FileObject == NULL || Frame == NULL)
+        return STATUS_INVALID_PARAMETER;
+    return fsa_frame_get(FSA_FROM_FILE(FileObject), Frame, &at_limit);
+}
+
+/* KSSTREAMALLOCATOR_FUNCTIONTABLE.FreeFrame: a frame this allocator did not hand out is ignored
+ * (a deliberate difference from the default allocator's bugcheck: docs/filter-specific-allocator.md). */
+VOID fsa_table_free(PFILE_OBJECT FileObject, PVOID Frame)
+{
+    if (FileObject != NULL)
+        (VOID)fsa_frame_put(FSA_FROM_FILE(FileObject), Frame);
+}

@@ -1,0 +1,75 @@
+"""tools/diff.py: the first divergence (op, field, A vs B) and the deliberate-difference licences, the same
+rules as fuzz/interp_diff.c (whose cases tests/test_fsa.c checks). Run: python3 -m unittest tests.python.test_diff"""
+
+import sys
+import unittest
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from tools import diff, opcodec  # noqa: E402
+
+TRACE = ("trace 1\n0000 open_filter STATUS_SUCCESS info=0 h0=#1\n0001 close STATUS_SUCCESS h0=closed\n"
+         "end STATUS_SUCCESS\n")
+PROG = opcodec.parse("open_filter out=h0\nclose handle=h0\n")
+
+
+class Diverge(unittest.TestCase):
+    def test_identical(self):
+        self.assertIsNone(diff.diverge(PROG, TRACE, TRACE))
+
+    def test_first_field(self):
+        d = diff.diverge(PROG, TRACE, TRACE.replace("info=0", "info=4"))
+        self.assertEqual((d.op_index, d.op, d.field, d.a, d.b, d.known), (0, "open_filter", "info", "0", "4", None))
+
+    def test_missing_token_and_end(self):
+        d = diff.diverge(PROG, TRACE, TRACE.replace(" h0=closed", ""))
+        self.assertEqual((d.op_index, d.field, d.a, d.b), (1, "h0", "closed", "(absent)"))
+        d = diff.diverge(PROG, TRACE, TRACE.replace("end STATUS_SUCCESS", "end finding=POOL_LEAK"))
+        self.assertEqual((d.op_index, d.op, d.field), (2, "end", "status"))
+
+    def test_licences(self):
+        prog = opcodec.parse("create_default_ex parent=h1 callbacks=ALLOCATE|FREE out=h2\nfault nth=2\n")
+        a = "trace 1\n0000 create_default_ex STATUS_SUCCESS h2=#3\n0001 fault -\nend STATUS_SUCCESS\n"
+        self.assertEqual(diff.diverge(prog, a, a.replace("h2=#3", "h2=#4")).known, "D1")
+        prog = opcodec.parse("create_default_ex parent=h1 out=h2\nfault nth=2\ncreate_framing parent=h1 out=h3\n")
+        a = "trace 1\n0000 create_default_ex STATUS_SUCCESS h2=#3\n0001 fault -\n0002 create_framing STATUS_SUCCESS\n"
+        self.assertIsNone(diff.diverge(prog, a, a.replace("h2=#3", "h2=#4")).known)  # before the fault: a finding
+        self.assertEqual(diff.diverge(prog, a, a.replace("0002 create_framing STATUS_SUCCESS",
+                                                         "0002 create_framing STATUS_NO_MEMORY")).known, "D2")
+
+
+if __name__ == "__main__":
+    unittest.main()
+
+
+class ConformanceOnTheFilterSpecificAllocator(unittest.TestCase):
+    """KM_IMPLEMENTATION=filter-specific turns a diverging case with a licensing operation (D1) into a
+    deliberate one, and nothing else."""
+
+    def setUp(self):
+        from tools.conformance import recording
+        root = Path(__file__).resolve().parents[2] / "conformance" / "recordings"
+        cases = {c.id: c for c in recording.load(str(root / "curated-default-ex.jsonl")).cases}
+        self.case = cases["default_ex.initialize_fails"]
+        self.trace = ("trace 1\n0000 open_filter STATUS_SUCCESS info=0 h0=#1\n0001 open_pin STATUS_SUCCESS info=0 "
+                      "h1=#2\n0002 create_default_ex STATUS_SUCCESS h2=#3\nend STATUS_SUCCESS\n")
+
+    def evaluate(self, impl):
+        import os
+        from tools.conformance import match
+        old = os.environ.pop("KM_IMPLEMENTATION", None)
+        try:
+            if impl:
+                os.environ["KM_IMPLEMENTATION"] = impl
+            return match.evaluate(self.case, self.trace)
+        finally:
+            os.environ.pop("KM_IMPLEMENTATION", None)
+            if old is not None:
+                os.environ["KM_IMPLEMENTATION"] = old
+
+    def test_licensed_only_on_the_filter_specific_allocator(self):
+        from tools.conformance import match
+        self.assertEqual(self.evaluate(None).outcome, match.DIVERGED)
+        r = self.evaluate("filter-specific")
+        self.assertEqual(r.outcome, match.DELIBERATE)
+        self.assertIn("deliberate difference D1", r.case.divergence)

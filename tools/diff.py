@@ -1,0 +1,172 @@
+#!/usr/bin/env python3
+"""diff.py: run the same programs on two allocator implementations and report, per program, the FIRST
+operation whose observations differ (op index, op name, field, value A vs value B). The rules are those of
+fuzz/interp_diff.c: lines in order, then fields in order; a recorded deliberate difference
+(docs/filter-specific-allocator.md: D1 create_default_ex with callbacks, D2 an armed fault plan) at or before
+the divergence licenses it ("known"). Two ways to get the traces:
+  --a default --b filter-specific   one km_replay binary, the pin's two allocators (--impl)
+  --replay-a BIN --replay-b BIN      two replay binaries, e.g. two seam builds (--a/--b pass --impl to each)
+Exit status: 0 no unknown divergence, 1 at least one, 2 bad input."""
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from tools import opcodec  # noqa: E402
+from tools.replay import InputError, collect  # noqa: E402
+
+IMPLS = ("default", "filter-specific", "build")
+DEFAULT_CORPUS = ("corpus/differential", "corpus/session", "corpus/framing", "corpus/create_irp")
+
+
+@dataclass
+class Divergence:
+    op_index: int
+    op: str
+    field: str
+    a: str
+    b: str
+    known: str | None
+
+
+def licence(op: opcodec.Op) -> str | None:
+    if op.name == "create_default_ex" and op.args.get("callbacks", 0) != 0:
+        return "D1"
+    if op.name == "fault" and (op.args.get("nth", 0) != 0 or op.args.get("site", b"") != b""):
+        return "D2"
+    return None
+
+
+def _line_op(line: str, count: int) -> tuple[int, str, int]:
+    """(op index, op name, index of the first field token) of a trace line."""
+    tok = line.split(" ")
+    if tok[0] == "end":
+        return count, "end", 1
+    if tok[0] == "done":
+        return int(tok[1]), tok[2] if len(tok) > 2 else "", 3
+    return (int(tok[0]) if tok[0][:1].isdigit() else -1), tok[1] if len(tok) > 1 else "", 2
+
+
+def _kv(token: str) -> tuple[str, str]:
+    key, eq, value = token.partition("=")
+    return (key, value) if eq else ("status", token)
+
+
+def diverge(prog: opcodec.Program, trace_a: str, trace_b: str) -> Divergence | None:
+    la, lb = trace_a.splitlines(), trace_b.splitlines()
+    count = len(prog.ops)
+    for n in range(max(len(la), len(lb))):
+        a = la[n] if n < len(la) else None
+        b = lb[n] if n < len(lb) else None
+        if a == b:
+            continue
+        ia, name_a, fa = _line_op(a, count) if a is not None else (count, "", 0)
+        ib, name_b, fb = _line_op(b, count) if b is not None else (count, "", 0)
+        index, op = min(ia, ib), name_a or name_b
+        if a is None or b is None or ia != ib or fa != fb or name_a != name_b:
+            d = Divergence(index, op, "line", a if a is not None else "(trace ended)",
+                           b if b is not None else "(trace ended)", None)
+        else:
+            ta, tb = a.split(" ")[fa:], b.split(" ")[fb:]
+            d = Divergence(index, op, "line", a, b, None)
+            for j in range(max(len(ta), len(tb))):
+                x = ta[j] if j < len(ta) else ""
+                y = tb[j] if j < len(tb) else ""
+                if x == y:
+                    continue
+                kx, vx = _kv(x or y)
+                ky, vy = _kv(y or x)
+                d.field = kx
+                d.a = vx if x and kx == ky else (x or "(absent)")
+                d.b = vy if y and kx == ky else (y or "(absent)")
+                break
+        last = min(index, count - 1)
+        for op_ in prog.ops[:last + 1]:
+            d.known = d.known or licence(op_)
+        return d
+    return None
+
+
+def _traces(km_replay: str, impl: str, files: list[str]) -> dict[str, str]:
+    cmd = [km_replay, "--no-model"] + (["--impl", impl] if impl != "build" else []) + ["--prologue", "--"] + files
+    proc = subprocess.run(cmd, capture_output=True, text=True, errors="replace")
+    out: dict[str, str] = {}
+    current = None
+    for line in proc.stdout.splitlines(keepends=True):
+        if line.startswith("== "):
+            current = line[3:].rstrip("\n")
+            out[current] = ""
+        elif current is not None:
+            out[current] += line
+    if proc.returncode != 0 and current is not None:  # a finding aborted the run: the rest stays missing
+        out[current] += proc.stderr.splitlines()[0] + "\n" if proc.stderr else ""
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="run_tests.py diff", description=__doc__.splitlines()[0])
+    ap.add_argument("--a", default="default", choices=IMPLS, help="implementation A (default: %(default)s)")
+    ap.add_argument("--b", default="filter-specific", choices=IMPLS, help="implementation B (default: %(default)s)")
+    ap.add_argument("--replay-a", default=str(ROOT / "build" / "asan-ubsan" / "km_replay"), metavar="BIN")
+    ap.add_argument("--replay-b", default=None, metavar="BIN", help="default: the same binary as --replay-a")
+    ap.add_argument("-v", "--verbose", action="store_true", help="also list known (licensed) divergences")
+    ap.add_argument("corpus", nargs="*", metavar="CORPUS", help=f"files or directories (default: {' '.join(DEFAULT_CORPUS)})")
+    try:
+        args = ap.parse_args(argv)
+    except SystemExit as e:
+        return 2 if e.code else 0
+    replay_b = args.replay_b or args.replay_a
+    for binary in (args.replay_a, replay_b):
+        if not os.access(binary, os.X_OK):
+            print(f"diff: {binary}: not built (cmake --build --preset asan-ubsan --target km_replay)", file=sys.stderr)
+            return 2
+    if args.a == args.b and args.replay_a == replay_b:
+        print("diff: A and B are the same implementation of the same binary: give --b or --replay-b", file=sys.stderr)
+        return 2
+    try:
+        files = [f for path in (args.corpus or [str(ROOT / c) for c in DEFAULT_CORPUS]) for f in collect(path)]
+    except InputError as e:
+        print(f"diff: {e}", file=sys.stderr)
+        return 2
+    unknown = known = same = 0
+    with tempfile.TemporaryDirectory(prefix="diff-") as tmp:
+        progs: dict[str, tuple[str, opcodec.Program]] = {}
+        for i, f in enumerate(files):
+            try:
+                data = Path(f).read_bytes()
+                prog = opcodec.parse(data.decode("utf-8"), f) if f.endswith(".ops") else opcodec.decode(data)
+            except (OSError, UnicodeDecodeError, opcodec.OpError) as e:
+                print(f"diff: {f}: {e}", file=sys.stderr)
+                return 2
+            binary = Path(tmp) / f"{i:05d}.bin"
+            binary.write_bytes(opcodec.encode(prog))
+            progs[str(binary)] = (f, prog)
+        ta = _traces(args.replay_a, args.a, list(progs))
+        tb = _traces(replay_b, args.b, list(progs))
+        for binary, (name, prog) in progs.items():
+            d = diverge(prog, ta.get(binary, ""), tb.get(binary, ""))
+            if d is None:
+                same += 1
+                continue
+            where = f"{name}: operation {d.op_index} {d.op}: {d.field}: {d.a} (A) vs {d.b} (B)"
+            if d.known:
+                known += 1
+                if args.verbose:
+                    print(f"KNOWN {d.known} {where}")
+            else:
+                unknown += 1
+                print(f"DIFFERENTIAL {d.op}.{d.field} {where}")
+    print(f"diff: {len(progs)} programs, {same} identical, {known} known differences, {unknown} divergences "
+          f"(A={args.a} {args.replay_a}, B={args.b} {replay_b})")
+    return 1 if unknown else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
