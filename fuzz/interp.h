@@ -17,6 +17,20 @@ typedef struct op_trace {
     size_t cap;
 } op_trace;
 
+#define OP_FAULT_MAX_SITES 64
+/* Where a run's fault plan first refused a pool allocation (op_run_config.outcome). */
+typedef struct op_fault_outcome {
+    uint64_t attempts;  /* pool allocation attempts of the whole run (the interpreter's own model queries excluded) */
+    bool refused;       /* the plan refused an allocation */
+    char where[16];     /* the trace label of the line it happened in: "init", "pre0", "0003", "end" */
+    int code;           /* that line's op_code (-1 for init and end) */
+    bool has_status;    /* the op reported a status of its own (a create, a request, fn_alloc...) */
+    int32_t status;     /* that NTSTATUS (or Win32 code for the ksuser create forms) */
+    char site[64];      /* the refused allocation's site */
+    unsigned nsites;    /* the distinct allocation sites of the run (km_pool_site_*), before teardown */
+    char sites[OP_FAULT_MAX_SITES][64];
+} op_fault_outcome;
+
 typedef struct op_run_config {
     /* Opcodes the caller allows, one bit per opcode (bit c of allowed[c / 64]); ops not allowed are
      * traced as skipped and not run. All zero = every operation allowed. */
@@ -27,6 +41,14 @@ typedef struct op_run_config {
     /* Cross-check the implementation against the reference model after every operation
      * (MODEL_DISAGREEMENT, ALLOCATED_FRAMES_MISMATCH, FRAME_MISALIGNED findings). */
     bool reference_model;
+    /* Low-resources simulation (fault sweeps): the caller owns the fault plan. The run fails its
+     * fault_nth-th and fault_nth_also-th pool allocation attempts, counted from km_init with the
+     * interpreter's own model queries excluded (0 = none), and the program's own `fault` operations
+     * are traced but not armed, so an attempt number means the same allocation in every run. */
+    bool external_faults;
+    uint64_t fault_nth, fault_nth_also;
+    /* When non-NULL, filled with the attempt count and where the first refusal happened. */
+    op_fault_outcome *outcome;
 } op_run_config;
 
 /* The whole life of one input: km_init, load the test filter, optional prologue, every operation,

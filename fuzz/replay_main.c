@@ -1,5 +1,7 @@
 /* replay_main.c: km_replay [--twice] [--no-model] [--prologue] FILE|DIR...: runs binary programs
- * through the interpreter and prints each trace under a "== FILE" header. Directories are walked
+ * through the interpreter and prints each trace under a "== FILE" header. With --fault-sweep
+ * [--max-singles N] [--pairs N] [--seed N] [--verbose] it sweeps pool allocation failures over each
+ * program instead (fault_sweep.h) and prints per-program and total counts. Directories are walked
  * recursively in sorted (byte-wise) order; --twice runs every input twice and fails
  * TRACE_NONDETERMINISTIC when the traces differ. Bad arguments and unreadable or empty inputs are
  * reported (naming the path) before anything runs, with exit status 2. Text programs (.ops) are
@@ -12,6 +14,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "fault_sweep.h"
 #include "interp.h"
 
 typedef struct {
@@ -124,14 +127,35 @@ static int rp_usage(const char *why)
 {
     if (why != NULL)
         fprintf(stderr, "km_replay: %s\n", why);
-    fprintf(stderr, "usage: km_replay [--twice] [--no-model] [--prologue] FILE|DIR...\n");
+    fprintf(stderr, "usage: km_replay [--twice] [--no-model] [--prologue] FILE|DIR...\n"
+                    "       km_replay --fault-sweep [--max-singles N] [--pairs N] [--seed N] [--verbose] [--no-model] "
+                    "[--prologue] FILE|DIR...\n");
     return 2;
+}
+
+/* A decimal option value; false (after a usage message) when it is missing or not a number. */
+static bool rp_number(int argc, char **argv, int *i, uint64_t *value)
+{
+    const char *opt = argv[*i];
+    if (*i + 1 >= argc)
+        return rp_usage(NULL), fprintf(stderr, "km_replay: %s needs a number\n", opt), false;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(argv[++*i], &end, 10);
+    if (errno != 0 || end == argv[*i] || *end != '\0' || argv[*i][0] == '-') {
+        fprintf(stderr, "km_replay: %s: '%s' is not a number\n", opt, argv[*i]);
+        return false;
+    }
+    *value = v;
+    return true;
 }
 
 int main(int argc, char **argv)
 {
     op_run_config config = { .reference_model = true };
-    bool twice = false;
+    bool twice = false, sweep = false;
+    fs_options sweep_options = { .max_singles = 0, .pairs = 64, .seed = 1 };
+    fs_totals totals = { 0 };
     rp_list files = { 0 };
     int inputs = 0;
     bool options_done = false;
@@ -145,6 +169,16 @@ int main(int argc, char **argv)
             config.reference_model = false;
         } else if (!options_done && strcmp(a, "--prologue") == 0) {
             config.prologue = true;
+        } else if (!options_done && strcmp(a, "--fault-sweep") == 0) {
+            sweep = true;
+        } else if (!options_done && strcmp(a, "--verbose") == 0) {
+            sweep_options.verbose = true;
+        } else if (!options_done && (strcmp(a, "--max-singles") == 0 || strcmp(a, "--pairs") == 0 ||
+                                     strcmp(a, "--seed") == 0)) {
+            uint64_t *v = a[2] == 'm' ? &sweep_options.max_singles : a[2] == 'p' ? &sweep_options.pairs
+                                                                               : &sweep_options.seed;
+            if (!rp_number(argc, argv, &i, v))
+                return 2;
         } else if (!options_done && a[0] == '-' && a[1] != '\0') {
             char why[256];
             snprintf(why, sizeof why, "unknown option '%s'", a);
@@ -157,12 +191,20 @@ int main(int argc, char **argv)
     }
     if (inputs == 0)
         return rp_usage("no FILE or DIR given");
+    if (sweep && twice)
+        return rp_usage("--twice and --fault-sweep do not combine");
     int status = 0;
     for (size_t i = 0; i < files.count; i++) {
         size_t size = 0;
         uint8_t *data = rp_read(files.paths[i], &size);
         if (data == NULL) {
             status = 2;
+            continue;
+        }
+        if (sweep) {
+            if (!fs_sweep(files.paths[i], data, size, &config, &sweep_options, &totals) && status == 0)
+                status = 1;
+            free(data);
             continue;
         }
         printf("== %s\n", files.paths[i]);
@@ -179,6 +221,8 @@ int main(int argc, char **argv)
         op_trace_free(&second);
         free(data);
     }
+    if (sweep)
+        fs_report(&totals);
     for (size_t i = 0; i < files.count; i++)
         free(files.paths[i]);
     free(files.paths);

@@ -46,6 +46,10 @@ def abi_check(ctx: Context) -> list[str]:
     return [sys.executable, "-m", "tools.runner.abi_suite", *ctx.patterns]
 
 
+def fault_sweep(ctx: Context) -> list[str]:
+    return [sys.executable, str(ctx.root / "tools" / "fault_sweep_suite.py"), str(ctx.root), *ctx.patterns]
+
+
 def replay_corpus(ctx: Context) -> list[str]:
     return [sys.executable, str(ctx.root / "tools" / "replay_suite.py"), str(ctx.root), *ctx.patterns]
 
@@ -59,6 +63,8 @@ SUITES: list[Suite] = [
           abi_check, needs=("clang", "mingw-w64")),
     Suite("replay", "every corpus program replayed twice (asan-ubsan, reference model on) + replay CLI errors",
           replay_corpus, preset="asan-ubsan", needs=C_TOOLCHAIN + ("asan-ubsan-runtime",)),
+    Suite("fault-sweep", "every seed/regression program with each pool allocation failed, plus sampled pairs",
+          fault_sweep, preset="asan-ubsan", needs=C_TOOLCHAIN + ("asan-ubsan-runtime",)),
     Suite("corpus-replay", "every fuzz target's replay binary over its seed corpus, ASan + UBSan",
           corpus_replay("asan-ubsan"), preset="asan-ubsan", needs=C_TOOLCHAIN + ("asan-ubsan-runtime",)),
     Suite("corpus-replay-msan", "every fuzz target's replay binary over its seed corpus, MemorySanitizer",
