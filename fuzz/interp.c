@@ -541,6 +541,8 @@ void op_run(const op_program *prog, const op_run_config *config, op_trace *trace
     km_fault_disarm();
 }
 
+static uint64_t ip_last_hash;
+
 uint64_t op_run_bytes(const uint8_t *data, size_t size, const op_run_config *config, op_trace *trace)
 {
     static op_program prog;
@@ -548,5 +550,7 @@ uint64_t op_run_bytes(const uint8_t *data, size_t size, const op_run_config *con
     op_decode(data, size, &prog);
     op_trace *t = trace != NULL ? trace : &scratch;
     op_run(&prog, config, t);
-    return tr_fnv1a(t->text != NULL ? t->text : "", t->len);
+    return ip_last_hash = tr_fnv1a(t->text != NULL ? t->text : "", t->len);
 }
+
+uint64_t op_last_trace_hash(void) { return ip_last_hash; }

@@ -60,6 +60,8 @@ void op_trace_free(op_trace *trace);
 /* Convenience for fuzz targets and replay: decode, run, and return a 64-bit FNV-1a hash of the
  * trace (for determinism checks without keeping text). */
 uint64_t op_run_bytes(const uint8_t *data, size_t size, const op_run_config *config, op_trace *trace);
+/* The hash op_run_bytes returned last (0 before the first run); the replay engine prints it. */
+uint64_t op_last_trace_hash(void);
 
 /* The determinism comparator: returns when the two traces are byte-identical, else fails the
  * TRACE_NONDETERMINISTIC verifier check naming `name` and the first differing line. */
