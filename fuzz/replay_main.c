@@ -36,6 +36,14 @@ static void rp_add(rp_list *l, const char *path)
     l->count++;
 }
 
+static void rp_free(rp_list *l)
+{
+    for (size_t i = 0; i < l->count; i++)
+        free(l->paths[i]);
+    free(l->paths);
+    *l = (rp_list){ 0 };
+}
+
 static int rp_cmp(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 static bool rp_is_text(const char *path)
@@ -93,11 +101,22 @@ static bool rp_collect(const char *path, rp_list *out, bool top)
     return ok;
 }
 
+/* The largest meaningful program is about 33 MB (256 ioctl records with two full blobs); bigger
+ * inputs are refused before they are read (tools/opcodec.py MAX_INPUT says the same). */
+#define RP_MAX_INPUT ((long long)64 << 20)
+
 static uint8_t *rp_read(const char *path, size_t *size)
 {
     FILE *f = fopen(path, "rb");
     if (f == NULL) {
         fprintf(stderr, "km_replay: %s: %s\n", path, strerror(errno));
+        return NULL;
+    }
+    struct stat st;
+    if (fstat(fileno(f), &st) == 0 && (long long)st.st_size > RP_MAX_INPUT) {
+        fprintf(stderr, "km_replay: %s: too large (%lld bytes; programs are at most %lld MiB)\n", path,
+                (long long)st.st_size, RP_MAX_INPUT >> 20);
+        fclose(f);
         return NULL;
     }
     size_t cap = 4096, len = 0;
@@ -178,21 +197,21 @@ int main(int argc, char **argv)
             uint64_t *v = a[2] == 'm' ? &sweep_options.max_singles : a[2] == 'p' ? &sweep_options.pairs
                                                                                : &sweep_options.seed;
             if (!rp_number(argc, argv, &i, v))
-                return 2;
+                return rp_free(&files), 2;
         } else if (!options_done && a[0] == '-' && a[1] != '\0') {
             char why[256];
             snprintf(why, sizeof why, "unknown option '%s'", a);
-            return rp_usage(why);
+            return rp_free(&files), rp_usage(why);
         } else {
             inputs++;
             if (!rp_collect(a, &files, true))
-                return 2;
+                return rp_free(&files), 2;
         }
     }
     if (inputs == 0)
         return rp_usage("no FILE or DIR given");
     if (sweep && twice)
-        return rp_usage("--twice and --fault-sweep do not combine");
+        return rp_free(&files), rp_usage("--twice and --fault-sweep do not combine");
     int status = 0;
     for (size_t i = 0; i < files.count; i++) {
         size_t size = 0;
@@ -223,8 +242,6 @@ int main(int argc, char **argv)
     }
     if (sweep)
         fs_report(&totals);
-    for (size_t i = 0; i < files.count; i++)
-        free(files.paths[i]);
-    free(files.paths);
+    rp_free(&files);
     return fflush(stdout) == 0 ? status : 1;
 }
