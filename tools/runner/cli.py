@@ -13,6 +13,7 @@ from .execute import SuiteResult, run_suite
 from .protocol import Counts, format_summary
 from .report import Console
 from .suites import SUITES, Context, Suite, by_name
+from ..conformance import cli as conformance_cli
 from ..fuzzing import campaign as fuzz_campaign
 from ..fuzzing.options import OptionsError
 
@@ -20,7 +21,6 @@ ROOT = Path(__file__).resolve().parents[2]
 
 # Subcommands that later issues implement: name -> (issue, what it will do).
 RESERVED = {
-    "conformance": (6, "replay recorded Windows conformance cases and diff them"),
     "reproduce": (7, "reproduce and minimise a crash from a fuzzer artifact"),
     "gate": (8, "the release gate"),
 }
@@ -52,6 +52,9 @@ def build_parser(registry: list[Suite]) -> argparse.ArgumentParser:
                                       "save findings under out/fuzz/findings/, merge the corpus into "
                                       "out/fuzz/<engine>/<target>/corpus; the last line is the summary.")
     fuzz_campaign.add_arguments(fuzz)
+    sub.add_parser("conformance", add_help=False,
+                   help="replay the conformance recordings and diff them with their expectations "
+                        "(`run_tests.py conformance --help`)")
     for name, (issue, what) in RESERVED.items():
         sub.add_parser(name, help=f"{what} (not implemented yet: issue {issue})", add_help=False)
     return parser
@@ -169,6 +172,8 @@ def main(argv: list[str] | None = None, *, registry: list[Suite] | None = None, 
     out = out or sys.stdout
     parser = build_parser(registry)
     argv = normalise_argv(list(sys.argv[1:] if argv is None else argv))
+    if argv and argv[0] == "conformance":  # its own argument parser (tools/conformance/cli.py)
+        return conformance_cli.main(argv[1:], out=out, root=root)
     if argv and argv[0] in RESERVED:  # whatever follows: the subcommand does not exist yet
         issue, what = RESERVED[argv[0]]
         print(f"run_tests.py {argv[0]}: not implemented yet (issue {issue}: {what})", file=sys.stderr)

@@ -63,6 +63,10 @@ def replay_corpus(ctx: Context) -> list[str]:
     return [sys.executable, str(ctx.root / "tools" / "replay_suite.py"), str(ctx.root), *ctx.patterns]
 
 
+def conformance(ctx: Context) -> list[str]:
+    return [sys.executable, "-m", "tools.conformance.suite", *ctx.patterns]
+
+
 SUITES: list[Suite] = [
     Suite("unit-asan-ubsan", "C unit and verifier negative tests under ASan + UBSan",
           km_tests("asan-ubsan"), preset="asan-ubsan", needs=C_TOOLCHAIN + ("asan-ubsan-runtime",)),
@@ -83,6 +87,8 @@ SUITES: list[Suite] = [
           corpus_replay("asan-ubsan"), preset="asan-ubsan", needs=C_TOOLCHAIN + ("asan-ubsan-runtime",)),
     Suite("corpus-replay-msan", "every fuzz target's replay binary over its seed corpus, MemorySanitizer",
           corpus_replay("msan"), preset="msan", needs=C_TOOLCHAIN + ("msan-runtime",)),
+    Suite("conformance", "every case of conformance/recordings replayed and diffed with its expectations",
+          conformance, preset="asan-ubsan", needs=C_TOOLCHAIN + ("asan-ubsan-runtime",)),
     Suite("runner-selftest", "the Python tests of run_tests.py itself (tests/python)", runner_selftest),
 ]
 
