@@ -70,16 +70,21 @@ def main() -> int:
         print(f"{passed} passed, {failed} failed")
         return 1
     with tempfile.TemporaryDirectory(prefix="fault-sweep-") as tmp:
-        for d in sorted(p for p in (ROOT / "corpus").iterdir() if p.is_dir()):
-            files = [f for f in sorted(d.glob("*.ops")) if selected(f"fault_sweep.{d.name}/{f.stem}")]
+        corpus = ROOT / "corpus"
+        regressions = corpus / "regressions"  # regressions/<target>/*.ops, swept like that target's seeds
+        dirs = sorted(p for p in corpus.iterdir() if p.is_dir() and p != regressions)
+        dirs += sorted(p for p in regressions.iterdir() if p.is_dir()) if regressions.is_dir() else []
+        for d in dirs:
+            label = d.relative_to(corpus).as_posix()
+            files = [f for f in sorted(d.glob("*.ops")) if selected(f"fault_sweep.{label}/{f.stem}")]
             if not files:
                 continue
-            dst = Path(tmp) / d.name
-            dst.mkdir()
+            dst = Path(tmp) / label
+            dst.mkdir(parents=True)
             try:
                 bins = [b for b in encode_dir(d, dst) if any(b.stem == f.stem for f in files)]
             except opcodec.OpError as e:
-                report(f"fault_sweep.{d.name}", False, f"a seed does not parse: {e}")
+                report(f"fault_sweep.{label}", False, f"a seed does not parse: {e}")
                 continue
             cmd = [str(KM_REPLAY), "--fault-sweep", "--max-singles", str(MAX_SINGLES), "--pairs", str(PAIRS),
                    "--seed", str(SEED)] + (["--prologue"] if prologue_on(d.name) else []) + ["--"] + \
@@ -87,7 +92,7 @@ def main() -> int:
             try:
                 p = subprocess.run(cmd, capture_output=True, text=True, errors="replace", timeout=TIMEOUT)
             except subprocess.TimeoutExpired:
-                report(f"fault_sweep.{d.name}", False, f"over {TIMEOUT:.0f} s")
+                report(f"fault_sweep.{label}", False, f"over {TIMEOUT:.0f} s")
                 continue
             fails: dict[str, list[str]] = {}
             current: list[str] | None = None
@@ -111,7 +116,7 @@ def main() -> int:
                 elif m := re.match(r"site (.+) (exercised|not-exercised)$", line):
                     sites[m[1]] = sites.get(m[1], False) or m[2] == "exercised"
             for b in bins:
-                name = f"fault_sweep.{d.name}/{b.stem}"
+                name = f"fault_sweep.{label}/{b.stem}"
                 if b.stem in fails:
                     report(name, False, fails[b.stem][0].split(": ", 1)[-1], fails[b.stem])
                 elif b.stem not in done:
