@@ -259,6 +259,10 @@ void ip_fault_suspend(void)
     if (!ip.fault_armed)
         return;
     ip.fault_consumed += km_fault_attempts();
+    ip.fault_injected += km_fault_injected();
+    const char *site = km_fault_last_site();
+    if (site != NULL)
+        snprintf(ip.fault_last_site, sizeof ip.fault_last_site, "%s", site);
     km_fault_disarm();
 }
 
@@ -269,8 +273,8 @@ void ip_fault_resume(void)
     km_fault_plan p = ip.fault;
     p.fail_nth = p.fail_nth > ip.fault_consumed ? p.fail_nth - ip.fault_consumed : 0;
     p.fail_nth_also = p.fail_nth_also > ip.fault_consumed ? p.fail_nth_also - ip.fault_consumed : 0;
-    if (p.fail_nth == 0 && p.fail_nth_also == 0 && p.site == NULL) {
-        ip.fault_armed = false; /* the plan has fired everything it had */
+    if (p.fail_nth == 0 && p.fail_nth_also == 0 && p.site == NULL && !ip.config->external_faults) {
+        ip.fault_armed = false; /* the plan has fired everything it had (a sweep keeps counting) */
         return;
     }
     km_fault_arm(&p);
@@ -379,8 +383,37 @@ static void ip_dispatch(const op_op *op)
     }
 }
 
+/* ---- Fault sweeps (op_run_config.external_faults) ------------------------------------------------ */
+static void ip_sweep_arm(void)
+{
+    if (!ip.config->external_faults)
+        return;
+    ip.fault = (km_fault_plan){ .fail_nth = ip.config->fault_nth, .fail_nth_also = ip.config->fault_nth_also };
+    ip.fault_armed = true; /* armed even with nothing to fail, so the model queries stay uncounted */
+    km_fault_arm(&ip.fault);
+}
+
+/* Called at the end of each line: the first line during which the plan refused an allocation is
+ * recorded with the op's own status (its trace line says the same). */
+static void ip_sweep_note(int code)
+{
+    op_fault_outcome *o = ip.config->outcome;
+    if (o == NULL || o->refused || !ip.fault_armed)
+        return;
+    if (ip.fault_injected + km_fault_injected() == 0)
+        return;
+    o->refused = true;
+    snprintf(o->where, sizeof o->where, "%s", ip.label);
+    o->code = code;
+    o->has_status = ip.line_has_status;
+    o->status = ip.line_status;
+    const char *site = km_fault_last_site();
+    snprintf(o->site, sizeof o->site, "%s", site != NULL ? site : ip.fault_last_site);
+}
+
 static void ip_op_begin(const char *label, const char *name)
 {
+    ip.line_has_status = false;
     snprintf(ip.label, sizeof ip.label, "%s", label);
     ip_line_begin(label, name);
     km_pool_stats stats;
@@ -393,6 +426,7 @@ static void ip_op_begin(const char *label, const char *name)
 
 static void ip_op_end(void)
 {
+    ip_sweep_note(ip.op_code);
     km_run_work_items(); /* deferred completions happen at a deterministic point: after each op */
     ip_events_scan();
     ip_scan_completions();
@@ -430,7 +464,14 @@ static void ip_rundown(void)
     km_run_work_items();
     ip_scan_completions();
     ip_line_add("%send", ip.line.len != 0 ? "\n" : "");
+    op_fault_outcome *o = ip.config->outcome;
+    for (size_t i = 0; o != NULL && i < km_pool_site_count() && i < OP_FAULT_MAX_SITES; i++) {
+        snprintf(o->sites[i], sizeof o->sites[i], "%s", km_pool_site_name(i)); /* teardown forgets them */
+        o->nsites = (unsigned)i + 1;
+    }
     km_teardown();
+    ip.line_has_status = false;
+    ip_sweep_note(-1);
     ip_line_add(" STATUS_SUCCESS");
     ip_line_commit();
 }
@@ -458,7 +499,11 @@ void op_run(const op_program *prog, const op_run_config *config, op_trace *trace
 
     km_init();
     km_verifier_set_hook(ip_hook, NULL);
+    if (ip.config->outcome != NULL)
+        *ip.config->outcome = (op_fault_outcome){ .code = -1 };
+    ip_sweep_arm();
     tr_printf(trace, "trace 1\n");
+    snprintf(ip.label, sizeof ip.label, "init");
     ip_line_begin("init", "-");
     static const kstf_allocator_config none;
     kstf_configure_allocator(&none); /* the driver's configuration is static: nothing may survive */
@@ -467,8 +512,10 @@ void op_run(const op_program *prog, const op_run_config *config, op_trace *trace
     NTSTATUS s = km_driver_load(L"\\Driver\\KsTestFilter", kstf_driver_entry, &driver);
     if (!NT_SUCCESS(s)) {
         ip_line_status(s);
+        ip_sweep_note(-1);
         ip_line_commit();
     } else {
+        ip_sweep_note(-1); /* a refusal the driver load survived */
         ip.in_line = false;
         if (ip.config->prologue)
             ip_prologue();
@@ -487,11 +534,15 @@ void op_run(const op_program *prog, const op_run_config *config, op_trace *trace
         }
     }
     ip_rundown();
+    if (ip.config->outcome != NULL && ip.config->external_faults)
+        ip.config->outcome->attempts = ip.fault_consumed + km_fault_attempts();
     km_verifier_set_hook(NULL, NULL);
     ip_requests_free();
     ip_events_free();
     km_fault_disarm();
 }
+
+static uint64_t ip_last_hash;
 
 uint64_t op_run_bytes(const uint8_t *data, size_t size, const op_run_config *config, op_trace *trace)
 {
@@ -500,5 +551,7 @@ uint64_t op_run_bytes(const uint8_t *data, size_t size, const op_run_config *con
     op_decode(data, size, &prog);
     op_trace *t = trace != NULL ? trace : &scratch;
     op_run(&prog, config, t);
-    return tr_fnv1a(t->text != NULL ? t->text : "", t->len);
+    return ip_last_hash = tr_fnv1a(t->text != NULL ? t->text : "", t->len);
 }
+
+uint64_t op_last_trace_hash(void) { return ip_last_hash; }

@@ -28,6 +28,20 @@ const char *op_impl_name(op_impl impl);
 /* OP_IMPL_BUILD -> what it means in this process (exits with status 2 on a bad KM_IMPLEMENTATION). */
 op_impl op_impl_resolve(op_impl impl);
 
+#define OP_FAULT_MAX_SITES 64
+/* Where a run's fault plan first refused a pool allocation (op_run_config.outcome). */
+typedef struct op_fault_outcome {
+    uint64_t attempts;  /* pool allocation attempts of the whole run (the interpreter's own model queries excluded) */
+    bool refused;       /* the plan refused an allocation */
+    char where[16];     /* the trace label of the line it happened in: "init", "pre0", "0003", "end" */
+    int code;           /* that line's op_code (-1 for init and end) */
+    bool has_status;    /* the op reported a status of its own (a create, a request, fn_alloc...) */
+    int32_t status;     /* that NTSTATUS (or Win32 code for the ksuser create forms) */
+    char site[64];      /* the refused allocation's site */
+    unsigned nsites;    /* the distinct allocation sites of the run (km_pool_site_*), before teardown */
+    char sites[OP_FAULT_MAX_SITES][64];
+} op_fault_outcome;
+
 typedef struct op_run_config {
     /* Opcodes the caller allows, one bit per opcode (bit c of allowed[c / 64]); ops not allowed are
      * traced as skipped and not run. All zero = every operation allowed. */
@@ -40,6 +54,14 @@ typedef struct op_run_config {
     bool reference_model;
     /* The allocator the pin hosts for this run (zero: OP_IMPL_BUILD). */
     op_impl implementation;
+    /* Low-resources simulation (fault sweeps): the caller owns the fault plan. The run fails its
+     * fault_nth-th and fault_nth_also-th pool allocation attempts, counted from km_init with the
+     * interpreter's own model queries excluded (0 = none), and the program's own `fault` operations
+     * are traced but not armed, so an attempt number means the same allocation in every run. */
+    bool external_faults;
+    uint64_t fault_nth, fault_nth_also;
+    /* When non-NULL, filled with the attempt count and where the first refusal happened. */
+    op_fault_outcome *outcome;
 } op_run_config;
 
 /* The whole life of one input: km_init, load the test filter, optional prologue, every operation,
@@ -51,6 +73,8 @@ void op_trace_free(op_trace *trace);
 /* Convenience for fuzz targets and replay: decode, run, and return a 64-bit FNV-1a hash of the
  * trace (for determinism checks without keeping text). */
 uint64_t op_run_bytes(const uint8_t *data, size_t size, const op_run_config *config, op_trace *trace);
+/* The hash op_run_bytes returned last (0 before the first run); the replay engine prints it. */
+uint64_t op_last_trace_hash(void);
 
 /* The determinism comparator: returns when the two traces are byte-identical, else fails the
  * TRACE_NONDETERMINISTIC verifier check naming `name` and the first differing line. */

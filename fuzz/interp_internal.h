@@ -108,6 +108,10 @@ typedef struct ip_state {
     bool fault_armed;
     bool allocate_fails; /* the test filter's DefaultAllocate currently returns NULL (global config) */
     uint64_t fault_consumed; /* attempts counted against the plan before the last re-arm */
+    uint64_t fault_injected; /* failures the plan injected before the last re-arm */
+    char fault_last_site[64]; /* the site of the latest of those */
+    bool line_has_status;    /* the current op's own status (for op_fault_outcome) */
+    NTSTATUS line_status;
 
     uint64_t pool_failed_before; /* km_pool_stats.failed when the current op started */
     size_t op_index;

@@ -1,5 +1,7 @@
 /* replay_main.c: km_replay [--twice] [--no-model] [--prologue] [--impl NAME] FILE|DIR...: runs binary programs
- * through the interpreter and prints each trace under a "== FILE" header. Directories are walked
+ * through the interpreter and prints each trace under a "== FILE" header. With --fault-sweep
+ * [--max-singles N] [--pairs N] [--seed N] [--verbose] it sweeps pool allocation failures over each
+ * program instead (fault_sweep.h) and prints per-program and total counts. Directories are walked
  * recursively in sorted (byte-wise) order; --twice runs every input twice and fails
  * TRACE_NONDETERMINISTIC when the traces differ; --impl default|filter-specific picks the allocator the
  * test filter's pin hosts (else KM_IMPLEMENTATION, else the build's default). Bad arguments and unreadable or empty inputs are
@@ -13,6 +15,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "fault_sweep.h"
 #include "interp.h"
 
 typedef struct {
@@ -32,6 +35,14 @@ static void rp_add(rp_list *l, const char *path)
     if (l->paths[l->count] == NULL)
         abort();
     l->count++;
+}
+
+static void rp_free(rp_list *l)
+{
+    for (size_t i = 0; i < l->count; i++)
+        free(l->paths[i]);
+    free(l->paths);
+    *l = (rp_list){ 0 };
 }
 
 static int rp_cmp(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
@@ -91,11 +102,22 @@ static bool rp_collect(const char *path, rp_list *out, bool top)
     return ok;
 }
 
+/* The largest meaningful program is about 33 MB (256 ioctl records with two full blobs); bigger
+ * inputs are refused before they are read (tools/opcodec.py MAX_INPUT says the same). */
+#define RP_MAX_INPUT ((long long)64 << 20)
+
 static uint8_t *rp_read(const char *path, size_t *size)
 {
     FILE *f = fopen(path, "rb");
     if (f == NULL) {
         fprintf(stderr, "km_replay: %s: %s\n", path, strerror(errno));
+        return NULL;
+    }
+    struct stat st;
+    if (fstat(fileno(f), &st) == 0 && (long long)st.st_size > RP_MAX_INPUT) {
+        fprintf(stderr, "km_replay: %s: too large (%lld bytes; programs are at most %lld MiB)\n", path,
+                (long long)st.st_size, RP_MAX_INPUT >> 20);
+        fclose(f);
         return NULL;
     }
     size_t cap = 4096, len = 0;
@@ -125,14 +147,35 @@ static int rp_usage(const char *why)
 {
     if (why != NULL)
         fprintf(stderr, "km_replay: %s\n", why);
-    fprintf(stderr, "usage: km_replay [--twice] [--no-model] [--prologue] [--impl default|filter-specific] FILE|DIR...\n");
+    fprintf(stderr, "usage: km_replay [--twice] [--no-model] [--prologue] [--impl default|filter-specific] FILE|DIR...\n"
+                    "       km_replay --fault-sweep [--max-singles N] [--pairs N] [--seed N] [--verbose] [--no-model] "
+                    "[--prologue] [--impl default|filter-specific] FILE|DIR...\n");
     return 2;
+}
+
+/* A decimal option value; false (after a usage message) when it is missing or not a number. */
+static bool rp_number(int argc, char **argv, int *i, uint64_t *value)
+{
+    const char *opt = argv[*i];
+    if (*i + 1 >= argc)
+        return rp_usage(NULL), fprintf(stderr, "km_replay: %s needs a number\n", opt), false;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(argv[++*i], &end, 10);
+    if (errno != 0 || end == argv[*i] || *end != '\0' || argv[*i][0] == '-') {
+        fprintf(stderr, "km_replay: %s: '%s' is not a number\n", opt, argv[*i]);
+        return false;
+    }
+    *value = v;
+    return true;
 }
 
 int main(int argc, char **argv)
 {
     op_run_config config = { .reference_model = true };
-    bool twice = false;
+    bool twice = false, sweep = false;
+    fs_options sweep_options = { .max_singles = 0, .pairs = 64, .seed = 1 };
+    fs_totals totals = { 0 };
     rp_list files = { 0 };
     int inputs = 0;
     bool options_done = false;
@@ -150,24 +193,42 @@ int main(int argc, char **argv)
             if (i + 1 == argc || !op_impl_parse(argv[i + 1], &config.implementation))
                 return rp_usage("--impl needs 'default' or 'filter-specific'");
             i++;
+        } else if (!options_done && strcmp(a, "--fault-sweep") == 0) {
+            sweep = true;
+        } else if (!options_done && strcmp(a, "--verbose") == 0) {
+            sweep_options.verbose = true;
+        } else if (!options_done && (strcmp(a, "--max-singles") == 0 || strcmp(a, "--pairs") == 0 ||
+                                     strcmp(a, "--seed") == 0)) {
+            uint64_t *v = a[2] == 'm' ? &sweep_options.max_singles : a[2] == 'p' ? &sweep_options.pairs
+                                                                               : &sweep_options.seed;
+            if (!rp_number(argc, argv, &i, v))
+                return rp_free(&files), 2;
         } else if (!options_done && a[0] == '-' && a[1] != '\0') {
             char why[256];
             snprintf(why, sizeof why, "unknown option '%s'", a);
-            return rp_usage(why);
+            return rp_free(&files), rp_usage(why);
         } else {
             inputs++;
             if (!rp_collect(a, &files, true))
-                return 2;
+                return rp_free(&files), 2;
         }
     }
     if (inputs == 0)
         return rp_usage("no FILE or DIR given");
+    if (sweep && twice)
+        return rp_free(&files), rp_usage("--twice and --fault-sweep do not combine");
     int status = 0;
     for (size_t i = 0; i < files.count; i++) {
         size_t size = 0;
         uint8_t *data = rp_read(files.paths[i], &size);
         if (data == NULL) {
             status = 2;
+            continue;
+        }
+        if (sweep) {
+            if (!fs_sweep(files.paths[i], data, size, &config, &sweep_options, &totals) && status == 0)
+                status = 1;
+            free(data);
             continue;
         }
         printf("== %s\n", files.paths[i]);
@@ -184,8 +245,8 @@ int main(int argc, char **argv)
         op_trace_free(&second);
         free(data);
     }
-    for (size_t i = 0; i < files.count; i++)
-        free(files.paths[i]);
-    free(files.paths);
+    if (sweep)
+        fs_report(&totals);
+    rp_free(&files);
     return fflush(stdout) == 0 ? status : 1;
 }

@@ -14,6 +14,10 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 __attribute__((weak)) int LLVMFuzzerInitialize(int *argc, char ***argv);
+/* Provided by the interpreter (interp.c) when the target links it: the FNV-1a hash of the trace of the
+ * last input, printed as `Trace: FILE: HASH` so a test can compare an input's traces across one process
+ * (no state may survive from one input into the next). */
+__attribute__((weak)) uint64_t op_last_trace_hash(void);
 
 static int run_file(const char *path) {
     FILE *f = fopen(path, "rb");
@@ -46,6 +50,8 @@ static int run_file(const char *path) {
     fflush(stdout);
     LLVMFuzzerTestOneInput(size ? buf : NULL, size);
     printf("Done: %s: (%zu bytes)\n", path, size);
+    if (op_last_trace_hash != NULL)
+        printf("Trace: %s: %016llx\n", path, (unsigned long long)op_last_trace_hash());
     fflush(stdout);
     free(buf);
     return 0;

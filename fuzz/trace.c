@@ -97,6 +97,10 @@ void ip_line_add(const char *fmt, ...)
 
 void ip_line_status(NTSTATUS status)
 {
+    if (!ip.line_has_status) { /* the op's own status comes first; `done` lines come later */
+        ip.line_has_status = true;
+        ip.line_status = status;
+    }
     const char *name = km_status_name(status);
     if (name != NULL)
         ip_line_add(" %s", name);

@@ -9,6 +9,7 @@ static struct {
     char site[64]; /* the plan's site pattern, copied so the caller's string may go away */
     uint64_t attempts;
     uint64_t injected;
+    char last_site[64]; /* the site of the most recent injected failure, for sweeps' site counts */
     bool armed;
 } km_fault;
 
@@ -25,6 +26,7 @@ void km_fault_arm(const km_fault_plan *plan)
     }
     __atomic_store_n(&km_fault.attempts, 0, __ATOMIC_RELEASE);
     km_fault.injected = 0;
+    km_fault.last_site[0] = '\0';
     __atomic_store_n(&km_fault.armed, true, __ATOMIC_RELEASE);
     pthread_mutex_unlock(&km_fault_lock);
 }
@@ -71,8 +73,19 @@ bool km_fault_should_fail(const char *site, ULONG tag)
                 (km_fault.plan.fail_nth_also != 0 && n == km_fault.plan.fail_nth_also) ||
                 (km_fault.plan.site != NULL && km_fault_site_matches(km_fault.plan.site, site, tag));
     km_fault.injected += fail;
+    if (fail)
+        snprintf(km_fault.last_site, sizeof km_fault.last_site, "%s", site);
     pthread_mutex_unlock(&km_fault_lock);
     return fail;
+}
+
+const char *km_fault_last_site(void)
+{
+    static _Thread_local char copy[64]; /* a stable copy: the plan may fire again on another thread */
+    pthread_mutex_lock(&km_fault_lock);
+    memcpy(copy, km_fault.last_site, sizeof copy);
+    pthread_mutex_unlock(&km_fault_lock);
+    return copy[0] != '\0' ? copy : NULL;
 }
 
 static void km_fault_reset(void)
@@ -81,6 +94,7 @@ static void km_fault_reset(void)
     __atomic_store_n(&km_fault.attempts, 0, __ATOMIC_RELEASE);
     pthread_mutex_lock(&km_fault_lock);
     km_fault.injected = 0;
+    km_fault.last_site[0] = '\0';
     pthread_mutex_unlock(&km_fault_lock);
 }
 

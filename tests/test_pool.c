@@ -136,6 +136,23 @@ KTEST(pool, km_fault_arm_fails_the_nth_and_the_also)
             ExFreePool(p[i]);
 }
 
+KTEST(pool, km_fault_last_site_names_the_failed_allocation)
+{
+    EXPECT_TRUE(km_fault_last_site() == NULL); /* nothing injected since km_init */
+    km_fault_arm(&(km_fault_plan){ .fail_nth = 2 });
+    PVOID a = ExAllocatePoolWithTag(NonPagedPool, 8, TAG_TEST);
+    EXPECT_TRUE(km_fault_last_site() == NULL);
+    int line = __LINE__ + 1;
+    PVOID b = ExAllocatePoolWithTag(NonPagedPool, 8, TAG_TEST);
+    EXPECT_TRUE(b == NULL);
+    char want[64];
+    snprintf(want, sizeof want, "test_pool.c:%d", line);
+    EXPECT_TRUE(km_fault_last_site() != NULL && strcmp(km_fault_last_site(), want) == 0);
+    km_fault_arm(&(km_fault_plan){ .fail_nth = 5 }); /* re-arming forgets it */
+    EXPECT_TRUE(km_fault_last_site() == NULL);
+    ExFreePool(a);
+}
+
 KTEST(pool, km_fault_arm_site_matches_tag_file_and_line)
 {
     km_fault_arm(&(km_fault_plan){ .site = "Othr" });

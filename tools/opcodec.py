@@ -306,12 +306,12 @@ def format_blob(b, hex_only=False):
                 segs.append(f"zero:{z}")
                 i, hexrun = i + z, None
                 continue
-            if hexrun is None:
+            if hexrun is None:  # a bytearray, turned into text once: += on a str here was quadratic
                 hexrun = len(segs)
-                segs.append("hex:")
-            segs[hexrun] += f"{b[i]:02x}"
+                segs.append(bytearray())
+            segs[hexrun].append(b[i])
             i += 1
-    return "+".join(segs)
+    return "+".join(s if isinstance(s, str) else "hex:" + s.hex() for s in segs)
 
 
 def format_value(f, args):
@@ -485,7 +485,7 @@ class _Parser:
             i += 1
         return "".join(out), i + 1
 
-    def blob(self, v, what):
+    def blob(self, v, what, limit=MAX_BLOB):
         """Segments joined by '+': hex:.., "ascii", utf16:"..", zero:N, u8/u16/u32/u64:N, guid:G."""
         text, i, out = v.text, 0, bytearray()
         while True:
@@ -532,8 +532,8 @@ class _Parser:
             if text[i] != "+":
                 raise self.error(f"{what}: expected '+' between blob segments, found {text[i]!r}", v.column + i)
             i += 1
-        if len(out) > MAX_BLOB:
-            raise self.error(f"{what}: the blob is {len(out)} bytes; the limit is {MAX_BLOB}", v.column)
+        if limit is not None and len(out) > limit:
+            raise self.error(f"{what}: the blob is {len(out)} bytes; the limit is {limit}", v.column)
         return bytes(out)
 
     # -- statements
@@ -575,7 +575,9 @@ class _Parser:
         if name == "raw":
             if set(seen) != {"bytes"}:
                 raise self.error("raw: expected exactly one field, bytes=...", col)
-            b = self.blob(seen["bytes"][1], "raw bytes")
+            # raw has no length field in binary (it runs to the next record or the end), so any size
+            # round-trips: a binary with a long undecodable tail must come back byte for byte.
+            b = self.blob(seen["bytes"][1], "raw bytes", limit=None)
             if not b:
                 raise self.error("raw: bytes must not be empty", seen["bytes"][1].column)
             return Op("raw", {"bytes": b}, self.line)
@@ -653,9 +655,17 @@ def roundtrip_text(text, path="<input>"):
 
 # ---- Command line -------------------------------------------------------------------------------
 
+# The largest meaningful program (256 ioctl records with two 65535-byte blobs) is about 33 MB in
+# binary; anything above this is refused before it is read, so a huge file cannot hang a tool.
+MAX_INPUT = 64 << 20
+
+
 def _read(path, binary):
     try:
         with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            if size > MAX_INPUT:
+                raise OpError(f"too large ({size} bytes; programs are at most {MAX_INPUT >> 20} MiB)", path)
             data = f.read()
     except OSError as e:
         raise OpError(e.strerror or str(e), path)

@@ -60,6 +60,9 @@ def collect(path: str) -> list[str]:
 
 def encode_text(path: str, out: Path) -> None:
     try:
+        size = os.stat(path).st_size
+        if size > opcodec.MAX_INPUT:
+            raise InputError(f"{path}: too large ({size} bytes; programs are at most {opcodec.MAX_INPUT >> 20} MiB)")
         text = Path(path).read_bytes().decode("utf-8")
     except OSError as e:
         raise InputError(f"{path}: {e.strerror}")

@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """replay_suite.py ROOT [GLOB...]: the `replay` suite (ktest protocol). Replays every program under
 corpus/ twice through km_replay (asan-ubsan build, reference model on) and fails on any finding or
-difference; then checks how km_replay and tools/replay.py treat bad input. Prints one
+difference (regressions included: everything under corpus/); checks that no state survives between
+inputs of one process (A, B, A through every fuzz target's replay binary and km_replay); then checks
+how km_replay and tools/replay.py treat bad input. Prints one
 PASS/FAIL line per case and the closing "N passed, N failed" line."""
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ ROOT = Path(sys.argv[1]).resolve() if len(sys.argv) > 1 else Path(__file__).reso
 PATTERNS = sys.argv[2:]
 KM_REPLAY = ROOT / "build" / "asan-ubsan" / "km_replay"
 REPLAY_PY = [sys.executable, str(ROOT / "tools" / "replay.py"), "--km-replay", str(KM_REPLAY)]
-passed = failed = 0
+passed = failed = skipped = 0
 
 
 def selected(name: str) -> bool:
@@ -94,15 +96,58 @@ def cli_cases() -> None:
             report(name, ok, "traces differ", a.stdout + b.stdout + a.stderr + b.stderr)
 
 
+def trace_hashes(out: str) -> list[tuple[str, str]]:
+    return [tuple(ln[len("Trace: "):].rsplit(": ", 1)) for ln in out.splitlines() if ln.startswith("Trace: ")]
+
+
+def isolation_cases() -> None:
+    """No state survives from one input into the next: each fuzz target's replay binary runs its seeds
+    twice in one process (every seed A is run again after all the others, A..B..A) and once alone; the
+    three trace hashes of A must agree. km_replay's full text traces of A, B, A must agree too."""
+    build = ROOT / "build" / "asan-ubsan"
+    for target in sorted(p.name for p in (build / "corpus").iterdir() if p.is_dir()) if (build / "corpus").is_dir() else []:
+        name = f"replay_isolation.{target}"
+        binary = build / f"fuzz_{target}"
+        if not selected(name) or not binary.exists():
+            continue
+        seeds = sorted(str(f) for f in (build / "corpus" / target).iterdir() if f.is_file())
+        both = run([str(binary)] + seeds + seeds)
+        hashes = trace_hashes(both.stdout)
+        if both.returncode == 0 and not hashes:  # the decoder target checks the codec, it runs no program
+            global skipped
+            skipped += 1
+            print(f"SKIP {name}: the target runs no program (no Trace lines)", flush=True)
+            continue
+        if both.returncode != 0 or len(hashes) != 2 * len(seeds) or not seeds:
+            report(name, False, f"exit {both.returncode}, {len(hashes)} Trace lines for {2 * len(seeds)} runs",
+                   both.stdout + both.stderr)
+            continue
+        bad = []
+        for i, seed in enumerate(seeds):
+            alone = trace_hashes(run([str(binary), seed]).stdout)
+            if hashes[i][1] != hashes[i + len(seeds)][1] or alone[:1] != [(seed, hashes[i][1])]:
+                bad.append(f"{seed}: first {hashes[i][1]}, after the others {hashes[i + len(seeds)][1]}, "
+                           f"alone {alone[0][1] if alone else '?'}")
+        report(name, not bad, f"{len(bad)} of {len(seeds)} seeds traced differently after other inputs", "\n".join(bad))
+    name = "replay_isolation.km_replay_a_b_a"
+    a, b = build / "corpus" / "session" / "full_session.bin", build / "corpus" / "session" / "pending_close.bin"
+    if selected(name) and a.exists() and b.exists():
+        p = run([str(KM_REPLAY), "--prologue", str(a), str(b), str(a)])
+        parts = p.stdout.split("== ")
+        ok = p.returncode == 0 and len(parts) == 4 and parts[1] == parts[3] and parts[1] != parts[2]
+        report(name, ok, "A's trace changed after B ran in the same process", p.stdout + p.stderr)
+
+
 def main() -> int:
     if not KM_REPLAY.exists():
         report("replay.build", False, f"{KM_REPLAY} missing")
     else:
         corpus_cases()
+        isolation_cases()
         cli_cases()
     if passed + failed == 0:
         print("no test matched")
-    print(f"{passed} passed, {failed} failed")
+    print(f"{passed} passed, {failed} failed" + (f", {skipped} skipped" if skipped else ""))
     return 1 if failed else 0
 
 

@@ -88,6 +88,8 @@ PREREQUISITES: dict[str, Prerequisite] = {p.name: p for p in [
                  clang_links("-fsanitize=address,undefined")),
     Prerequisite("msan-runtime", ("libclang-rt-14-dev",), "MemorySanitizer runtime",
                  clang_links("-fsanitize=memory")),
+    Prerequisite("tsan-runtime", ("libclang-rt-14-dev",), "ThreadSanitizer runtime (suite stress)",
+                 clang_links("-fsanitize=thread")),
     Prerequisite("libfuzzer-runtime", ("libclang-rt-14-dev",), "libFuzzer (run_tests.py fuzz, presets libfuzzer*)",
                  clang_links("-fsanitize=fuzzer,address,undefined", source=TINY_FUZZ_TARGET)),
     Prerequisite("afl++", ("afl++",), "AFL++ 4.04c: afl-clang-fast, afl-fuzz, afl-cmin (run_tests.py fuzz --engine afl)",

@@ -46,6 +46,19 @@ def abi_check(ctx: Context) -> list[str]:
     return [sys.executable, "-m", "tools.runner.abi_suite", *ctx.patterns]
 
 
+def fault_sweep(ctx: Context) -> list[str]:
+    return [sys.executable, str(ctx.root / "tools" / "fault_sweep_suite.py"), str(ctx.root), *ctx.patterns]
+
+
+def stress(preset: str, iterations: int) -> Callable[[Context], list[str]]:
+    # Fixed thread count, iterations and seed: the same operation streams every run (the
+    # interleaving is the scheduler's). The soak is a documented command (docs/reliability.md).
+    def command(ctx: Context) -> list[str]:
+        return [str(ctx.root / "build" / preset / "km_stress"), "--threads", "4", "--iterations", str(iterations),
+                "--seed", "1", *ctx.patterns]
+    return command
+
+
 def replay_corpus(ctx: Context) -> list[str]:
     return [sys.executable, str(ctx.root / "tools" / "replay_suite.py"), str(ctx.root), *ctx.patterns]
 
@@ -71,6 +84,13 @@ SUITES: list[Suite] = [
           "allocator (allocator_fs/, KM_IMPLEMENTATION=filter-specific), reference model on",
           lambda ctx: ["env", "KM_IMPLEMENTATION=filter-specific", *replay_corpus(ctx)], preset="asan-ubsan",
           needs=C_TOOLCHAIN + ("asan-ubsan-runtime",)),
+    Suite("fault-sweep", "every seed/regression program with each pool allocation failed, plus sampled pairs",
+          fault_sweep, preset="asan-ubsan", needs=C_TOOLCHAIN + ("asan-ubsan-runtime",)),
+    Suite("stress", "threads creating allocators, frames by METHOD and function table, requests, closes; TSan",
+          stress("tsan", 20000), preset="tsan", needs=C_TOOLCHAIN + ("tsan-runtime",), timeout=120.0),
+    Suite("stress-asan", "the same stress program under ASan + UBSan (memory errors, leaks)",
+          stress("asan-ubsan", 20000), preset="asan-ubsan", needs=C_TOOLCHAIN + ("asan-ubsan-runtime",),
+          timeout=120.0),
     Suite("corpus-replay", "every fuzz target's replay binary over its seed corpus, ASan + UBSan",
           corpus_replay("asan-ubsan"), preset="asan-ubsan", needs=C_TOOLCHAIN + ("asan-ubsan-runtime",)),
     Suite("corpus-replay-msan", "every fuzz target's replay binary over its seed corpus, MemorySanitizer",

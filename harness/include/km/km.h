@@ -53,6 +53,9 @@ void km_fault_disarm(void);
 /* Allocation attempts since the plan was armed (or since km_init), and how many were failed. */
 uint64_t km_fault_attempts(void);
 uint64_t km_fault_injected(void);
+/* The site ("file.c:123", or "lookaside 'Tag'") of the most recent failure the plan injected since it
+ * was armed (or since km_init), NULL when none; the string stays valid until the next call. */
+const char *km_fault_last_site(void);
 
 /* ---- I/O manager (harness/io_*.c) --------------------------------------------------------- */
 /* Loads a driver: creates its DRIVER_OBJECT and calls its entry point, which creates named

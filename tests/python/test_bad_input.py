@@ -1,0 +1,235 @@
+"""Bad input to every command we ship: corrupt, truncated, empty and huge (100 MB sparse) files, a
+directory where a file is expected, unreadable files. Each command must exit with a clear error that
+names the file and the problem, or (for the binary form, which is total) run it as a program; never
+a traceback, a sanitizer report or a hang (every call has a timeout).
+
+Commands: build/asan-ubsan/km_replay (and --fault-sweep), tools/replay.py, tools/opcodec.py
+decode/encode/roundtrip, the fuzz targets' replay binaries. run_tests.py fuzz with corrupt corpus
+files is in test_bad_input_fuzz.py."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import unittest
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+BUILD = ROOT / "build" / "asan-ubsan"
+KM_REPLAY = BUILD / "km_replay"
+PY = sys.executable
+TIMEOUT = 60
+CRASH_MARKS = ("Traceback", "AddressSanitizer", "runtime error", "UndefinedBehaviorSanitizer", "VERIFIER",
+               "Segmentation", "core dumped")
+IS_ROOT = os.geteuid() == 0
+
+
+def run(cmd: list[str]) -> subprocess.CompletedProcess:
+    return subprocess.run(cmd, capture_output=True, text=True, errors="replace", timeout=TIMEOUT)
+
+
+class BadFiles:
+    """The bad inputs, made once per test class in a temporary directory."""
+
+    def __init__(self, tmp: Path):
+        self.dir = tmp
+        self.empty = tmp / "empty.bin"
+        self.empty.write_bytes(b"")
+        self.empty_ops = tmp / "empty.ops"
+        self.empty_ops.write_bytes(b"")
+        self.corrupt = tmp / "corrupt.bin"
+        self.corrupt.write_bytes(bytes(range(256)) * 4)
+        self.corrupt_ops = tmp / "corrupt.ops"
+        self.corrupt_ops.write_bytes(b"open_filter out=h0\n\xff\xfe\x00garbage = = =\n")
+        self.truncated_ops = tmp / "truncated.ops"
+        self.truncated_ops.write_text('open_filter out=h0\ncreate_raw parent=h0 name=utf16:"{642F')
+        self.truncated = tmp / "truncated.bin"
+        self.truncated.write_bytes(b"\x01\x03\x00\x01")  # version 1, create_framing cut after 2 bytes
+        self.huge = tmp / "huge.bin"  # 100 MB sparse: costs no disk
+        with open(self.huge, "wb") as f:
+            f.truncate(100 << 20)
+        self.huge_ops = tmp / "huge.ops"
+        with open(self.huge_ops, "wb") as f:
+            f.truncate(100 << 20)
+        self.a_dir = tmp / "adir.ops"
+        self.a_dir.mkdir()
+        self.unreadable = tmp / "unreadable.bin"
+        self.unreadable.write_bytes(b"\x01\x11\x00")
+        self.unreadable.chmod(0)
+        self.unreadable_ops = tmp / "unreadable.ops"
+        self.unreadable_ops.write_text("open_filter out=h0\n")
+        self.unreadable_ops.chmod(0)
+
+
+class Base(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls._tmp = tempfile.TemporaryDirectory(prefix="bad-input-")
+        cls.f = BadFiles(Path(cls._tmp.name))
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.f.unreadable.chmod(0o600)
+        cls.f.unreadable_ops.chmod(0o600)
+        cls._tmp.cleanup()
+
+    def assert_clean(self, p: subprocess.CompletedProcess, what: str):
+        for mark in CRASH_MARKS:
+            self.assertNotIn(mark, p.stdout + p.stderr, what)
+        self.assertGreaterEqual(p.returncode, 0, f"{what}: killed by a signal")
+
+    def assert_rejected(self, cmd: list[str], path: Path, problem: str, status: int = 2):
+        p = run(cmd)
+        what = f"{' '.join(map(str, cmd))}\n{p.stdout[-2000:]}{p.stderr[-2000:]}"
+        self.assert_clean(p, what)
+        self.assertEqual(p.returncode, status, what)
+        self.assertIn(str(path.name), p.stderr, what)
+        self.assertIn(problem.lower(), p.stderr.lower(), what)
+
+
+@unittest.skipUnless(KM_REPLAY.exists(), "build/asan-ubsan not built (python3 run_tests.py builds it)")
+class KmReplay(Base):
+    def test_binary_programs_are_total(self):
+        # Any byte string is a program: corrupt, truncated, empty and huge files run (or are refused
+        # by size) without a finding.
+        for path in (self.f.corrupt, self.f.truncated):
+            p = run([str(KM_REPLAY), str(path)])
+            self.assert_clean(p, str(path))
+            self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+            self.assertIn("end STATUS_SUCCESS", p.stdout)
+
+    def test_empty_file_is_named(self):
+        p = run([str(KM_REPLAY), str(self.f.empty)])
+        self.assert_clean(p, "empty")
+        self.assertIn("empty.bin", p.stdout + p.stderr)
+
+    def test_huge_file_is_refused_naming_it(self):
+        self.assert_rejected([str(KM_REPLAY), str(self.f.huge)], self.f.huge, "too large")
+
+    def test_missing_file_after_good_inputs(self):
+        # The error path once leaked the list of inputs already collected (LeakSanitizer report).
+        self.assert_rejected([str(KM_REPLAY), str(self.f.corrupt), str(self.f.dir / "gone.bin")],
+                             self.f.dir / "gone.bin", "no such file")
+
+    def test_directory_without_programs(self):
+        self.assert_rejected([str(KM_REPLAY), str(self.f.a_dir)], self.f.a_dir, "no programs")
+
+    @unittest.skipIf(IS_ROOT, "root reads unreadable files")
+    def test_unreadable_file(self):
+        self.assert_rejected([str(KM_REPLAY), str(self.f.unreadable)], self.f.unreadable, "permission denied")
+
+    def test_fault_sweep_bad_numbers_and_files(self):
+        for argv, needle in [(["--fault-sweep", "--pairs", "x"], "not a number"), (["--fault-sweep", "--seed", "--pairs"], "not a number"),
+                             (["--fault-sweep", "--twice"], "do not combine")]:
+            p = run([str(KM_REPLAY), *argv, str(self.f.corrupt)])
+            self.assert_clean(p, str(argv))
+            self.assertEqual(p.returncode, 2, argv)
+            self.assertIn(needle, p.stderr, argv)
+        self.assert_rejected([str(KM_REPLAY), "--fault-sweep", str(self.f.huge)], self.f.huge, "too large")
+        p = run([str(KM_REPLAY), "--fault-sweep", "--pairs", "4", str(self.f.corrupt)])
+        self.assert_clean(p, "sweep corrupt")
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+
+
+class ReplayPy(Base):
+    CMD = [PY, str(ROOT / "tools" / "replay.py"), "--km-replay", str(KM_REPLAY)]
+
+    @unittest.skipUnless(KM_REPLAY.exists(), "build/asan-ubsan not built")
+    def test_text_errors_name_the_file(self):
+        self.assert_rejected(self.CMD + [str(self.f.corrupt_ops)], self.f.corrupt_ops, "not utf-8")
+        self.assert_rejected(self.CMD + [str(self.f.truncated_ops)], self.f.truncated_ops, "truncated.ops:2:")
+        self.assert_rejected(self.CMD + [str(self.f.huge_ops)], self.f.huge_ops, "too large")
+        self.assert_rejected(self.CMD + [str(self.f.huge)], self.f.huge, "too large")
+
+    @unittest.skipUnless(KM_REPLAY.exists(), "build/asan-ubsan not built")
+    def test_empty_text_program_runs_nothing(self):
+        p = run(self.CMD + [str(self.f.empty_ops)])
+        self.assert_clean(p, "empty.ops")
+        self.assertIn("empty.ops", p.stdout + p.stderr)
+
+    @unittest.skipUnless(KM_REPLAY.exists(), "build/asan-ubsan not built")
+    def test_directory_named_like_a_program(self):
+        self.assert_rejected(self.CMD + [str(self.f.a_dir)], self.f.a_dir, "no programs")
+
+    @unittest.skipIf(IS_ROOT, "root reads unreadable files")
+    @unittest.skipUnless(KM_REPLAY.exists(), "build/asan-ubsan not built")
+    def test_unreadable(self):
+        self.assert_rejected(self.CMD + [str(self.f.unreadable_ops)], self.f.unreadable_ops, "permission denied")
+
+    def test_missing_km_replay_binary(self):
+        p = run([PY, str(ROOT / "tools" / "replay.py"), "--km-replay", str(self.f.dir / "nope"), str(self.f.corrupt)])
+        self.assert_clean(p, "no binary")
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("nope", p.stderr)
+
+
+class OpCodec(Base):
+    CMD = [PY, str(ROOT / "tools" / "opcodec.py")]
+
+    def assert_rejected(self, cmd, path, problem, status=1):  # opcodec.py: errors exit 1
+        super().assert_rejected(cmd, path, problem, status)
+
+    def test_decode(self):
+        out = self.f.dir / "out.ops"
+        for path in (self.f.corrupt, self.f.truncated, self.f.empty):  # total: every byte string decodes
+            p = run(self.CMD + ["decode", str(path), "-o", str(out)])
+            self.assert_clean(p, str(path))
+            self.assertEqual(p.returncode, 0, p.stderr)
+        self.assert_rejected(self.CMD + ["decode", str(self.f.huge)], self.f.huge, "too large")
+        self.assert_rejected(self.CMD + ["decode", str(self.f.a_dir)], self.f.a_dir, "directory")
+        self.assert_rejected(self.CMD + ["decode", str(self.f.dir / "missing.bin")], self.f.dir / "missing.bin",
+                             "no such file")
+
+    def test_encode(self):
+        out = self.f.dir / "out.bin"
+        self.assert_rejected(self.CMD + ["encode", str(self.f.corrupt_ops), "-o", str(out)], self.f.corrupt_ops, "utf-8")
+        self.assert_rejected(self.CMD + ["encode", str(self.f.truncated_ops), "-o", str(out)], self.f.truncated_ops,
+                             "truncated.ops:2:")
+        self.assert_rejected(self.CMD + ["encode", str(self.f.huge_ops), "-o", str(out)], self.f.huge_ops, "too large")
+        self.assert_rejected(self.CMD + ["encode", str(self.f.a_dir), "-o", str(out)], self.f.a_dir, "directory")
+        good = self.f.dir / "good.ops"
+        good.write_text("open_filter out=h0\n")
+        self.assert_rejected(self.CMD + ["encode", str(good), "-o", str(self.f.a_dir)], self.f.a_dir, "directory")
+        p = run(self.CMD + ["encode", str(self.f.empty_ops), "-o", str(out)])
+        self.assert_clean(p, "empty.ops")
+        self.assertEqual(p.returncode, 0, p.stderr)
+
+    def test_roundtrip(self):
+        for path in (self.f.corrupt, self.f.truncated, self.f.empty):
+            p = run(self.CMD + ["roundtrip", str(path)])
+            self.assert_clean(p, str(path))
+            self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        self.assert_rejected(self.CMD + ["roundtrip", str(self.f.truncated_ops)], self.f.truncated_ops, "truncated.ops:2:")
+        self.assert_rejected(self.CMD + ["roundtrip", str(self.f.huge)], self.f.huge, "too large")
+        self.assert_rejected(self.CMD + ["roundtrip", str(self.f.a_dir)], self.f.a_dir, "directory")
+
+    @unittest.skipIf(IS_ROOT, "root reads unreadable files")
+    def test_unreadable(self):
+        for sub in ("decode", "roundtrip"):
+            self.assert_rejected(self.CMD + [sub, str(self.f.unreadable)], self.f.unreadable, "permission denied")
+
+
+@unittest.skipUnless((BUILD / "fuzz_session").exists(), "build/asan-ubsan fuzz targets not built")
+class FuzzTargetReplay(Base):
+    TARGETS = ("create_irp", "decoder", "framing", "framing_ex", "session")
+
+    def test_any_bytes_run_and_bad_paths_are_named(self):
+        for t in self.TARGETS:
+            binary = str(BUILD / f"fuzz_{t}")
+            p = run([binary, str(self.f.corrupt), str(self.f.truncated), str(self.f.empty), str(self.f.huge)])
+            self.assert_clean(p, t)
+            self.assertEqual(p.returncode, 0, f"{t}: {p.stdout[-1000:]}{p.stderr[-1000:]}")
+            self.assertIn(f"Done: {self.f.huge}", p.stdout, t)  # over the target's size cap: ignored, as libFuzzer would
+            p = run([binary, str(self.f.dir / "missing.bin")])
+            self.assert_clean(p, t)
+            self.assertEqual(p.returncode, 2, t)
+            self.assertIn("missing.bin", p.stderr, t)
+            if not IS_ROOT:
+                p = run([binary, str(self.f.unreadable)])
+                self.assertEqual(p.returncode, 2, t)
+                self.assertIn("unreadable.bin", p.stderr, t)
+
+
+if __name__ == "__main__":
+    unittest.main()

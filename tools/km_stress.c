@@ -1,0 +1,296 @@
+/* km_stress.c: km_stress [--threads N] [--iterations N] [--seed N]: concurrency stress of the
+ * allocator on one kernel model. Each thread (its own xorshift stream from the seed) creates and
+ * closes its own allocators on the test filter's pin (KsCreateAllocator), takes and returns frames
+ * through IOCTL_KS_METHOD and through the function table (at DISPATCH_LEVEL), queries STATUS and
+ * FUNCTIONTABLE, and closes allocators that still hold frames; all threads also share one allocator
+ * through both paths. Checked: every frame is the holder's alone (written whole), a private
+ * allocator's AllocatedFrames equals the frames its thread holds at every query, the shared one is
+ * back to 0 at the end, and km_teardown finds no leak. Run it under TSan (races) and ASan (memory).
+ * Output: ktest protocol (PASS/FAIL stress.run), the operation count, "N passed, N failed". */
+#define _POSIX_C_SOURCE 200809L
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "km/km.h"
+#include "ks_test_filter.h"
+
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+/* The first race ends the run with a report (the default would only change the exit status). */
+const char *__tsan_default_options(void) { return "halt_on_error=1"; }
+#endif
+#endif
+
+#define HELD 4          /* frames a thread holds per allocator at most: below every Frames, so nothing pends */
+#define FRAME_SIZE 64
+
+typedef struct {
+    unsigned id, iterations;
+    uint64_t rng;
+    HANDLE pin, shared;
+    KSSTREAMALLOCATOR_FUNCTIONTABLE shared_table;
+    PFILE_OBJECT shared_file;
+    unsigned long long ops[8]; /* per kind, see st_kind_names */
+    char failure[256];
+} st_thread;
+
+static const char *const st_kind_names[8] = { "create", "close", "method_alloc", "method_free",
+                                              "fn_alloc", "fn_free", "status", "functiontable" };
+enum { K_CREATE, K_CLOSE, K_MALLOC, K_MFREE, K_FALLOC, K_FFREE, K_STATUS, K_TABLE };
+
+static uint64_t st_next(uint64_t *s)
+{
+    *s ^= *s << 13;
+    *s ^= *s >> 7;
+    *s ^= *s << 17;
+    return *s;
+}
+
+static NTSTATUS st_ioctl(HANDLE h, ULONG code, ULONG set_is_method, ULONG id, void *out, ULONG out_len,
+                         ULONG_PTR *info)
+{
+    KSIDENTIFIER k;
+    memset(&k, 0, sizeof k);
+    k.Set = set_is_method ? KSMETHODSETID_StreamAllocator : KSPROPSETID_StreamAllocator;
+    k.Id = id;
+    k.Flags = set_is_method ? KSMETHOD_TYPE_SEND : KSPROPERTY_TYPE_GET;
+    IO_STATUS_BLOCK iosb = { { STATUS_UNSUCCESSFUL }, 0 };
+    NTSTATUS s = ZwDeviceIoControlFile(h, NULL, NULL, NULL, &iosb, code, &k, sizeof k, out, out_len);
+    if (info != NULL)
+        *info = iosb.Information;
+    return s;
+}
+
+#define ST_FAIL(t, ...) (snprintf((t)->failure, sizeof (t)->failure, __VA_ARGS__), (void)0)
+
+static void st_fill(void *frame, unsigned id) { memset(frame, (int)(id & 0xFF), FRAME_SIZE); }
+static bool st_intact(const void *frame, unsigned id)
+{
+    const unsigned char *p = frame;
+    for (int i = 0; i < FRAME_SIZE; i++)
+        if (p[i] != (unsigned char)id)
+            return false;
+    return true;
+}
+
+static void *st_run(void *p)
+{
+    st_thread *t = p;
+    HANDLE own = NULL;
+    KSSTREAMALLOCATOR_FUNCTIONTABLE own_table;
+    bool have_table = false;
+    PVOID held[HELD] = { 0 }, shared_held[HELD] = { 0 };
+    unsigned nheld = 0;
+    KSALLOCATOR_FRAMING f = { { KSALLOCATOR_OPTIONF_SYSTEM_MEMORY }, NonPagedPool, 8, FRAME_SIZE,
+                              { FILE_QUAD_ALIGNMENT }, 0 };
+    for (unsigned i = 0; i < t->iterations && t->failure[0] == '\0'; i++) {
+        unsigned kind = (unsigned)(st_next(&t->rng) % 8), slot = (unsigned)(st_next(&t->rng) % HELD);
+        if (own == NULL && kind != K_FALLOC && kind != K_FFREE)
+            kind = K_CREATE;
+        switch (kind) {
+        case K_CREATE:
+            if (own != NULL)
+                continue;
+            if (KsCreateAllocator(t->pin, &f, &own) != STATUS_SUCCESS)
+                return ST_FAIL(t, "KsCreateAllocator failed"), NULL;
+            have_table = false;
+            break;
+        case K_CLOSE: /* frames still held are reclaimed by the close (decisions Q15) */
+            if (ZwClose(own) != STATUS_SUCCESS)
+                return ST_FAIL(t, "ZwClose failed"), NULL;
+            own = NULL;
+            memset(held, 0, sizeof held);
+            nheld = 0;
+            break;
+        case K_MALLOC:
+        case K_MFREE: {
+            ULONG_PTR info;
+            PVOID frame = held[slot];
+            kind = frame == NULL ? K_MALLOC : K_MFREE; /* counted by what it did */
+            if (frame == NULL) {
+                NTSTATUS s = st_ioctl(own, IOCTL_KS_METHOD, 1, KSMETHOD_STREAMALLOCATOR_ALLOC, &frame, sizeof frame, &info);
+                if (s != STATUS_SUCCESS || frame == NULL)
+                    return ST_FAIL(t, "METHOD ALLOC: 0x%08X with %u of 8 frames out", (unsigned)s, nheld), NULL;
+                st_fill(frame, t->id);
+                held[slot] = frame;
+                nheld++;
+            } else {
+                if (!st_intact(frame, t->id))
+                    return ST_FAIL(t, "a held frame was written by someone else"), NULL;
+                NTSTATUS s = st_ioctl(own, IOCTL_KS_METHOD, 1, KSMETHOD_STREAMALLOCATOR_FREE, &frame, sizeof frame, &info);
+                if (s != STATUS_SUCCESS)
+                    return ST_FAIL(t, "METHOD FREE: 0x%08X", (unsigned)s), NULL;
+                held[slot] = NULL;
+                nheld--;
+            }
+            break;
+        }
+        case K_FALLOC:
+        case K_FFREE: { /* the shared allocator's function table, at DISPATCH_LEVEL like a real caller */
+            KIRQL old;
+            KeRaiseIrql(DISPATCH_LEVEL, &old);
+            kind = shared_held[slot] == NULL ? K_FALLOC : K_FFREE;
+            if (shared_held[slot] == NULL) {
+                PVOID frame = NULL;
+                if (t->shared_table.AllocateFrame(t->shared_file, &frame) == STATUS_SUCCESS && frame != NULL) {
+                    st_fill(frame, t->id);
+                    shared_held[slot] = frame;
+                }
+            } else {
+                bool intact = st_intact(shared_held[slot], t->id);
+                t->shared_table.FreeFrame(t->shared_file, shared_held[slot]);
+                shared_held[slot] = NULL;
+                if (!intact)
+                    ST_FAIL(t, "a shared-allocator frame was written by another thread");
+            }
+            KeLowerIrql(old);
+            break;
+        }
+        case K_STATUS: {
+            KSSTREAMALLOCATOR_STATUS st;
+            ULONG_PTR info;
+            NTSTATUS s = st_ioctl(own, IOCTL_KS_PROPERTY, 0, KSPROPERTY_STREAMALLOCATOR_STATUS, &st, sizeof st, &info);
+            if (s != STATUS_SUCCESS || st.AllocatedFrames != nheld)
+                return ST_FAIL(t, "STATUS 0x%08X: AllocatedFrames %lu, the thread holds %u", (unsigned)s,
+                               (unsigned long)st.AllocatedFrames, nheld), NULL;
+            break;
+        }
+        case K_TABLE: { /* fetch the table, then one frame through it on the private allocator */
+            ULONG_PTR info;
+            if (!have_table &&
+                st_ioctl(own, IOCTL_KS_PROPERTY, 0, KSPROPERTY_STREAMALLOCATOR_FUNCTIONTABLE, &own_table,
+                         sizeof own_table, &info) != STATUS_SUCCESS)
+                return ST_FAIL(t, "FUNCTIONTABLE failed"), NULL;
+            have_table = true;
+            PVOID frame = NULL;
+            PFILE_OBJECT file = km_handle_to_file(own);
+            if (nheld < HELD && own_table.AllocateFrame(file, &frame) == STATUS_SUCCESS) {
+                st_fill(frame, t->id);
+                own_table.FreeFrame(file, frame);
+            }
+            break;
+        }
+        }
+        t->ops[kind]++;
+    }
+    for (unsigned s = 0; s < HELD; s++)
+        if (shared_held[s] != NULL) {
+            t->shared_table.FreeFrame(t->shared_file, shared_held[s]);
+            t->ops[K_FFREE]++;
+        }
+    if (own != NULL) {
+        ZwClose(own);
+        t->ops[K_CLOSE]++;
+    }
+    return NULL;
+}
+
+static HANDLE st_open(HANDLE root, const WCHAR *name, size_t bytes)
+{
+    UNICODE_STRING us = { (USHORT)bytes, (USHORT)bytes, (PWSTR)name };
+    OBJECT_ATTRIBUTES oa;
+    IO_STATUS_BLOCK iosb;
+    HANDLE h = NULL;
+    InitializeObjectAttributes(&oa, &us, OBJ_CASE_INSENSITIVE | OBJ_KERNEL_HANDLE, root, NULL);
+    if (ZwCreateFile(&h, GENERIC_READ, &oa, &iosb, NULL, FILE_ATTRIBUTE_NORMAL, 0, FILE_OPEN, 0, NULL, 0) != STATUS_SUCCESS) {
+        printf("FAIL stress.run: cannot open the test filter\n0 passed, 1 failed\n");
+        exit(1);
+    }
+    return h;
+}
+
+static unsigned st_arg(int argc, char **argv, int *i)
+{
+    char *end;
+    unsigned long v = *i + 1 < argc ? strtoul(argv[++*i], &end, 10) : 0;
+    if (v == 0 || *end != '\0' || v > 100000000) {
+        fprintf(stderr, "km_stress: %s needs a positive number\nusage: km_stress [--threads N] [--iterations N] "
+                        "[--seed N]\n", argv[*i - 1]);
+        exit(2);
+    }
+    return (unsigned)v;
+}
+
+int main(int argc, char **argv)
+{
+    unsigned threads = 4, iterations = 20000, seed = 1;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--threads") == 0)
+            threads = st_arg(argc, argv, &i);
+        else if (strcmp(argv[i], "--iterations") == 0)
+            iterations = st_arg(argc, argv, &i);
+        else if (strcmp(argv[i], "--seed") == 0)
+            seed = st_arg(argc, argv, &i);
+        else if (argv[i][0] == '-') {
+            fprintf(stderr, "km_stress: unknown option '%s'\n", argv[i]);
+            return 2;
+        } /* other arguments are the runner's -k globs: there is one case */
+    }
+    if (threads > 64)
+        threads = 64;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    km_init();
+    static const kstf_allocator_config none;
+    kstf_configure_allocator(&none);
+    PDRIVER_OBJECT driver;
+    if (km_driver_load(L"\\Driver\\KsTestFilter", kstf_driver_entry, &driver) != STATUS_SUCCESS) {
+        printf("FAIL stress.run: driver load failed\n0 passed, 1 failed\n");
+        return 1;
+    }
+    static const WCHAR filter_name[] = KSTF_DEVICE_NAME L"\\" KSSTRING_Filter, pin_name[] = KSSTRING_Pin;
+    HANDLE filter = st_open(NULL, filter_name, sizeof filter_name - sizeof(WCHAR));
+    HANDLE pin = st_open(filter, pin_name, sizeof pin_name - sizeof(WCHAR));
+    /* Frames below threads * HELD: the shared allocator's limit is contended (AllocateFrame refuses). */
+    KSALLOCATOR_FRAMING f = { { KSALLOCATOR_OPTIONF_SYSTEM_MEMORY }, NonPagedPool, threads * HELD / 2 + 1, FRAME_SIZE,
+                              { FILE_QUAD_ALIGNMENT }, 0 };
+    HANDLE shared = NULL;
+    KSSTREAMALLOCATOR_FUNCTIONTABLE table;
+    ULONG_PTR info;
+    if (KsCreateAllocator(pin, &f, &shared) != STATUS_SUCCESS ||
+        st_ioctl(shared, IOCTL_KS_PROPERTY, 0, KSPROPERTY_STREAMALLOCATOR_FUNCTIONTABLE, &table, sizeof table, &info) !=
+            STATUS_SUCCESS) {
+        printf("FAIL stress.run: shared allocator\n0 passed, 1 failed\n");
+        return 1;
+    }
+    st_thread *t = calloc(threads, sizeof *t);
+    pthread_t *tid = calloc(threads, sizeof *tid);
+    for (unsigned i = 0; i < threads; i++) {
+        t[i] = (st_thread){ .id = i + 1, .iterations = iterations, .rng = 0x9E3779B97F4A7C15ULL * (seed + i) | 1,
+                            .pin = pin, .shared = shared, .shared_table = table, .shared_file = km_handle_to_file(shared) };
+        pthread_create(&tid[i], NULL, st_run, &t[i]);
+    }
+    unsigned long long total = 0, by_kind[8] = { 0 };
+    const char *failure = NULL;
+    for (unsigned i = 0; i < threads; i++) {
+        pthread_join(tid[i], NULL);
+        for (int k = 0; k < 8; k++) {
+            total += t[i].ops[k];
+            by_kind[k] += t[i].ops[k];
+        }
+        if (t[i].failure[0] != '\0' && failure == NULL)
+            failure = t[i].failure;
+    }
+    KSSTREAMALLOCATOR_STATUS st;
+    if (failure == NULL &&
+        (st_ioctl(shared, IOCTL_KS_PROPERTY, 0, KSPROPERTY_STREAMALLOCATOR_STATUS, &st, sizeof st, &info) != STATUS_SUCCESS ||
+         st.AllocatedFrames != 0))
+        failure = "the shared allocator's AllocatedFrames is not 0 after every frame came back";
+    ZwClose(shared);
+    ZwClose(pin);
+    ZwClose(filter);
+    km_teardown(); /* a leak is a POOL_LEAK verifier finding: the process aborts with it */
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    printf("%s stress.run%s%s\n", failure ? "FAIL" : "PASS", failure ? ": " : "", failure ? failure : "");
+    printf("stress: %llu operations by %u threads in %.2f s (seed %u):", total, threads, secs, seed);
+    for (int k = 0; k < 8; k++)
+        printf(" %s %llu", st_kind_names[k], by_kind[k]);
+    printf("\n%d passed, %d failed\n", failure == NULL, failure != NULL);
+    free(t);
+    free(tid);
+    return failure != NULL;
+}
