@@ -555,3 +555,26 @@ uint64_t op_run_bytes(const uint8_t *data, size_t size, const op_run_config *con
 }
 
 uint64_t op_last_trace_hash(void) { return ip_last_hash; }
+
+/* Fuzz targets skip the trace for speed, except where it is wanted: MSan builds (formatting the output
+ * bytes is what finds uninitialised ones) and replay-engine builds (KM_FUZZ_TRACE_TARGETS), whose
+ * standalone main prints each input's trace hash for the isolation checks (A, B, A). */
+#if defined(__has_feature)
+#if __has_feature(memory_sanitizer)
+#define IP_TRACE_ALWAYS 1
+#endif
+#endif
+#ifdef KM_FUZZ_TRACE_TARGETS
+#define IP_TRACE_ALWAYS 1
+#endif
+
+void op_run_untraced(const uint8_t *data, size_t size, const op_run_config *config)
+{
+#ifdef IP_TRACE_ALWAYS
+    op_run_bytes(data, size, config, NULL);
+#else
+    static op_program prog;
+    op_decode(data, size, &prog);
+    op_run(&prog, config, NULL);
+#endif
+}
