@@ -9,7 +9,8 @@
 #   $OUT/T  $OUT/T_seed_corpus.zip (the encoded corpus/T/*.ops, flat)  $OUT/T.dict  $OUT/T.options
 # Extra: KM_BUILD_JOBS (parallel compile jobs, default nproc), KM_TARGETS (space-separated subset).
 
-repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+# Physical path: the CMake cache in $WORK stays valid whichever symlink ($SRC/<project>) led here.
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)"
 
 : "${SANITIZER:=address}"
 : "${FUZZING_ENGINE:=libfuzzer}"

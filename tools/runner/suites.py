@@ -38,6 +38,10 @@ def corpus_replay(preset: str) -> Callable[[Context], list[str]]:
     return command
 
 
+def oss_fuzz_build(ctx: Context) -> list[str]:
+    return [sys.executable, "-m", "tools.ossfuzz.check_build", *ctx.patterns]
+
+
 def runner_selftest(ctx: Context) -> list[str]:
     return [sys.executable, "-m", "tools.runner.selftest", *ctx.patterns]
 
@@ -63,6 +67,10 @@ SUITES: list[Suite] = [
           corpus_replay("asan-ubsan"), preset="asan-ubsan", needs=C_TOOLCHAIN + ("asan-ubsan-runtime",)),
     Suite("corpus-replay-msan", "every fuzz target's replay binary over its seed corpus, MemorySanitizer",
           corpus_replay("msan"), preset="msan", needs=C_TOOLCHAIN + ("msan-runtime",)),
+    Suite("oss-fuzz-build", "OSS-Fuzz build.sh run natively (libFuzzer x ASan/UBSan/MSan, AFL++ libAFLDriver), "
+          "then check_build's checks on a moved $OUT", oss_fuzz_build,
+          needs=C_TOOLCHAIN + ("asan-ubsan-runtime", "msan-runtime", "libfuzzer-runtime", "afl++", "binutils"),
+          timeout=900.0),
     Suite("runner-selftest", "the Python tests of run_tests.py itself (tests/python)", runner_selftest),
 ]
 
