@@ -42,6 +42,10 @@ def oss_fuzz_build(ctx: Context) -> list[str]:
     return [sys.executable, "-m", "tools.ossfuzz.check_build", *ctx.patterns]
 
 
+def gate_suite(ctx: Context) -> list[str]:
+    return [sys.executable, "-m", "tools.gate.suite", *ctx.patterns]
+
+
 def runner_selftest(ctx: Context) -> list[str]:
     return [sys.executable, "-m", "tools.runner.selftest", *ctx.patterns]
 
@@ -71,6 +75,10 @@ SUITES: list[Suite] = [
           "then check_build's checks on a moved $OUT", oss_fuzz_build,
           needs=C_TOOLCHAIN + ("asan-ubsan-runtime", "msan-runtime", "libfuzzer-runtime", "afl++", "binutils"),
           timeout=900.0),
+    Suite("gate", "run_tests.py gate end to end: passes on this tree (tiny budget), fails on the planted bug, "
+          "its HTML report renders in headless Chromium", gate_suite,
+          needs=C_TOOLCHAIN + ("asan-ubsan-runtime", "msan-runtime", "libfuzzer-runtime", "chromium"),
+          timeout=1200.0),
     Suite("runner-selftest", "the Python tests of run_tests.py itself (tests/python)", runner_selftest),
 ]
 
