@@ -15,7 +15,7 @@ h1{font-size:22px;margin:0 0 4px} h2{font-size:17px;margin:28px 0 8px;border-bot
 .verdict{padding:14px 18px;border-radius:6px;font-size:18px;font-weight:600;margin:12px 0}
 .ok{background:#e3f4e6;color:#17612a;border:1px solid #9fd3aa} .bad{background:#fbe5e5;color:#8b1a1a;border:1px solid #eba7a7}
 table{border-collapse:collapse;width:100%;margin:6px 0} th,td{text-align:left;padding:5px 8px;border-bottom:1px solid #e6e9ed;vertical-align:top}
-th{background:#f3f5f7;font-weight:600} td.num{text-align:right;font-variant-numeric:tabular-nums}
+th{background:#f3f5f7;font-weight:600} th.num{text-align:right} table.narrow{width:auto;min-width:560px} td.num{text-align:right;font-variant-numeric:tabular-nums}
 .pass{color:#17612a;font-weight:600} .fail{color:#b21e1e;font-weight:600} .skip{color:#7a6a12;font-weight:600}
 code,pre{font:12.5px/1.4 ui-monospace,'DejaVu Sans Mono',monospace;background:#f3f5f7;border-radius:4px}
 code{padding:1px 4px} pre{padding:8px 10px;overflow-x:auto;white-space:pre-wrap;margin:4px 0}
@@ -132,9 +132,9 @@ def render(result: GateResult, floors: Floors | None, title: str = "Release gate
 <h2>Findings</h2>{findings}
 <h2>Fuzzing: coverage over time</h2><div class="charts">{charts}</div>
 <h2>Exec rate against the floors</h2>
-<table><tr><th>target</th><th>exec/s (run average)</th><th>floor</th><th></th></tr>{rate_rows}</table>
+<table class="narrow"><tr><th>target</th><th class="num">exec/s (run average)</th><th class="num">floor</th><th></th></tr>{rate_rows}</table>
 <h2>allocator/ coverage against the floors</h2>
-<table><tr><th>measure</th><th>covered</th><th>floor</th><th></th></tr>{cov_rows}</table>
+<table class="narrow"><tr><th>measure</th><th class="num">covered</th><th class="num">floor</th><th></th></tr>{cov_rows}</table>
 <h2>Conformance by provenance class</h2>{_conformance(result)}
 {f'<h2>Notes</h2><ul>{notes}</ul>' if notes else ''}
 </body></html>
