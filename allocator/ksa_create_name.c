@@ -16,7 +16,14 @@ BOOLEAN ksa_alignment_mask_valid(ULONG Mask)
 {
     /* 2^n-1 has no bit set above its highest set bit's run: Mask & (Mask+1) == 0. The page cap
      * keeps the over-allocation for alignment below one page (facts §4.4). */
+#if defined(KM_PLANT_BUG_CVE_2024_38245)
+    /* A deliberately planted bug (CMake KM_PLANT_BUG=cve_2024_38245, presets plant-*): the 2^n-1
+     * rule is skipped, as in CVE-2024-38245, so the triage loop has a bug to find. Never in a
+     * normal build. */
+    return (BOOLEAN)(Mask <= PAGE_SIZE - 1u);
+#else
     return (BOOLEAN)((Mask & (Mask + 1u)) == 0 && Mask <= PAGE_SIZE - 1u);
+#endif
 }
 
 NTSTATUS ksa_validate_framing(const KSALLOCATOR_FRAMING *Framing)

@@ -131,7 +131,10 @@ class Signatures(unittest.TestCase):
               "    #2 0x3 in LLVMFuzzerTestOneInput /r/fuzz/targets/session.c:13:5\n"
               "    #3 0x4 in run_file /r/fuzz/standalone_main.c:47:5\n")
         self.assertEqual(signature.extract(ub).signature,
-                         "UNDEFINED null pointer passed as argument 1, which is declared to never be null in ksa_get_status / km_property_dispatch")
+                         "Invalid-null-argument in ksa_get_status / km_property_dispatch")  # ClusterFuzz's UBSan type
+        self.assertEqual(signature.extract(ub.replace("null pointer passed as argument 1, which is declared to never be null",
+                                                      "some new check: x")).signature,
+                         "UNDEFINED some new check in ksa_get_status / km_property_dispatch")  # unmapped: keeps the text
         self.assertEqual(signature.extract("DECODER_MISMATCH: op_format returned a length that is not the text's\n").signature,
                          "DECODER_MISMATCH op_format returned a length that is not the text's")
         self.assertIsNone(signature.extract("INFO: Seed: 1\n#2 INITED exec/s: 0 rss: 30Mb\n"))

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Callable
 
 from . import options as opt
+from ..triage.registry import Registry
 from .engines import ENGINES, EngineRun, Outcome, TargetSpec
 
 CEILING = "noop"  # fuzz_noop: the engine's ceiling; a valid --target, not in the registry
@@ -74,6 +75,7 @@ class Layout:
     engine: str
     build_dir: Path | None = None  # overrides build/<preset> (tests)
     cmplog_dir: Path | None = None
+    registry: Path | None = None  # the cross-campaign registry (out/triage/registry.jsonl); None: per out dir
 
     def bin_dir(self) -> Path:
         return self.build_dir or self.root / "build" / ENGINE_PRESETS[self.engine][0]
@@ -123,8 +125,9 @@ class Campaign:
 
     def _start(self, target: str) -> threading.Thread:
         spec = self.layout.spec(target)
+        registry = Registry(self.layout.registry) if self.layout.registry is not None else None
         run = ENGINES[self.layout.engine](spec, self.layout.workdir(target), self.layout.findings, self.seconds,
-                                          self.say)
+                                          self.say, registry)
         self.runs[target] = run
 
         def work() -> None:

@@ -18,6 +18,7 @@ from typing import Callable
 
 from . import findings as fnd
 from . import options as opt
+from ..triage.registry import Registry
 from .progress import Progress, apply_afl_plot, apply_afl_stats, feed_afl_line, feed_libfuzzer, parse_fuzzer_stats
 
 OUTPUT_KEEP_LINES = 3000  # of the current fuzzer process, for the report of a crash
@@ -104,8 +105,9 @@ class EngineRun:
     engine = "?"
 
     def __init__(self, spec: TargetSpec, workdir: Path, findings_root: Path, seconds: float,
-                 say: Callable[[str], None]):
+                 say: Callable[[str], None], registry: Registry | None = None):
         self.spec, self.workdir, self.findings_root, self.seconds = spec, workdir, findings_root, seconds
+        self.registry = registry  # out/triage/registry.jsonl: known across campaigns
         self.say = say
         self.corpus = workdir / "corpus"
         self.outcome = Outcome(spec.name, Progress(spec.name))
@@ -137,10 +139,12 @@ class EngineRun:
         return proc
 
     def record(self, data: bytes, output: str, exit_text: str = "") -> fnd.Finding:
-        f = fnd.save(self.findings_root, self.spec.name, self.engine, data, output, exit_text)
+        f = fnd.save(self.findings_root, self.spec.name, self.engine, data, output, exit_text, self.registry)
         (self.outcome.new if f.new else self.outcome.known).append(f)
         self.outcome.progress.findings += 1
         self.say(f"{self.spec.name}: {'NEW' if f.new else 'known'} finding {f.signature} -> {f.path}")
+        for line in f.similar:
+            self.say(f"{self.spec.name}:   {line}")
         return f
 
     def reproduce(self, data_path: Path, extra_env: dict[str, str] | None = None) -> str:

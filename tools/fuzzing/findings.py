@@ -10,7 +10,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import signature as sig
+from ..triage import signature as sig
+from ..triage.registry import Registry
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import opcodec  # noqa: E402
@@ -24,6 +25,7 @@ class Finding:
     signature: str
     new: bool
     target: str
+    similar: tuple[str, ...] = ()  # "similar to <id> (<rule>): <signature>" lines from the registry
 
 
 def signature_of(output: str, exit_text: str = "") -> tuple[str, int]:
@@ -59,8 +61,23 @@ def _write(path: Path, data: bytes | str) -> None:
         os.fsync(f.fileno())
 
 
-def save(root: Path, target: str, engine: str, data: bytes, output: str, exit_text: str = "") -> Finding:
-    """Saves one crashing input. root is out/fuzz/findings."""
+def _registered(f: Finding, output: str, engine: str, registry: Registry | None) -> Finding:
+    if registry is None:
+        return f
+    crash = sig.extract(output)
+    kind, state = (crash.kind, crash.frames) if crash is not None else (f.signature, ())
+    verdict = registry.note(kind, tuple(state), f.target, str(f.path / "input"), f"fuzz {engine}")
+    similar = tuple(line[len("Dedup: "):] for line in verdict.lines()[1:])
+    return Finding(f.path, f.signature, verdict.new, f.target, similar)
+
+
+def save(root: Path, target: str, engine: str, data: bytes, output: str, exit_text: str = "",
+         registry: Registry | None = None) -> Finding:
+    """Saves one crashing input. root is out/fuzz/findings; registry: the cross-campaign known findings."""
+    return _registered(_save(root, target, engine, data, output, exit_text), output, engine, registry)
+
+
+def _save(root: Path, target: str, engine: str, data: bytes, output: str, exit_text: str = "") -> Finding:
     line, start = signature_of(output, exit_text)
     digest = signature_hash(line)
     final = root / digest
@@ -86,7 +103,7 @@ def save(root: Path, target: str, engine: str, data: bytes, output: str, exit_te
         for p in tmp.iterdir():
             p.unlink()
         tmp.rmdir()
-        return save(root, target, engine, data, output, exit_text)
+        return _save(root, target, engine, data, output, exit_text)
     return Finding(final, line, True, target)
 
 

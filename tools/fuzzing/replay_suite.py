@@ -1,7 +1,9 @@
 """The corpus-replay suites: every fuzz_<target> replay binary of a preset over its encoded seed corpus
-(build/<preset>/corpus/<target>/), one PASS/FAIL/SKIP line per target in the ktest protocol and the
-closing 'N passed, N failed[, N skipped]' line. A failure names the input that crashed and its signature.
-Usage: python3 -m tools.fuzzing.replay_suite PRESET [GLOB...]   (globs match 'corpus.<target>')"""
+(build/<preset>/corpus/<target>/) and over its regression inputs (corpus/regressions/<target>/, added by
+`run_tests.py reproduce --add-regression`), one PASS/FAIL/SKIP line per target and corpus in the ktest
+protocol and the closing 'N passed, N failed[, N skipped]' line. A failure names the input that crashed and
+its signature. Usage: python3 -m tools.fuzzing.replay_suite PRESET [GLOB...]
+(globs match 'corpus.<target>' and 'regressions.<target>')"""
 from __future__ import annotations
 
 import fnmatch
@@ -20,14 +22,33 @@ TAIL = 30
 
 
 def replay_one(root: Path, preset: str, target: str) -> tuple[str, str, list[str]]:
+    return replay_dir(root, preset, target, root / "build" / preset / "corpus" / target, "encoded seeds")
+
+
+def replay_regressions(root: Path, preset: str, target: str, regressions: Path | None = None
+                       ) -> tuple[str, str, list[str]] | None:
+    """None when the target has no regression input (no case line then)."""
+    directory = (regressions or root / "corpus" / "regressions") / target
+    if not directory.is_dir() or not any(p.is_file() for p in directory.iterdir()):
+        return None
+    return replay_dir(root, preset, target, directory, "regression inputs")
+
+
+def _rel(path: Path, root: Path) -> Path:
+    try:
+        return path.relative_to(root)
+    except ValueError:
+        return path
+
+
+def replay_dir(root: Path, preset: str, target: str, corpus: Path, what: str) -> tuple[str, str, list[str]]:
     build = root / "build" / preset
     binary = build / f"fuzz_{target}"
-    corpus = build / "corpus" / target
     if not binary.is_file():
         return "SKIP", f"{binary.relative_to(root)} was not built in this tree (see the configure warnings in build/{preset}/build.log)", []
     seeds = sorted(p for p in corpus.iterdir() if p.is_file()) if corpus.is_dir() else []
     if not seeds:
-        return "FAIL", f"no encoded seeds in {corpus.relative_to(root)}", []
+        return "FAIL", f"no {what} in {_rel(corpus, root)}", []
     options = opt.load(root / "fuzz" / "options" / f"{target}.options")
     env = opt.merged_env(dict(os.environ), options, {"ASAN_OPTIONS": "symbolize=1", "MSAN_OPTIONS": "symbolize=1"})
     try:
@@ -44,10 +65,12 @@ def replay_one(root: Path, preset: str, target: str) -> tuple[str, str, list[str
     running = [ln[len("Running: "):] for ln in lines if ln.startswith("Running: ")]
     where = Path(running[-1]).name if running else "?"
     if res.returncode == 0:
-        return "FAIL", f"ran {done} of {len(seeds)} seeds", lines[-TAIL:]
+        return "FAIL", f"ran {done} of {len(seeds)} {what}", lines[-TAIL:]
     signature, start = signature_of(res.stdout, f"exit status {res.returncode}")
     seed = root / "corpus" / target / (Path(where).stem + ".ops")
-    return "FAIL", f"{where} ({seed.relative_to(root) if seed.is_file() else where}): {signature}", \
+    if not seed.is_file():
+        seed = corpus / where
+    return "FAIL", f"{where} ({_rel(seed, root) if seed.is_file() else where}): {signature}", \
         lines[max(0, start - 3):start + TAIL]
 
 
@@ -58,15 +81,18 @@ def main(argv: list[str]) -> int:
     preset, patterns = argv[0], argv[1:]
     counts = {"PASS": 0, "FAIL": 0, "SKIP": 0}
     for target in registry(ROOT):
-        name = f"corpus.{target}"
-        if patterns and not any(fnmatch.fnmatchcase(name, p) for p in patterns):
-            continue
-        status, why, output = replay_one(ROOT, preset, target)
-        print(f"{status} {name}" + (f": {why}" if why else ""))
-        for line in output:
-            print("    " + line)
-        sys.stdout.flush()
-        counts[status] += 1
+        for name, replay in ((f"corpus.{target}", replay_one), (f"regressions.{target}", replay_regressions)):
+            if patterns and not any(fnmatch.fnmatchcase(name, p) for p in patterns):
+                continue
+            result = replay(ROOT, preset, target)
+            if result is None:
+                continue
+            status, why, output = result
+            print(f"{status} {name}" + (f": {why}" if why else ""))
+            for line in output:
+                print("    " + line)
+            sys.stdout.flush()
+            counts[status] += 1
     if sum(counts.values()) == 0:
         print("no test matched", file=sys.stderr)
         return 2

@@ -41,7 +41,8 @@ def log_tail(log: Path, lines: int = LOG_TAIL_LINES) -> list[str]:
     return text.splitlines()[-lines:]
 
 
-def build_preset(root: Path, preset: str) -> BuildResult:
+def build_preset(root: Path, preset: str, targets: list[str] | None = None) -> BuildResult:
+    """Configures if needed and builds the preset (only `targets` when given, e.g. fuzz_framing)."""
     start = time.monotonic()
     log = root / "build" / preset / "build.log"
     log.parent.mkdir(parents=True, exist_ok=True)
@@ -49,7 +50,7 @@ def build_preset(root: Path, preset: str) -> BuildResult:
     steps = []
     if configure:
         steps.append(["cmake", "--preset", preset])
-    steps.append(["cmake", "--build", "--preset", preset])
+    steps.append(["cmake", "--build", "--preset", preset, *(["--target", *targets] if targets else [])])
     with open(log, "w", encoding="utf-8", errors="replace") as out:
         for cmd in steps:
             out.write(f"$ {' '.join(cmd)}\n")

@@ -16,13 +16,13 @@ from .suites import SUITES, Context, Suite, by_name
 from ..fuzzing import campaign as fuzz_campaign
 from ..fuzzing.options import OptionsError
 from ..gate import command as gate_command
+from ..triage import cli as triage_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 
 # Subcommands that later issues implement: name -> (issue, what it will do).
 RESERVED = {
     "conformance": (6, "replay recorded Windows conformance cases and diff them"),
-    "reproduce": (7, "reproduce and minimise a crash from a fuzzer artifact"),
 }
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -55,6 +55,12 @@ def build_parser(registry: list[Suite]) -> argparse.ArgumentParser:
     gate = sub.add_parser("gate", help="the pre-release gate (builds, tests, conformance, fuzzing, coverage, floors)",
                           description=gate_command.__doc__.split("\n\n")[0].replace("\n", " "))
     gate_command.add_arguments(gate)
+    reproduce = sub.add_parser("reproduce", help="reproduce, triage, deduplicate and minimize a crash testcase",
+                               description="Replay a crash testcase under the asan-ubsan and msan builds with the "
+                                           "verifier at level 3, print the ClusterFuzz-style record; exit 1 while "
+                                           "it crashes, 0 when it no longer reproduces, 2 for bad input. "
+                                           "Guide: REPRODUCING.md.")
+    triage_cli.add_arguments(reproduce)
     for name, (issue, what) in RESERVED.items():
         sub.add_parser(name, help=f"{what} (not implemented yet: issue {issue})", add_help=False)
     return parser
@@ -140,7 +146,8 @@ def run_tests(args, registry: list[Suite], console: Console, root: Path, host: p
 
 
 def run_fuzz(args, console: Console, root: Path, host: prereqs.Host | None) -> int:
-    layout = fuzz_campaign.Layout(root, args.out or root / "out" / "fuzz", args.engine)
+    layout = fuzz_campaign.Layout(root, args.out or root / "out" / "fuzz", args.engine,
+                                  registry=root / "out" / "triage" / "registry.jsonl")
     targets = fuzz_campaign.select_targets(args.target, fuzz_campaign.registry(root))
     if not args.no_build:
         host = host or prereqs.Host.current(root / "build" / "prerequisites.log")
@@ -204,6 +211,8 @@ def main(argv: list[str] | None = None, *, registry: list[Suite] | None = None, 
             return run_fuzz(args, console, root, host)
         if args.command == "gate":
             return run_gate(args, console, root, host)
+        if args.command == "reproduce":
+            return triage_cli.run(args, root, console.say)
         return run_tests(args, registry, console, root, host)
     except (UsageError, fuzz_campaign.UsageError) as exc:
         print(f"run_tests.py: error: {exc}", file=sys.stderr)

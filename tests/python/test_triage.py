@@ -1,0 +1,240 @@
+"""Unit tests of tools/triage: crash type/state from ASan, UBSan, MSan and VERIFIER reports, severity,
+similarity, the registry, target detection, regressions, and clear answers for bad testcases and arguments."""
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+import unittest
+from pathlib import Path
+
+from tools.runner import cli
+from tools.triage import regression, signature, testcase
+from tools.triage.record import Reliability, key_of, security_severity
+from tools.triage.registry import Registry
+from tools.triage.similarity import lcs_length, why_similar
+
+ROOT = Path(__file__).resolve().parents[2]
+FIX = Path(__file__).resolve().parent / "fixtures" / "triage"
+TARGETS = ["create_irp", "decoder", "framing", "framing_ex", "session"]
+MAX_LEN = {t: 4096 for t in TARGETS} | {"session": 65536, "decoder": 65536}
+
+ASAN = """==4242==ERROR: AddressSanitizer: heap-buffer-overflow on address 0x602000000014 at pc 0x55 bp 0x7f sp 0x7f
+READ of size 4 at 0x602000000014 thread T0
+    #0 0x55d in __asan_memcpy (/b/fuzz_framing+0x1)
+    #1 0x55e in ksa_copy_frames /w/allocator/ksa_frames.c:31:5
+    #2 0x55f in ksa_record_obtain /w/allocator/ksa_frames.c:50:12
+    #3 0x560 in KsAllocateFrame_toy /w/allocator/ks_default_allocator.c:90:3
+    #4 0x561 in ip_op_method_alloc /w/fuzz/interp_frames.c:20:3
+    #5 0x562 in LLVMFuzzerTestOneInput /w/fuzz/targets/framing.c:13:5
+"""
+UBSAN = """/w/harness/ks_dispatch.c:88:31: runtime error: applying zero offset to null pointer
+    #0 0x5 in ks_dispatch_create /w/harness/ks_dispatch.c:88:31
+    #1 0x6 in io_call_driver /w/harness/io_irp.c:40:12
+    #2 0x7 in ZwCreateFile /w/harness/io_create.c:120:5
+    #3 0x8 in ip_op_create_raw /w/fuzz/interp_create.c:230:9
+    #4 0x9 in LLVMFuzzerTestOneInput /w/fuzz/targets/create_irp.c:14:5
+SUMMARY: UndefinedBehaviorSanitizer: undefined-behavior /w/harness/ks_dispatch.c:88:31
+"""
+MSAN = """==77==WARNING: MemorySanitizer: use-of-uninitialized-value
+    #0 0x1 in memcmp (/b/fuzz_session+0x10)
+    #1 0x2 in rm_check_framing /w/fuzz/refmodel.c:230:5
+    #2 0x3 in ip_op_prop_status /w/fuzz/interp_io.c:70:9
+    #3 0x4 in op_run /w/fuzz/interp.c:484:17
+    #4 0x5 in op_run_bytes /w/fuzz/interp.c:501:5
+"""
+SEGV = """==9==ERROR: AddressSanitizer: SEGV on unknown address 0x000000000008 (pc 0x1 bp 0x2 sp 0x3 T0)
+==9==The signal is caused by a WRITE memory access.
+    #0 0x1 in ksa_free_frame /w/allocator/ksa_frames.c:70:20
+"""
+
+
+class CrashStates(unittest.TestCase):
+    def test_asan_type_address_state(self):
+        c = signature.extract(ASAN)
+        self.assertEqual((c.kind, c.address, c.sanitizer), ("Heap-buffer-overflow READ 4", "0x602000000014", "ASAN"))
+        # __asan_memcpy is a sanitizer frame, LLVMFuzzerTestOneInput harness: neither is state
+        self.assertEqual(c.frames, ("ksa_copy_frames", "ksa_record_obtain", "KsAllocateFrame_toy"))
+
+    def test_ubsan_zero_offset_is_pointer_overflow(self):
+        c = signature.extract(UBSAN)
+        self.assertEqual((c.kind, c.sanitizer), ("Pointer-overflow", "UBSAN"))
+        self.assertEqual(c.frames, ("ks_dispatch_create", "io_call_driver", "ZwCreateFile"))
+
+    def test_msan(self):
+        c = signature.extract(MSAN)
+        self.assertEqual((c.kind, c.sanitizer), ("Use-of-uninitialized-value", "MSAN"))
+        self.assertEqual(c.frames, ("rm_check_framing", "ip_op_prop_status", "op_run"))
+
+    def test_null_write(self):
+        c = signature.extract(SEGV)
+        self.assertEqual((c.kind, c.address), ("Null-dereference WRITE", "0x000000000008"))
+
+    def test_real_verifier_report_skips_abort_and_km_verifier_fail(self):
+        c = signature.extract((FIX / "verifier_asan.txt").read_text())
+        self.assertEqual(c.kind, "VERIFIER MODEL_DISAGREEMENT")
+        self.assertEqual(c.frames, ("rm_check_status", "ip_create_allocator", "ip_op_create_framing"))
+        self.assertIn("KsCreateAllocator returned STATUS_SUCCESS", c.headline)
+
+    def test_frames_are_capped_at_80_chars(self):
+        long = "f" * 120
+        c = signature.extract(f"==1==WARNING: MemorySanitizer: use-of-uninitialized-value\n    #0 0x1 in {long} /w/fuzz/a.c:1:1\n")
+        self.assertEqual(c.frames, ("f" * 80,))
+
+
+class Severity(unittest.TestCase):
+    def test_clusterfuzz_classes(self):
+        self.assertEqual(security_severity("Heap-buffer-overflow WRITE 8"), "High")
+        self.assertEqual(security_severity("Heap-buffer-overflow READ 4"), "Medium")
+        self.assertEqual(security_severity("Heap-use-after-free READ 1"), "High")
+        self.assertEqual(security_severity("Use-of-uninitialized-value"), "Medium")
+        for none in ("Null-dereference READ", "Timeout", "Out-of-memory", "VERIFIER POOL_LEAK", "Pointer-overflow"):
+            self.assertIsNone(security_severity(none), none)
+
+    def test_reliability_words(self):
+        self.assertEqual(Reliability(5, 0, 0).text(), "reliable (5/5 runs crashed with this state)")
+        self.assertTrue(Reliability(3, 0, 2).text().startswith("flaky (3/5"))
+        self.assertEqual(Reliability(0, 0, 4).text(), "no crash in 4 runs")
+
+
+class Similarity(unittest.TestCase):
+    def test_rules(self):
+        self.assertEqual(lcs_length(("a", "b", "c"), ("x", "a", "c")), 2)
+        self.assertEqual(why_similar(("a", "b", "c"), ("x", "a", "c")), "2 frames in common")
+        self.assertIsNone(why_similar(("a", "b", "c"), ("a", "y", "z")))
+        self.assertIn("line similarity", why_similar(("ksa_free_frame1",), ("ksa_free_frame2",)))
+        self.assertIsNone(why_similar((), ("a",)))  # a state-less crash says nothing about where
+
+
+class Registries(unittest.TestCase):
+    def test_new_known_similar_and_torn_lines(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            reg = Registry(Path(tmp) / "r" / "registry.jsonl")
+            v = reg.note("VERIFIER X", ("a", "b", "c"), "session", "t1", "test")
+            self.assertTrue(v.new)
+            with open(reg.path, "a") as f:
+                f.write('{"crash_type": "torn\n')
+            v2 = reg.note("VERIFIER X", ("a", "b", "c"), "framing", "t2", "test")
+            self.assertEqual((v2.status, v2.entry.count, v2.entry.first_testcase), ("known", 2, "t1"))
+            self.assertEqual(v2.entry.targets, ["session", "framing"])
+            v3 = reg.note("VERIFIER Y", ("a", "b", "d"), "session", "t3", "test")
+            self.assertTrue(v3.new)  # similar, never merged
+            self.assertEqual([e.id for e, _ in v3.similar], [v.entry.id])
+            self.assertIn(f"similar to {v.entry.id}", "\n".join(v3.lines()))
+            self.assertEqual(len(reg.entries()), 2)
+
+
+class TargetDetection(unittest.TestCase):
+    def test_metadata(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            t = Path(tmp)
+            (t / "finding").mkdir()
+            (t / "finding" / "found_by.txt").write_text("target framing\nengine libfuzzer\n")
+            self.assertEqual(testcase.target_from_metadata(t / "finding", TARGETS)[0], "framing")
+            self.assertEqual(testcase.target_from_metadata(t / "clusterfuzz-testcase-minimized-fuzz_session-5123", TARGETS)[0],
+                             "session")
+            self.assertEqual(testcase.target_from_metadata(t / "clusterfuzz-testcase-ksharness_framing_ex-9", TARGETS)[0],
+                             "framing_ex")
+            (t / "afl" / "create_irp" / "run" / "default" / "crashes").mkdir(parents=True)
+            p = t / "afl" / "create_irp" / "run" / "default" / "crashes" / "id:000000,sig:06,src:000001,op:havoc"
+            self.assertEqual(testcase.target_from_metadata(p, TARGETS)[0], "create_irp")
+            self.assertIsNone(testcase.target_from_metadata(t / "testcase-123", TARGETS)[0])
+
+    def test_kinds(self):
+        self.assertEqual(testcase._kind(Path("crash-ab12")), "libFuzzer crash artifact")
+        self.assertEqual(testcase._kind(Path("leak-ab12")), "libFuzzer leak artifact")
+        self.assertEqual(testcase._kind(Path("timeout-ab12")), "libFuzzer timeout artifact")
+        self.assertEqual(testcase._kind(Path("id:000001,sig:11,src:0")), "AFL++ crashes/ entry")
+        self.assertEqual(testcase._kind(Path("clusterfuzz-testcase-minimized-framing-1")),
+                         "ClusterFuzz/OSS-Fuzz minimized testcase")
+        self.assertEqual(testcase._kind(Path("testcase-4711")), "ClusterFuzz/OSS-Fuzz testcase download")
+
+
+class BadTestcases(unittest.TestCase):
+    def load(self, path: Path, target: str | None = None) -> testcase.Testcase:
+        return testcase.load(path, TARGETS, MAX_LEN, target)
+
+    def test_each_bad_input_has_a_clear_answer(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            t = Path(tmp)
+            (t / "empty").write_bytes(b"")
+            with self.assertRaisesRegex(testcase.BadTestcase, "is empty"):
+                self.load(t / "empty")
+            with open(t / "huge", "wb") as f:
+                f.truncate(100 << 20)  # sparse: nothing is read
+            with self.assertRaisesRegex(testcase.BadTestcase, "104857600 bytes; every fuzz target ignores"):
+                self.load(t / "huge")
+            with self.assertRaisesRegex(testcase.BadTestcase, "is a directory"):
+                self.load(t)
+            with self.assertRaisesRegex(testcase.BadTestcase, "does not exist"):
+                self.load(t / "missing")
+            os.mkfifo(t / "fifo")
+            with self.assertRaisesRegex(testcase.BadTestcase, "not a regular file"):
+                self.load(t / "fifo")
+            (t / "bad.ops").write_bytes(b"\xff\xfe garbage")
+            with self.assertRaisesRegex(testcase.BadTestcase, "not UTF-8"):
+                self.load(t / "bad.ops")
+            (t / "typo.ops").write_text("create_framing parent=h1 frames=banana\n")
+            with self.assertRaisesRegex(testcase.BadTestcase, "not a valid text program"):
+                self.load(t / "typo.ops")
+            (t / "big").write_bytes(b"\x01" * 5000)
+            with self.assertRaisesRegex(testcase.BadTestcase, "fuzz_framing ignores inputs above 4096"):
+                self.load(t / "big", "framing")
+            (t / "garbage").write_bytes(bytes(range(256)))  # garbage is still a program: the decoder is total
+            self.assertEqual(self.load(t / "garbage").data, bytes(range(256)))
+
+    @unittest.skipIf(os.geteuid() == 0, "root reads files whatever their mode")
+    def test_unreadable(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            p = Path(tmp) / "crash-1"
+            p.write_bytes(b"\x01")
+            p.chmod(0)
+            with self.assertRaisesRegex(testcase.BadTestcase, "cannot read"):
+                self.load(p)
+
+
+class Arguments(unittest.TestCase):
+    def run_cli(self, *argv: str) -> tuple[int, str]:
+        out = io.StringIO()
+        err = io.StringIO()
+        import contextlib
+        with contextlib.redirect_stderr(err):
+            rc = cli.main(["reproduce", *argv], out=out)
+        return rc, out.getvalue() + err.getvalue()
+
+    def test_bad_arguments_exit_2_without_traceback(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            (Path(tmp) / "empty").write_bytes(b"")
+            cases = [(["--runs", "0", tmp], "must be between 1"), (["--runs", "x", tmp], "whole number"),
+                     ([tmp], "is a directory"), ([str(Path(tmp) / "empty"), "--no-build"], "is empty"),
+                     ([str(Path(tmp) / "nope"), "--no-build"], "does not exist"),
+                     (["--target", "bogus", "--no-build", str(Path(tmp) / "empty")], "unknown target 'bogus'"),
+                     (["--description", "x", tmp], "only goes with --add-regression"), ([], "TESTCASE")]
+            for argv, message in cases:
+                rc, text = self.run_cli(*argv)
+                self.assertEqual(rc, 2, argv)
+                self.assertIn(message, text, argv)
+                self.assertNotIn("Traceback", text, argv)
+
+
+class Regressions(unittest.TestCase):
+    def test_add_never_overwrites_and_indexes(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            r = Path(tmp)
+            p, added = regression.add(r, "framing", "abc", b"\x01", key_of("VERIFIER X", ("f",)), "first\tline")
+            self.assertTrue(added)
+            self.assertEqual(p, r / "framing" / "abc.bin")
+            self.assertFalse(regression.add(r, "framing", "abc", b"\x01", "s", "again")[1])
+            p2, added2 = regression.add(r, "framing", "abc", b"\x02", "s", "")
+            self.assertTrue(added2)
+            self.assertNotEqual(p2, p)
+            self.assertEqual(p.read_bytes(), b"\x01")
+            rows = [ln.split("\t") for ln in (r / "index.tsv").read_text().splitlines() if not ln.startswith("#")]
+            self.assertEqual([row[0] for row in rows], ["abc", p2.stem])
+            self.assertEqual(rows[0][2], "VERIFIER X in f")
+            self.assertEqual(rows[0][4], "first line")
+            self.assertEqual(len(rows[0]), 5)
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,57 @@
+"""The arguments of `run_tests.py reproduce TESTCASE ...` and their checks (bad arguments exit 2 with a message)."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Callable
+
+from .reproduce import EXIT_BAD_INPUT, Request, reproduce
+
+RUNS_MAX = 1000
+
+
+def runs_count(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number of runs, found '{text}'") from None
+    if not 1 <= v <= RUNS_MAX:
+        raise argparse.ArgumentTypeError(f"must be between 1 and {RUNS_MAX}, found {v}")
+    return v
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("testcase", type=Path, metavar="TESTCASE",
+                   help="a libFuzzer crash-/leak-/timeout- file, an AFL++ crashes/id:... entry, a ClusterFuzz "
+                        "download (clusterfuzz-testcase-minimized-<target>-<id>, testcase-<id>), a campaign "
+                        "finding directory (out/fuzz/findings/<id>/) or a text program (.ops)")
+    p.add_argument("--target", metavar="T", help="the fuzz target (default: from metadata, else try each)")
+    p.add_argument("--runs", type=runs_count, default=5, metavar="N",
+                   help="runs per replay build, to tell reliable from flaky (default 5)")
+    p.add_argument("--minimize", action="store_true",
+                   help="minimize with libFuzzer -minimize_crash (libfuzzer preset), keeping the crash state")
+    p.add_argument("--add-regression", action="store_true",
+                   help="store the (minimized) reproducer under corpus/regressions/<target>/<id>.bin")
+    p.add_argument("--description", metavar="TEXT", help="one line for corpus/regressions/index.tsv")
+    p.add_argument("--replay-preset", action="append", choices=("asan-ubsan", "msan", "plant-asan"), metavar="P",
+                   help="replay builds to run under (repeatable; default asan-ubsan and msan; plant-asan has the "
+                        "planted bug, for testing the triage loop)")
+    p.add_argument("--fuzzer-preset", choices=("libfuzzer", "plant-libfuzzer"), default="libfuzzer", metavar="P",
+                   help="the libFuzzer build --minimize uses (default libfuzzer)")
+    p.add_argument("--no-build", action="store_true", help="use the binaries already in build/<preset>/")
+    p.add_argument("--no-install", action="store_true",
+                   help="never run apt-get; print the command for missing prerequisites instead")
+
+
+def run(args: argparse.Namespace, root: Path, say: Callable[[str], None]) -> int:
+    if args.description is not None and not args.add_regression:
+        say("run_tests.py reproduce: error: --description only goes with --add-regression")
+        return EXIT_BAD_INPUT
+    if args.description is not None and ("\n" in args.description or "\t" in args.description):
+        say("run_tests.py reproduce: error: --description must be one line without tabs")
+        return EXIT_BAD_INPUT
+    req = Request(args.testcase, args.target, args.runs, args.minimize, args.add_regression,
+                  args.description or "", not args.no_build, not args.no_install,
+                  tuple(dict.fromkeys(args.replay_preset)) if args.replay_preset else Request.presets,
+                  args.fuzzer_preset)
+    return reproduce(root, req, say).status

@@ -1,0 +1,56 @@
+"""--minimize: libFuzzer -minimize_crash on the libfuzzer build, accepted only when the minimized input still
+reproduces with the same crash type and state under the replay build (libFuzzer keeps ANY crash while it
+shrinks). Both inputs are kept: out/triage/<id>/original and out/triage/<id>/minimized."""
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from . import variants
+from .record import key_of
+
+MINIMIZE_RUNS = 5000  # libFuzzer -runs per shrinking step
+MINIMIZE_TIMEOUT = 300.0  # the whole minimisation, seconds
+
+
+@dataclass
+class Minimized:
+    ok: bool
+    message: str
+    path: Path | None = None  # out/triage/<id>/minimized when ok
+    original_size: int = 0
+    size: int = 0
+    command: str = ""
+
+
+def minimize(root: Path, preset: str, target: str, original: Path, workdir: Path, expected_key: str,
+             replay: Callable[[Path], variants.RunResult], say: Callable[[str], None],
+             runs: int = MINIMIZE_RUNS) -> Minimized:
+    """original: out/triage/<id>/original. replay(path) runs a candidate on the replay build."""
+    fuzzer = variants.binary(root, preset, target)
+    candidate = workdir / "minimized.candidate"
+    candidate.unlink(missing_ok=True)
+    env, shown = variants.env_for(root, target, sanitizer=variants.PRESETS[preset][0])
+    cmd = [str(fuzzer), "-minimize_crash=1", f"-runs={runs}", f"-timeout={int(variants.timeout_for(root, target))}",
+           f"-exact_artifact_path={candidate}", str(original)]
+    res = variants.run(cmd, env, shown, MINIMIZE_TIMEOUT)
+    (workdir / "minimize.log").write_text(res.output)
+    size0 = original.stat().st_size
+    if not candidate.is_file() or candidate.stat().st_size == 0:
+        why = "timed out" if res.returncode is None else f"exit status {res.returncode}"
+        return Minimized(False, f"libFuzzer produced no minimized input ({why}; log {workdir / 'minimize.log'})",
+                         None, size0, 0, res.command_line())
+    check = replay(candidate)
+    got = key_of(check.crash.kind, check.crash.frames) if check.crash else "no crash"
+    if got != expected_key:
+        kept = workdir / "minimized.rejected"
+        shutil.move(candidate, kept)
+        return Minimized(False, f"rejected: the minimized input ({kept.stat().st_size} bytes, {kept}) reproduces "
+                                f"'{got}', not '{expected_key}'; the original is kept as the reproducer",
+                         None, size0, 0, res.command_line())
+    final = workdir / "minimized"
+    candidate.replace(final)
+    return Minimized(True, f"minimized {size0} -> {final.stat().st_size} bytes, same crash type and state "
+                           f"(verified by replaying it)", final, size0, final.stat().st_size, res.command_line())

@@ -1,0 +1,120 @@
+"""The persistent registry of known findings across campaigns and reproductions: out/triage/registry.jsonl,
+keyed by crash type + crash state. Append-only (one JSON line per sighting, folded on read) and written under
+an exclusive flock, so concurrent campaigns and a kill at any moment never lose or corrupt an entry."""
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .record import id_of, key_of
+from .similarity import why_similar
+
+
+@dataclass
+class Entry:
+    id: str
+    crash_type: str
+    state: tuple[str, ...]
+    first_seen: str
+    first_testcase: str
+    count: int = 0
+    targets: list[str] = field(default_factory=list)
+
+    @property
+    def key(self) -> str:
+        return key_of(self.crash_type, self.state)
+
+
+@dataclass
+class Verdict:
+    status: str  # "new" (first sighting of this key) or "known"
+    entry: Entry
+    similar: list[tuple[Entry, str]]  # other known entries with a similar state, and the matching rule
+
+    @property
+    def new(self) -> bool:
+        return self.status == "new"
+
+    def lines(self) -> list[str]:
+        e = self.entry
+        if self.new:
+            out = [f"Dedup: NEW finding {e.id} (registered)"]
+        else:
+            out = [f"Dedup: KNOWN finding {e.id}: seen {e.count} times, first {e.first_seen} "
+                   f"({e.first_testcase}), targets {', '.join(e.targets)}"]
+        out += [f"Dedup: similar to {s.id} ({why}): {s.key}" for s, why in self.similar]
+        return out
+
+
+def _fold(lines: list[str]) -> dict[str, Entry]:
+    entries: dict[str, Entry] = {}
+    for line in lines:
+        try:
+            ev = json.loads(line)
+            crash_type, state = str(ev["crash_type"]), tuple(str(f) for f in ev["crash_state"])
+        except (ValueError, KeyError, TypeError):
+            continue  # a torn or hand-edited line: skip it, keep the rest
+        key_id = id_of(key_of(crash_type, state))
+        e = entries.get(key_id)
+        if e is None:
+            e = entries[key_id] = Entry(key_id, crash_type, state, str(ev.get("time", "?")),
+                                        str(ev.get("testcase", "?")))
+        e.count += 1
+        target = str(ev.get("target", "?"))
+        if target not in e.targets:
+            e.targets.append(target)
+    return entries
+
+
+class Registry:
+    def __init__(self, path: Path):
+        self.path = path
+
+    def entries(self) -> dict[str, Entry]:
+        try:
+            with open(self.path, encoding="utf-8", errors="replace") as f:
+                return _fold(f.read().splitlines())
+        except FileNotFoundError:
+            return {}
+
+    def lookup(self, crash_type: str, state: tuple[str, ...]) -> Entry | None:
+        return self.entries().get(id_of(key_of(crash_type, state)))
+
+    def similar(self, crash_type: str, state: tuple[str, ...], entries: dict[str, Entry] | None = None
+                ) -> list[tuple[Entry, str]]:
+        own = id_of(key_of(crash_type, state))
+        found = []
+        for e in (self.entries() if entries is None else entries).values():
+            why = why_similar(tuple(state), e.state) if e.id != own else None
+            if why is not None:
+                found.append((e, why))
+        return found
+
+    def note(self, crash_type: str, state: tuple[str, ...], target: str, testcase: str, source: str) -> Verdict:
+        """Records one sighting and says whether the key was known before it."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        event = {"time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "crash_type": crash_type,
+                 "crash_state": list(state), "target": target, "testcase": testcase, "source": source}
+        with open(self.path, "a+", encoding="utf-8", errors="replace") as f:
+            fcntl.flock(f, fcntl.LOCK_EX)
+            try:
+                f.seek(0)
+                before = _fold(f.read().splitlines())
+                f.seek(0, os.SEEK_END)
+                f.write(json.dumps(event, sort_keys=True) + "\n")
+                f.flush()
+                os.fsync(f.fileno())
+            finally:
+                fcntl.flock(f, fcntl.LOCK_UN)
+        key_id = id_of(key_of(crash_type, state))
+        known = before.get(key_id)
+        after = _fold([json.dumps(event)])[key_id]
+        if known is not None:
+            known.count += 1
+            if target not in known.targets:
+                known.targets.append(target)
+        return Verdict("known" if known else "new", known or after, self.similar(crash_type, state, before))

@@ -1,0 +1,153 @@
+"""What a testcase is and which target it belongs to: libFuzzer crash-/leak-/timeout-/oom- artifacts, AFL++
+crashes/ entries, ClusterFuzz/OSS-Fuzz downloads, campaign finding directories and text programs (.ops),
+checked before anything runs so that bad input (empty, huge, a directory, unreadable, not UTF-8 text) is a
+clear error (BadTestcase) and never a crash of the tool."""
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import stat
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import opcodec  # noqa: E402
+
+TEXT_MAX = 1 << 20  # a text program longer than this is not one a fuzzer produced
+LIBFUZZER_PREFIXES = {"crash-": "crash", "leak-": "leak", "timeout-": "timeout", "oom-": "out-of-memory",
+                      "slow-unit-": "slow unit"}
+CLUSTERFUZZ_RE = re.compile(r"^clusterfuzz-testcase-(minimized-)?(.+?)-(\d+)$")
+CLUSTERFUZZ_PLAIN_RE = re.compile(r"^testcase(-\d+)?$")
+
+
+class BadTestcase(Exception):
+    pass
+
+
+@dataclass
+class Testcase:
+    given: Path  # what the user named
+    kind: str  # how it was recognised, for the report
+    data: bytes  # the binary program the targets run
+    source_text: str | None  # the .ops text, when the testcase was one
+    target: str | None  # from metadata, or None (then every target is tried)
+    target_how: str  # why that target
+    run_path: Path | None = None  # a file holding `data` (the given file itself when it is binary)
+
+    @property
+    def sha1(self) -> str:
+        return hashlib.sha1(self.data).hexdigest()
+
+
+def _kind(path: Path) -> str:
+    name = path.name
+    for prefix, what in LIBFUZZER_PREFIXES.items():
+        if name.startswith(prefix):
+            return f"libFuzzer {what} artifact"
+    if name.startswith("id:"):
+        return "AFL++ crashes/ entry" if ",sig:" in name or path.parent.name == "crashes" else "AFL++ queue/hangs entry"
+    m = CLUSTERFUZZ_RE.match(name)
+    if m is not None:
+        return f"ClusterFuzz/OSS-Fuzz {'minimized ' if m.group(1) else ''}testcase"
+    if CLUSTERFUZZ_PLAIN_RE.match(name):
+        return "ClusterFuzz/OSS-Fuzz testcase download"
+    if path.suffix == ".ops":
+        return "text program (encoded with tools/opcodec.py)"
+    return "binary input"
+
+
+def target_from_metadata(path: Path, targets: list[str]) -> tuple[str | None, str]:
+    """(target, how) from a finding's found_by.txt, a ClusterFuzz name or a path component; (None, why not)."""
+    found_by = path / "found_by.txt" if path.is_dir() else None
+    if found_by is not None and found_by.is_file():
+        for line in found_by.read_text(errors="replace").splitlines():
+            if line.startswith("target "):
+                t = line.split(None, 1)[1].strip()
+                if t in targets:
+                    return t, f"found_by.txt of the finding says 'target {t}'"
+                return None, f"found_by.txt names target '{t}', which is not a fuzz target of this tree"
+    m = CLUSTERFUZZ_RE.match(path.name)
+    if m is not None:
+        name = m.group(2)
+        for t in sorted(targets, key=len, reverse=True):
+            if name == t or name.endswith(("_" + t, "-" + t)) or name == f"fuzz_{t}":
+                return t, f"the ClusterFuzz file name names fuzz target '{name}'"
+    for t in targets:
+        if f"fuzz_{t}" in path.name:
+            return t, f"the file name contains 'fuzz_{t}'"
+    for parent in path.resolve().parents:
+        if parent.name in targets:
+            return parent.name, f"the path names the target directory '{parent}'"
+    return None, "no metadata names a target"
+
+
+def _regular_file(path: Path, what: str) -> os.stat_result:
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise BadTestcase(f"{what} {path} does not exist") from None
+    except OSError as exc:
+        raise BadTestcase(f"cannot examine {what} {path}: {exc.strerror}") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise BadTestcase(f"{path} is a directory: expected a testcase file, or a campaign finding directory "
+                          f"(out/fuzz/findings/<id>/ with found_by.txt and input)")
+    if not stat.S_ISREG(st.st_mode):
+        raise BadTestcase(f"{path} is not a regular file (a FIFO, socket or device cannot be a testcase)")
+    return st
+
+
+def _read(path: Path, limit: int) -> bytes:
+    try:
+        with open(path, "rb") as f:
+            data = f.read(limit + 1)
+    except OSError as exc:
+        raise BadTestcase(f"cannot read {path}: {exc.strerror}") from None
+    if len(data) > limit:
+        raise BadTestcase(f"{path} grew while it was read (more than {limit} bytes)")
+    return data
+
+
+def load(path: Path, targets: list[str], max_len: dict[str, int], forced_target: str | None = None) -> Testcase:
+    """The testcase at path. max_len: per target, the largest input its fuzz target runs (bigger ones are
+    ignored by LLVMFuzzerTestOneInput, so they cannot reproduce anything)."""
+    kind, input_file = None, path
+    if path.is_dir():
+        if (path / "found_by.txt").is_file() and (path / "input").is_file():
+            kind, input_file = "campaign finding directory", path / "input"
+        else:
+            _regular_file(path, "testcase")  # raises the directory message
+    st = _regular_file(input_file, "testcase")
+    kind = kind or _kind(path)
+    if forced_target is not None:
+        target, how = forced_target, "given with --target"
+    else:
+        target, how = target_from_metadata(path, targets)
+    if st.st_size == 0:
+        raise BadTestcase(f"{input_file} is empty (0 bytes): nothing to reproduce (a truncated download?)")
+    if input_file.suffix == ".ops":
+        if st.st_size > TEXT_MAX:
+            raise BadTestcase(f"{input_file} is {st.st_size} bytes, too large for a text program (limit {TEXT_MAX})")
+        raw = _read(input_file, TEXT_MAX)
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise BadTestcase(f"{input_file} is named .ops but is not UTF-8 text (byte {exc.start}): "
+                              f"rename it if it is a binary program") from None
+        try:
+            data = opcodec.encode(opcodec.parse(text, str(input_file)))
+        except opcodec.OpError as exc:
+            raise BadTestcase(f"{input_file} is not a valid text program: {exc}") from None
+        tc = Testcase(path, kind, data, text, target, how, None)
+    else:
+        limit = max_len.get(target, 0) if target else max(max_len.values(), default=0)
+        if st.st_size > limit:
+            who = f"fuzz_{target}" if target else "every fuzz target"
+            raise BadTestcase(f"{input_file} is {st.st_size} bytes; {who} ignores inputs above {limit} bytes "
+                              f"(max_len in fuzz/options/), so it cannot reproduce anything")
+        tc = Testcase(path, kind, _read(input_file, limit), None, target, how, input_file.resolve())
+    if target is not None and len(tc.data) > max_len.get(target, 0):
+        raise BadTestcase(f"the encoded program is {len(tc.data)} bytes; fuzz_{target} ignores inputs above "
+                          f"{max_len.get(target, 0)} bytes")
+    return tc
