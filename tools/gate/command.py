@@ -37,6 +37,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--floors", type=Path, default=None, metavar="FILE", help="floors file (default gate/floors.json)")
     p.add_argument("--reproduce", type=positive_int, default=10, metavar="N",
                    help="attempts to reproduce each finding (default 10, as CIFuzz)")
+    p.add_argument("--registry", type=Path, default=None, metavar="FILE",
+                   help="the triage registry of known findings (default out/triage/registry.jsonl)")
     p.add_argument("--skip", action="append", default=[], choices=SKIPPABLE, metavar="STEP",
                    help=f"skip a step (repeatable; {', '.join(SKIPPABLE)}); the verdict says so")
     p.add_argument("--plant", choices=PLANTS, default=None,
@@ -53,6 +55,8 @@ def check_args(args, root: Path, targets: list[str]) -> fl.Floors:
         if missing:
             raise GateUsageError(f"--plant needs the presets {', '.join(missing)} (tools/triage, issue 7), "
                                  "which this tree does not have")
+    if args.registry is not None and args.registry.exists() and not args.registry.is_file():
+        raise GateUsageError(f"--registry {args.registry}: exists and is not a file")
     if args.out is not None and args.out.exists() and not args.out.is_dir():
         raise GateUsageError(f"--out {args.out}: exists and is not a directory")
     path = args.floors or root / "gate" / "floors.json"
@@ -88,7 +92,7 @@ def run(args, root: Path, say: Callable[[str], None], reserved: set[str]) -> tup
     step("conformance", lambda s: steps.conformance(root, result, "conformance" in reserved, say, s))
     step("regression", lambda s: steps.regression(root, presets, say, s))
     step("fuzz", lambda s: steps.fuzz(root, presets, result, out, targets, args.budget, say, s))
-    step("findings", lambda s: steps.findings(root, presets, result, out, args.reproduce, say, s))
+    step("findings", lambda s: steps.findings(root, presets, result, out, args.reproduce, args.registry, say, s))
     step("coverage", lambda s: steps.coverage(root, result, out, targets, say, s))
 
     def check_floors(s: Step) -> None:

@@ -13,7 +13,7 @@ from ..runner.execute import SuiteResult, run_suite
 from ..runner.suites import Context, Suite, corpus_replay, km_tests, replay_corpus
 from . import coverage as cov
 from . import fuzzrun, verdict
-from .known import registry_lookup
+from .known import default_registry, registry_lookup
 from .model import FAIL, SKIP, GateResult, Step
 
 
@@ -116,8 +116,9 @@ def fuzz(root: Path, presets: Presets, result: GateResult, out: Path, targets: l
     step.summary = f"{len(targets)} targets x {per_target} s from the seed corpus; {camp.summary()}"
 
 
-def findings(root: Path, presets: Presets, result: GateResult, out: Path, attempts: int, say, step: Step) -> None:
-    is_known, note = registry_lookup(root)
+def findings(root: Path, presets: Presets, result: GateResult, out: Path, attempts: int, registry: Path | None,
+             say, step: Step) -> None:
+    is_known, note = registry_lookup(registry or default_registry(root))
     result.notes.append(note)
     result.findings = verdict.judge(out / "fuzz" / "findings", root / "build" / presets.libfuzzer, root, attempts,
                                     is_known)

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..fuzzing import options as opt
-from ..fuzzing import signature as sig
+from ..triage import signature as sig
 from .model import GateFinding
 
 REPRODUCE_TIMEOUT = 60.0
@@ -61,7 +61,7 @@ def attempt(binary: Path, data: Path, env: dict[str, str]) -> bool:
 
 
 def judge(findings_dir: Path, build: Path, root: Path, attempts: int,
-          is_known: Callable[[str, str], bool]) -> list[GateFinding]:
+          is_known: Callable[[str], bool]) -> list[GateFinding]:
     out: list[GateFinding] = []
     if not findings_dir.is_dir():
         return out
@@ -84,7 +84,7 @@ def judge(findings_dir: Path, build: Path, root: Path, attempts: int,
         rel_input = repo_relative(str(data), root) or str(data)
         out.append(GateFinding(
             target=target, signature=signature, crash_type=crash_type(signature), input_path=rel_input,
-            reproduced=crashed, attempts=tried, known=is_known(target, signature), frame_file=file,
+            reproduced=crashed, attempts=tried, known=is_known(report), frame_file=file,
             frame_line=line, frame_func=func,
             report_excerpt=[ln for ln in report.splitlines() if ln.strip()][:30],
             reproduce_command=f"python3 run_tests.py reproduce {shlex.quote(target)} {shlex.quote(rel_input)}"))
