@@ -13,6 +13,7 @@ from .execute import SuiteResult, run_suite
 from .protocol import Counts, format_summary
 from .report import Console
 from .suites import SUITES, Context, Suite, by_name
+from ..conformance import cli as conformance_cli
 from ..fuzzing import campaign as fuzz_campaign
 from ..fuzzing.options import OptionsError
 from ..gate import command as gate_command
@@ -21,9 +22,7 @@ from ..triage import cli as triage_cli
 ROOT = Path(__file__).resolve().parents[2]
 
 # Subcommands that later issues implement: name -> (issue, what it will do).
-RESERVED = {
-    "conformance": (6, "replay recorded Windows conformance cases and diff them"),
-}
+RESERVED: dict[str, tuple[int, str]] = {}
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
@@ -61,6 +60,9 @@ def build_parser(registry: list[Suite]) -> argparse.ArgumentParser:
                                            "it crashes, 0 when it no longer reproduces, 2 for bad input. "
                                            "Guide: REPRODUCING.md.")
     triage_cli.add_arguments(reproduce)
+    sub.add_parser("conformance", add_help=False,
+                   help="replay the conformance recordings and diff them with their expectations "
+                        "(`run_tests.py conformance --help`)")
     for name, (issue, what) in RESERVED.items():
         sub.add_parser(name, help=f"{what} (not implemented yet: issue {issue})", add_help=False)
     return parser
@@ -197,6 +199,8 @@ def main(argv: list[str] | None = None, *, registry: list[Suite] | None = None, 
     out = out or sys.stdout
     parser = build_parser(registry)
     argv = normalise_argv(list(sys.argv[1:] if argv is None else argv))
+    if argv and argv[0] == "conformance":  # its own argument parser (tools/conformance/cli.py)
+        return conformance_cli.main(argv[1:], out=out, root=root)
     if argv and argv[0] in RESERVED:  # whatever follows: the subcommand does not exist yet
         issue, what = RESERVED[argv[0]]
         print(f"run_tests.py {argv[0]}: not implemented yet (issue {issue}: {what})", file=sys.stderr)

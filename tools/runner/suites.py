@@ -58,6 +58,10 @@ def replay_corpus(ctx: Context) -> list[str]:
     return [sys.executable, str(ctx.root / "tools" / "replay_suite.py"), str(ctx.root), *ctx.patterns]
 
 
+def conformance(ctx: Context) -> list[str]:
+    return [sys.executable, "-m", "tools.conformance.suite", *ctx.patterns]
+
+
 SUITES: list[Suite] = [
     Suite("unit-asan-ubsan", "C unit and verifier negative tests under ASan + UBSan",
           km_tests("asan-ubsan"), preset="asan-ubsan", needs=C_TOOLCHAIN + ("asan-ubsan-runtime",)),
@@ -71,6 +75,8 @@ SUITES: list[Suite] = [
           corpus_replay("asan-ubsan"), preset="asan-ubsan", needs=C_TOOLCHAIN + ("asan-ubsan-runtime",)),
     Suite("corpus-replay-msan", "every fuzz target's replay binary over its seed corpus, MemorySanitizer",
           corpus_replay("msan"), preset="msan", needs=C_TOOLCHAIN + ("msan-runtime",)),
+    Suite("conformance", "every case of conformance/recordings replayed and diffed with its expectations",
+          conformance, preset="asan-ubsan", needs=C_TOOLCHAIN + ("asan-ubsan-runtime",)),
     Suite("oss-fuzz-build", "OSS-Fuzz build.sh run natively (libFuzzer x ASan/UBSan/MSan, AFL++ libAFLDriver), "
           "then check_build's checks on a moved $OUT", oss_fuzz_build,
           needs=C_TOOLCHAIN + ("asan-ubsan-runtime", "msan-runtime", "libfuzzer-runtime", "afl++", "binutils"),

@@ -1,0 +1,122 @@
+"""Recording parser: every malformed recording is a RecordingError naming file:line, never a traceback."""
+import json
+import tempfile
+import unittest
+from pathlib import Path
+
+from tools.conformance import recording
+
+HEADER = {"record": "header", "schema": "ks-conformance/1", "source": {"kind": "curated", "description": "t"}}
+PROGRAM = "open_filter out=h0\nopen_pin filter=h0 out=h1\n"
+
+
+def case(**over):
+    rec = {"record": "case", "id": "t.one", "program": PROGRAM, "expect": [{"op": 1, "status": "STATUS_SUCCESS"}],
+           "provenance": {"class": "inferred", "cite": "docs/decisions.md#Q1", "statement": "s"},
+           "user_reachable": False}
+    rec.update(over)
+    return {k: v for k, v in rec.items() if v is not None}
+
+
+def text(*records, header=HEADER):
+    return "\n".join(json.dumps(r) for r in ([header] if header else []) + list(records)) + "\n"
+
+
+class ParseErrors(unittest.TestCase):
+    def error(self, content, path="rec.jsonl"):
+        with self.assertRaises(recording.RecordingError) as cm:
+            recording.parse(content, path)
+        return str(cm.exception)
+
+    def test_good_file_parses(self):
+        rec = recording.parse(text(case()), "rec.jsonl")
+        self.assertEqual(rec.kind, "curated")
+        self.assertEqual([c.id for c in rec.cases], ["t.one"])
+        self.assertEqual(rec.cases[0].line, 2)
+        self.assertEqual(rec.cases[0].expect[0].status, ["STATUS_SUCCESS"])
+
+    def test_bad_json_names_the_line(self):
+        msg = self.error(text(case()) + '{"record": "case", \n')
+        self.assertTrue(msg.startswith("rec.jsonl:3: bad JSON"), msg)
+
+    def test_empty_file(self):
+        self.assertIn("rec.jsonl:1: empty recording", self.error(""))
+
+    def test_first_line_must_be_header(self):
+        self.assertIn("rec.jsonl:1: the first line must be the header", self.error(text(case(), header=case())))
+
+    def test_wrong_schema(self):
+        h = dict(HEADER, schema="ks-conformance/9")
+        self.assertIn("rec.jsonl:1: schema", self.error(text(case(), header=h)))
+
+    def test_missing_field(self):
+        self.assertIn("rec.jsonl:2: case: missing field 'provenance'", self.error(text(case(provenance=None))))
+
+    def test_unknown_field_is_a_typo(self):
+        self.assertIn("unknown field 'tood'", self.error(text(case(tood="x"))))
+
+    def test_unknown_class(self):
+        prov = {"class": "rumour", "cite": "x", "statement": "s"}
+        self.assertIn("rec.jsonl:2: case t.one: unknown provenance class 'rumour'", self.error(text(case(provenance=prov))))
+
+    def test_windows_case_in_curated_file(self):
+        prov = {"class": "windows", "cite": "capture header", "statement": "s"}
+        msg = self.error(text(case(provenance=prov)))
+        self.assertIn("rec.jsonl:2: case t.one: a windows case in a file whose header source kind is curated", msg)
+
+    def test_windows_header_needs_capture(self):
+        h = {"record": "header", "schema": "ks-conformance/1", "source": {"kind": "windows", "description": "d"}}
+        self.assertIn("rec.jsonl:1: header capture", self.error(text(header=h)))
+
+    def test_program_that_does_not_parse(self):
+        msg = self.error(text(case(program="open_filter out=h0\nopen_pin pin=3\n")))
+        self.assertIn("rec.jsonl:2: case t.one: the program does not parse: program:2:", msg)
+
+    def test_op_beyond_program(self):
+        msg = self.error(text(case(expect=[{"op": 2, "status": "STATUS_SUCCESS"}])))
+        self.assertIn("rec.jsonl:2: case t.one expect[0]: op 2 is beyond the program's 2 operation(s)", msg)
+
+    def test_unknown_status_name(self):
+        msg = self.error(text(case(expect=[{"op": 0, "status": "STATUS_FINE"}])))
+        self.assertIn("unknown status 'STATUS_FINE'", msg)
+
+    def test_expectation_that_asserts_nothing(self):
+        self.assertIn("asserts nothing", self.error(text(case(expect=[{"op": 0}]))))
+
+    def test_cite_must_fit_the_class(self):
+        prov = {"class": "documented", "cite": "docs/decisions.md#Q1", "statement": "s"}
+        self.assertIn("a documented case must cite https://learn.microsoft.com/", self.error(text(case(provenance=prov))))
+
+    def test_todo_and_divergence_exclude_each_other(self):
+        self.assertIn("exclude each other", self.error(text(case(todo="a", divergence="b"))))
+
+    def test_line_numbers_count_blank_lines(self):
+        content = json.dumps(HEADER) + "\n\n" + json.dumps(case(id="Bad Id")) + "\n"
+        self.assertIn("rec.jsonl:3: case id 'Bad Id'", self.error(content))
+
+    def test_duplicate_ids_across_files(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            a, b = Path(tmp) / "a.jsonl", Path(tmp) / "b.jsonl"
+            a.write_text(text(case()))
+            b.write_text(text(case(), case(id="t.two")))
+            with self.assertRaises(recording.RecordingError) as cm:
+                recording.load_all([str(a), str(b)])
+            self.assertIn(f"{b}:2: case id 't.one' already used at {a}:2", str(cm.exception))
+
+    def test_missing_file(self):
+        with self.assertRaises(recording.RecordingError) as cm:
+            recording.load("/nonexistent/x.jsonl")
+        self.assertIn("/nonexistent/x.jsonl:0: No such file", str(cm.exception))
+
+    def test_windows_capture_file_parses(self):
+        h = {"record": "header", "schema": "ks-conformance/1", "source": {"kind": "windows", "description": "d"},
+             "capture": {"windowsBuild": "10.0.26100.1", "arch": "amd64", "callerBitness": 64,
+                         "ksSys": {"version": "v"}, "ksuserDll": {"version": "v"},
+                         "target": {"device": "avshws", "pin": 0}, "tool": "kscapture"}}
+        prov = {"class": "windows", "cite": "capture header", "statement": "recorded"}
+        rec = recording.parse(text(case(provenance=prov), header=h), "w.jsonl")
+        self.assertEqual(rec.cases[0].cls, "windows")
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,306 @@
+"""Loads and validates recordings (JSON Lines, schema ks-conformance/1, docs/conformance.md). Every
+mistake is a RecordingError naming file:line, so a malformed recording never reaches the replayer."""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tools import opcodec
+from . import statuses
+
+SCHEMA = "ks-conformance/1"
+SOURCE_KINDS = ("curated", "windows")
+CLASSES = ("documented", "observed-3p", "inferred", "windows")
+# What a cite must look like per class: the class promises where the statement comes from.
+CITE_PREFIX = {"documented": "https://learn.microsoft.com/", "observed-3p": "https://",
+               "inferred": "docs/decisions.md#", "windows": ""}
+CAPTURE_KEYS = ("windowsBuild", "arch", "callerBitness", "ksSys", "ksuserDll", "target", "tool")
+CASE_KEYS = {"record", "id", "program", "expect", "provenance", "user_reachable", "alternatives", "todo",
+             "divergence", "comment"}
+CASE_REQUIRED = ("id", "program", "expect", "provenance", "user_reachable")
+EXPECT_KEYS = {"op", "status", "info", "out", "out_prefix", "slot", "signal", "done"}
+DONE_KEYS = {"status", "info", "during"}
+ALT_KEYS = {"builds", "expect", "note"}
+PROV_KEYS = {"class", "cite", "statement"}
+ID_RE = re.compile(r"^[a-z0-9][a-z0-9_.\-]*$")
+# Output bytes as the trace prints them: lower-case hex, pointer words as [fN] / [fn] / [ptr] tokens.
+HEX_RE = re.compile(r"^([0-9a-f]{2}|\[(f\d+|fn|ptr)\])*$")
+
+
+class RecordingError(Exception):
+    def __init__(self, path: str, line: int, message: str):
+        super().__init__(f"{path}:{line}: {message}")
+        self.path, self.line, self.message = path, line, message
+
+
+@dataclass
+class Done:
+    status: list[str] | None = None
+    info: int | None = None
+    during: int | None = None
+
+
+@dataclass
+class Expect:
+    op: int
+    status: list[str] | None = None  # accepted tokens (any one matches)
+    info: int | None = None
+    out: str | None = None
+    out_prefix: bool = False
+    slot: bool | None = None
+    signal: bool | None = None  # an event was (not) signalled during the operation
+    done: Done | None = None
+
+
+@dataclass
+class Alternative:
+    builds: str
+    expect: list[Expect]
+    note: str = ""
+
+
+@dataclass
+class Case:
+    path: str
+    line: int
+    id: str
+    program: str
+    expect: list[Expect]
+    cls: str
+    cite: str
+    statement: str
+    user_reachable: bool
+    alternatives: list[Alternative] = field(default_factory=list)
+    todo: str | None = None
+    divergence: str | None = None
+    comment: str = ""
+
+
+@dataclass
+class Recording:
+    path: str
+    kind: str
+    description: str
+    capture: dict | None
+    cases: list[Case]
+
+
+class _Checker:
+    """Validation helpers bound to one line of one file."""
+
+    def __init__(self, path: str, line: int):
+        self.path, self.line = path, line
+
+    def fail(self, message: str):
+        raise RecordingError(self.path, self.line, message)
+
+    def obj(self, value, what: str, allowed: set[str] | None = None) -> dict:
+        if not isinstance(value, dict):
+            self.fail(f"{what} must be an object")
+        if allowed is not None:
+            extra = sorted(set(value) - allowed)
+            if extra:
+                self.fail(f"{what}: unknown field '{extra[0]}'; fields are: {', '.join(sorted(allowed))}")
+        return value
+
+    def text(self, obj: dict, key: str, what: str, required: bool = True) -> str | None:
+        if key not in obj:
+            if required:
+                self.fail(f"{what}: missing field '{key}'")
+            return None
+        v = obj[key]
+        if not isinstance(v, str) or not v.strip():
+            self.fail(f"{what}: '{key}' must be a non-empty string")
+        return v
+
+    def integer(self, obj: dict, key: str, what: str) -> int | None:
+        if key not in obj:
+            return None
+        v = obj[key]
+        if not isinstance(v, int) or isinstance(v, bool) or v < 0:
+            self.fail(f"{what}: '{key}' must be a non-negative integer")
+        return v
+
+    def status(self, value, what: str) -> list[str]:
+        tokens = value if isinstance(value, list) else [value]
+        if not tokens:
+            self.fail(f"{what}: 'status' is an empty list")
+        for t in tokens:
+            why = statuses.check_token(t)
+            if why:
+                self.fail(f"{what}: {why}")
+        return list(tokens)
+
+    def expect_list(self, value, what: str, nops: int) -> list[Expect]:
+        if not isinstance(value, list) or not value:
+            self.fail(f"{what} must be a non-empty list")
+        items = []
+        for i, raw in enumerate(value):
+            w = f"{what}[{i}]"
+            e = self.obj(raw, w, EXPECT_KEYS)
+            op = self.integer(e, "op", w)
+            if op is None:
+                self.fail(f"{w}: missing field 'op'")
+            if op >= nops:
+                self.fail(f"{w}: op {op} is beyond the program's {nops} operation(s) (ops count from 0)")
+            if not (set(e) & {"status", "info", "out", "slot", "signal", "done"}):
+                self.fail(f"{w}: asserts nothing; give status, info, out, slot, signal or done")
+            item = Expect(op, info=self.integer(e, "info", w))
+            if "status" in e:
+                item.status = self.status(e["status"], w)
+            if "out" in e:
+                out = e["out"]
+                if not isinstance(out, str) or not HEX_RE.match(out):
+                    self.fail(f"{w}: 'out' must be lower-case hex bytes (pointer words as [fN], [fn] or [ptr])")
+                item.out = out
+            for key in ("out_prefix", "slot", "signal"):
+                if key in e and not isinstance(e[key], bool):
+                    self.fail(f"{w}: '{key}' must be true or false")
+            item.out_prefix = bool(e.get("out_prefix", False))
+            if item.out_prefix and item.out is None:
+                self.fail(f"{w}: 'out_prefix' without 'out'")
+            item.slot = e.get("slot")
+            item.signal = e.get("signal")
+            if "done" in e:
+                d = self.obj(e["done"], f"{w}.done", DONE_KEYS)
+                during = self.integer(d, "during", f"{w}.done")
+                if during is not None and during >= nops:
+                    self.fail(f"{w}.done: during {during} is beyond the program's {nops} operation(s)")
+                item.done = Done(self.status(d["status"], f"{w}.done") if "status" in d else None,
+                                 self.integer(d, "info", f"{w}.done"), during)
+            items.append(item)
+        return items
+
+
+def _header(c: _Checker, rec: dict) -> tuple[str, str, dict | None]:
+    if rec.get("record") != "header":
+        c.fail("the first line must be the header record {\"record\":\"header\", ...}")
+    c.obj(rec, "header", {"record", "schema", "source", "capture"})
+    if rec.get("schema") != SCHEMA:
+        c.fail(f"schema {rec.get('schema')!r} is not {SCHEMA!r}")
+    src = c.obj(rec.get("source"), "header source", {"kind", "description"})
+    kind = c.text(src, "kind", "header source")
+    if kind not in SOURCE_KINDS:
+        c.fail(f"header source kind {kind!r}: expected one of {', '.join(SOURCE_KINDS)}")
+    desc = c.text(src, "description", "header source")
+    capture = rec.get("capture")
+    if kind == "windows":
+        cap = c.obj(capture, "header capture (required for kind windows)")
+        for key in CAPTURE_KEYS:
+            if key not in cap:
+                c.fail(f"header capture: missing field '{key}'")
+        for key in ("ksSys", "ksuserDll"):
+            c.text(c.obj(cap[key], f"header capture.{key}"), "version", f"header capture.{key}")
+        target = c.obj(cap["target"], "header capture.target")
+        for key in ("device", "pin"):
+            if key not in target:
+                c.fail(f"header capture.target: missing field '{key}'")
+    elif capture is not None:
+        c.fail("header capture is only for source kind windows (a curated file records no capture)")
+    return kind, desc, capture
+
+
+def _case(c: _Checker, rec: dict, kind: str) -> Case:
+    c.obj(rec, "case", CASE_KEYS)
+    for key in CASE_REQUIRED:
+        if key not in rec:
+            c.fail(f"case: missing field '{key}'")
+    cid = c.text(rec, "id", "case")
+    if not ID_RE.match(cid):
+        c.fail(f"case id {cid!r}: use lower-case letters, digits, '.', '_' and '-'")
+    what = f"case {cid}"
+    program = c.text(rec, "program", what)
+    try:
+        ops = opcodec.parse(program, "program").ops  # errors read program:LINE:COL
+    except opcodec.OpError as exc:
+        c.fail(f"{what}: the program does not parse: {exc}")
+    if not ops:
+        c.fail(f"{what}: the program has no operations")
+    prov = c.obj(rec["provenance"], f"{what} provenance", PROV_KEYS)
+    cls = c.text(prov, "class", f"{what} provenance")
+    if cls not in CLASSES:
+        c.fail(f"{what}: unknown provenance class {cls!r}; classes are: {', '.join(CLASSES)}")
+    if (cls == "windows") != (kind == "windows"):
+        c.fail(f"{what}: a {cls} case in a file whose header source kind is {kind}"
+               + (" (only a capture on Windows produces windows cases)" if cls == "windows" else
+                  " (a Windows capture holds only windows cases)"))
+    cite = c.text(prov, "cite", f"{what} provenance")
+    if not cite.startswith(CITE_PREFIX[cls]):
+        c.fail(f"{what}: a {cls} case must cite {CITE_PREFIX[cls]}..., found {cite!r}")
+    statement = c.text(prov, "statement", f"{what} provenance")
+    if not isinstance(rec["user_reachable"], bool):
+        c.fail(f"{what}: 'user_reachable' must be true or false")
+    expect = c.expect_list(rec["expect"], f"{what} expect", len(ops))
+    alts = []
+    for i, raw in enumerate(rec.get("alternatives") or []):
+        w = f"{what} alternatives[{i}]"
+        a = c.obj(raw, w, ALT_KEYS)
+        builds = c.text(a, "builds", w)
+        if "expect" not in a:
+            c.fail(f"{w}: missing field 'expect'")
+        alts.append(Alternative(builds, c.expect_list(a["expect"], f"{w} expect", len(ops)),
+                                c.text(a, "note", w, required=False) or ""))
+    if "alternatives" in rec and not isinstance(rec["alternatives"], list):
+        c.fail(f"{what}: 'alternatives' must be a list")
+    todo = c.text(rec, "todo", what, required=False)
+    divergence = c.text(rec, "divergence", what, required=False)
+    if todo and divergence:
+        c.fail(f"{what}: 'todo' (a divergence to fix) and 'divergence' (a deliberate one) exclude each other")
+    comment = rec.get("comment", "")
+    if not isinstance(comment, str):
+        c.fail(f"{what}: 'comment' must be a string")
+    return Case(c.path, c.line, cid, program, expect, cls, cite, statement, rec["user_reachable"], alts,
+                todo, divergence, comment)
+
+
+def parse(text: str, path: str) -> Recording:
+    lines = text.split("\n")
+    header: tuple | None = None
+    cases: list[Case] = []
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue  # blank lines (a trailing newline, spacing) carry nothing
+        c = _Checker(path, n)
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError as exc:
+            c.fail(f"bad JSON: {exc.msg} (column {exc.colno})")
+        if header is None:
+            header = _header(c, c.obj(rec, "header"))
+            continue
+        c.obj(rec, "record")
+        if rec.get("record") != "case":
+            c.fail(f"record {rec.get('record')!r}: after the header every line is a case (\"record\":\"case\")")
+        cases.append(_case(c, rec, header[0]))
+    if header is None:
+        raise RecordingError(path, 1, "empty recording: the first line must be the header")
+    return Recording(path, header[0], header[1], header[2], cases)
+
+
+def load(path: str) -> Recording:
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise RecordingError(path, 0, exc.strerror or str(exc)) from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        raise RecordingError(path, line, "not UTF-8 text") from None
+    return parse(text, path)
+
+
+def load_all(paths: list[str]) -> list[Recording]:
+    """Loads every file; case ids must be unique across them (ids name ktest cases and summary rows)."""
+    recs = [load(p) for p in paths]
+    seen: dict[str, Case] = {}
+    for r in recs:
+        for case in r.cases:
+            first = seen.get(case.id)
+            if first is not None:
+                raise RecordingError(case.path, case.line,
+                                     f"case id {case.id!r} already used at {first.path}:{first.line}")
+            seen[case.id] = case
+    return recs
