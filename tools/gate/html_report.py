@@ -80,10 +80,8 @@ def _conformance(result: GateResult) -> str:
     else:
         table = ""
     divs = data.get("divergences") or []
-    items = "".join(f"<li><code>{escape(str(d.get('case', d.get('name', '?'))))}</code> "
-                    f"({escape(str(d.get('class', d.get('provenance', '?'))))})"
-                    f"{' — todo' if d.get('todo') or d.get('status') == 'todo' else ''}: "
-                    f"{escape(str(d.get('detail', d.get('message', ''))))}</li>"
+    items = "".join(f"<li><code>{escape(str(d.get('id', '?')))}</code> ({escape(str(d.get('class', '?')))}) "
+                    f"<b>{escape(str(d.get('outcome', 'diverged')))}</b>: {escape(str(d.get('reason', '')))}</li>"
                     for d in divs if isinstance(d, dict))
     divs_html = f"<p>Divergences:</p><ul>{items}</ul>" if items else "<p>No divergence.</p>"
     return (table or '<p class="muted">The summary has no per-class counts.</p>') + divs_html
