@@ -24,10 +24,7 @@ def repo_relative(path: str, root: Path) -> str | None:
         if path.startswith(prefix):
             return path[len(prefix):]
     stripped = SRC_PREFIX.sub("", path)
-    if stripped != path:
-        return stripped
-    m = sig.PROJECT_DIRS.search(path)
-    return path[m.start():].lstrip("/") if m is not None else None
+    return stripped if stripped != path else None  # a system header or runtime source is not a location of ours
 
 
 def first_frame(report: str, root: Path) -> tuple[str | None, int | None, str | None]:
