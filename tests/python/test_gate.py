@@ -175,7 +175,7 @@ class ReportTests(unittest.TestCase):
         self.assertNotRegex(page, r'(src|href)="https?:')
         self.assertIn("<polyline", page)
         self.assertIn("python3 run_tests.py reproduce framing", page)
-        self.assertIn("FAILED: findings", page)
+        self.assertIn("FAILED: findings (1 finding)", page)
         self.assertIn("documented", page)
         self.assertIn("ioctl.x", page)
 

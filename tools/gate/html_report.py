@@ -90,7 +90,7 @@ def _conformance(result: GateResult) -> str:
 def render(result: GateResult, floors: Floors | None, title: str = "Release gate") -> str:
     ok = result.passed
     verdict = ("PASSED: every step passed and every floor holds" if ok else
-               "FAILED: " + "; ".join(s.name for s in result.steps if s.status == FAIL))
+               "FAILED: " + "; ".join(f"{s.name} ({s.summary})" for s in result.steps if s.status == FAIL))
     steps = "".join(
         f"<tr><td>{escape(s.name)}</td><td>{_status(s.status)}</td><td class='num'>{s.seconds:.0f} s</td>"
         f"<td>{escape(s.summary)}" + (f"<ul class='details'>{''.join(f'<li>{escape(d)}</li>' for d in s.details[:12])}</ul>"
