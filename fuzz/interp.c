@@ -501,3 +501,22 @@ uint64_t op_run_bytes(const uint8_t *data, size_t size, const op_run_config *con
     op_run(&prog, config, t);
     return tr_fnv1a(t->text != NULL ? t->text : "", t->len);
 }
+
+#if defined(__has_feature)
+#if __has_feature(memory_sanitizer)
+#define IP_TRACE_ALWAYS 1
+#endif
+#endif
+
+void op_run_untraced(const uint8_t *data, size_t size, const op_run_config *config)
+{
+    static op_program prog;
+#ifdef IP_TRACE_ALWAYS
+    static op_trace scratch;
+    op_decode(data, size, &prog);
+    op_run(&prog, config, &scratch);
+#else
+    op_decode(data, size, &prog);
+    op_run(&prog, config, NULL);
+#endif
+}

@@ -39,6 +39,12 @@ void op_trace_free(op_trace *trace);
  * trace (for determinism checks without keeping text). */
 uint64_t op_run_bytes(const uint8_t *data, size_t size, const op_run_config *config, op_trace *trace);
 
+/* The fuzzing fast path: decode and run with no trace at all (nothing is formatted or hashed; a verifier
+ * finding still aborts with its VERIFIER line on stderr, and the trace of a finding comes from replaying
+ * the input with fuzz_<target>'s replay build or tools/replay.py). Under MemorySanitizer the trace is
+ * still formatted, so every output byte the driver returns keeps being checked for initialisation. */
+void op_run_untraced(const uint8_t *data, size_t size, const op_run_config *config);
+
 /* The determinism comparator: returns when the two traces are byte-identical, else fails the
  * TRACE_NONDETERMINISTIC verifier check naming `name` and the first differing line. */
 void op_trace_check_deterministic(const char *name, const op_trace *first, const op_trace *second);

@@ -79,7 +79,8 @@ void ip_line_begin(const char *label, const char *name)
     if (ip.line.text != NULL)
         ip.line.text[0] = '\0';
     ip.in_line = true;
-    tr_printf(&ip.line, "%s %s", label, name);
+    if (ip.trace != NULL) /* no trace (op_run_untraced): nothing is formatted at all */
+        tr_printf(&ip.line, "%s %s", label, name);
 }
 
 void ip_line_add(const char *fmt, ...)

@@ -133,6 +133,35 @@ static inline km_lookaside *km_lookaside_find(PGENERAL_LOOKASIDE list, bool page
     km_lookaside_not_initialised(paged, routine);
 }
 
+/* Chunks and the free list outlive runs (their memory only; the reset empties both), so whether this run
+ * is the first to need a chunk or a bigger free list depends on the inputs run before it: these two
+ * carry no coverage instrumentation (KM_NO_COVERAGE, core_internal.h), so a fuzzer sees the same edges
+ * for an input whatever ran before it (AFL++ stability). */
+KM_NO_COVERAGE static km_lookaside *km_lookaside_chunk(unsigned n)
+{
+    km_lookaside *chunk = km_lookaside_slots[n / KM_LOOKASIDE_CHUNK];
+    if (chunk == NULL) {
+        chunk = calloc(KM_LOOKASIDE_CHUNK, sizeof *chunk);
+        if (chunk == NULL)
+            km_lookaside_oom();
+        for (unsigned i = 0; i < KM_LOOKASIDE_CHUNK; i++)
+            chunk[i].slot = n + i;
+        __atomic_store_n(&km_lookaside_slots[n / KM_LOOKASIDE_CHUNK], chunk, __ATOMIC_RELEASE);
+    }
+    return chunk;
+}
+
+KM_NO_COVERAGE static void km_lookaside_free_reserve(void)
+{
+    if (km_lookaside_nfree == km_lookaside_free_capacity) {
+        km_lookaside_free_capacity = km_lookaside_free_capacity ? km_lookaside_free_capacity * 2 : 64;
+        km_lookaside_free_slots = realloc(km_lookaside_free_slots,
+                                          km_lookaside_free_capacity * sizeof *km_lookaside_free_slots);
+        if (km_lookaside_free_slots == NULL)
+            km_lookaside_oom();
+    }
+}
+
 /* A free slot's state (caller holds km_lookaside_lock), zeroed except for its lock word. */
 static km_lookaside *km_lookaside_take_slot(void)
 {
@@ -143,28 +172,14 @@ static km_lookaside *km_lookaside_take_slot(void)
         fprintf(stderr, "kernel model: more than %u lookaside lists initialised at once\n", n);
         abort();
     }
-    km_lookaside *chunk = km_lookaside_slots[n / KM_LOOKASIDE_CHUNK];
-    if (chunk == NULL) {
-        chunk = calloc(KM_LOOKASIDE_CHUNK, sizeof *chunk);
-        if (chunk == NULL)
-            km_lookaside_oom();
-        for (unsigned i = 0; i < KM_LOOKASIDE_CHUNK; i++)
-            chunk[i].slot = n + i;
-        __atomic_store_n(&km_lookaside_slots[n / KM_LOOKASIDE_CHUNK], chunk, __ATOMIC_RELEASE);
-    }
+    km_lookaside *chunk = km_lookaside_chunk(n);
     __atomic_store_n(&km_lookaside_nslots, n + 1, __ATOMIC_RELEASE);
     return &chunk[n % KM_LOOKASIDE_CHUNK];
 }
 
 static void km_lookaside_put_slot(ULONG slot)
 {
-    if (km_lookaside_nfree == km_lookaside_free_capacity) {
-        km_lookaside_free_capacity = km_lookaside_free_capacity ? km_lookaside_free_capacity * 2 : 64;
-        km_lookaside_free_slots = realloc(km_lookaside_free_slots,
-                                          km_lookaside_free_capacity * sizeof *km_lookaside_free_slots);
-        if (km_lookaside_free_slots == NULL)
-            km_lookaside_oom();
-    }
+    km_lookaside_free_reserve();
     km_lookaside_free_slots[km_lookaside_nfree++] = slot;
 }
 
@@ -420,8 +435,12 @@ static void km_lookaside_reset(void)
         la->cookie = 0;
         km_ptrmap_clear(&la->entries);
         km_lookaside_unlock_list(la);
-        km_lookaside_put_slot(slot);
     }
+    /* Numbering starts again at 0, so the next run walks only the slots it uses (not the most any earlier
+     * run used). A list left over from an earlier run finds its slot beyond km_lookaside_nslots or holding
+     * another cookie (never reset), so it stays not initialised. */
+    km_lookaside_nfree = 0;
+    __atomic_store_n(&km_lookaside_nslots, 0, __ATOMIC_RELEASE);
     km_ptrmap_clear(&km_lookaside_lists);
     km_lookaside_seq = 0;
     pthread_mutex_unlock(&km_lookaside_lock);

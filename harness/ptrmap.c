@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-static void km_ptrmap_grow(km_ptrmap *map)
+KM_NO_COVERAGE static void km_ptrmap_grow(km_ptrmap *map)
 {
     size_t old_capacity = map->capacity;
     struct km_ptrmap_slot *old = map->slots;
@@ -23,13 +23,25 @@ static void km_ptrmap_grow(km_ptrmap *map)
     free(old);
 }
 
+void **km_ptrmap_find(const km_ptrmap *map, const void *key)
+{
+    if (map->capacity == 0 || key == NULL)
+        return NULL;
+    for (size_t i = km_ptrmap_hash(key, map->capacity);; i = (i + 1) & (map->capacity - 1)) {
+        if (map->slots[i].key == key)
+            return &map->slots[i].value;
+        if (map->slots[i].key == NULL)
+            return NULL;
+    }
+}
+
 void *km_ptrmap_get(const km_ptrmap *map, const void *key)
 {
     void **value = km_ptrmap_find(map, key);
     return value != NULL ? *value : NULL;
 }
 
-void km_ptrmap_put(km_ptrmap *map, const void *key, void *value)
+KM_NO_COVERAGE void km_ptrmap_put(km_ptrmap *map, const void *key, void *value)
 {
     if ((map->count + 1) * 4 > map->capacity * 3) /* keep the load below 3/4 */
         km_ptrmap_grow(map);
@@ -42,7 +54,7 @@ void km_ptrmap_put(km_ptrmap *map, const void *key, void *value)
     map->slots[i].value = value;
 }
 
-void *km_ptrmap_remove(km_ptrmap *map, const void *key)
+KM_NO_COVERAGE void *km_ptrmap_remove(km_ptrmap *map, const void *key)
 {
     if (map->capacity == 0 || key == NULL)
         return NULL;
@@ -67,7 +79,7 @@ void *km_ptrmap_remove(km_ptrmap *map, const void *key)
     return value;
 }
 
-void km_ptrmap_each(const km_ptrmap *map, void (*fn)(const void *key, void *value, void *ctx), void *ctx)
+KM_NO_COVERAGE void km_ptrmap_each(const km_ptrmap *map, void (*fn)(const void *key, void *value, void *ctx), void *ctx)
 {
     for (size_t i = 0; i < map->capacity; i++)
         if (map->slots[i].key != NULL)

@@ -353,6 +353,17 @@ KTEST(interp, op_run_no_state_survives)
     EXPECT_TRUE(strcmp(t.text, "trace 1\nend STATUS_SUCCESS\n") == 0);
     op_run_bytes((const uint8_t *)"\x02\x01\x00\x00", 4, NULL, &t); /* another version: one raw, nothing runs */
     EXPECT_TRUE(strcmp(t.text, "trace 1\n0000 raw -\nend STATUS_SUCCESS\n") == 0);
+
+    /* The fuzzing fast path (no trace) runs the same program and leaves nothing behind: A untraced,
+     * B untraced, then A traced gives A's trace. */
+    op_run_untraced(bin, n, &model);
+    uint8_t bin_b[512];
+    size_t nb = op_encode(&other, bin_b, sizeof bin_b);
+    ASSERT_TRUE(nb < sizeof bin_b);
+    op_run_untraced(bin_b, nb, &model);
+    uint64_t h4 = op_run_bytes(bin, n, &model, &t);
+    EXPECT_TRUE(h4 == h1);
+    EXPECT_TRUE(t.len == a1.len && memcmp(t.text, a1.text, t.len) == 0);
     op_trace_free(&a1);
     op_trace_free(&b);
     op_trace_free(&a2);

@@ -262,6 +262,21 @@ KTEST_NEGATIVE(lookaside_negative, ExFreeToNPagedLookasideList_after_delete, LOO
     ExFreeToNPagedLookasideList(&a, e);
 }
 
+/* The model renumbers list slots from 0 at every reset (fuzzing stability): a list of an earlier run whose
+ * slot a list of this run now holds is still not initialised (its cookie is not the new list's). */
+KTEST_NEGATIVE(lookaside_negative, ExAllocateFromNPagedLookasideList_list_of_an_earlier_run, LOOKASIDE_NOT_INITIALIZED)
+{
+    static NPAGED_LOOKASIDE_LIST a, stale, b;
+    ExInitializeNPagedLookasideList(&a, NULL, NULL, 0, 8, TAG_TEST, 0);
+    stale = a;
+    ExDeleteNPagedLookasideList(&a);
+    km_teardown();
+    km_init();
+    ExInitializeNPagedLookasideList(&b, NULL, NULL, 0, 8, TAG_TEST, 0);
+    EXPECT_EQ(b.L.Future[0], stale.L.Future[0]); /* the same slot */
+    ExAllocateFromNPagedLookasideList(&stale);
+}
+
 KTEST_NEGATIVE(lookaside_negative, ExAllocateFromPagedLookasideList_on_npaged_list, LOOKASIDE_NOT_INITIALIZED)
 {
     static NPAGED_LOOKASIDE_LIST a;

@@ -114,8 +114,8 @@ def afl_rate(build: Path, cmplog: Path, target: str, seconds: int, seeds: Path |
             "AFL_SKIP_CPUFREQ": "1", "AFL_NO_AFFINITY": "1", "AFL_FAST_CAL": "1", "AFL_NO_UI": "1",
             "AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES": "1", "AFL_ALLOW_TMP": "1",
             "ASAN_OPTIONS": "abort_on_error=1:symbolize=0"})
-        if (build / "libafl_op_mutator.so").is_file():
-            env["AFL_CUSTOM_MUTATOR_LIBRARY"] = str(build / "libafl_op_mutator.so")
+        if (build / "afl_op_mutator.so").is_file():
+            env["AFL_CUSTOM_MUTATOR_LIBRARY"] = str(build / "afl_op_mutator.so")
         subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                        env=env, timeout=seconds + 180)
         stats_file = out / "default" / "fuzzer_stats"

@@ -9,6 +9,6 @@ static const op_run_config config = {
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size > 4096)
         return 0;
-    op_run_bytes(data, size, &config, NULL);
+    op_run_untraced(data, size, &config);
     return 0;
 }

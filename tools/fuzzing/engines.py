@@ -287,7 +287,7 @@ class AflRun(EngineRun):
         return self.workdir / "run"
 
     def afl_env(self) -> dict[str, str]:
-        mutator = self.spec.binary.parent / "libafl_op_mutator.so"
+        mutator = self.spec.binary.parent / "afl_op_mutator.so"  # CMake target afl_op_mutator, PREFIX ""
         custom = {"AFL_CUSTOM_MUTATOR_LIBRARY": str(mutator)} if mutator.is_file() else {}
         return self.env({**custom,"AFL_SKIP_CPUFREQ": "1", "AFL_NO_AFFINITY": "1", "AFL_FAST_CAL": "1",
                          "AFL_CMPLOG_ONLY_NEW": "1", "AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES": "1",

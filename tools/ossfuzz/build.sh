@@ -44,6 +44,10 @@ build="$WORK/cmake-$FUZZING_ENGINE-$SANITIZER"
 mutator=ON
 [[ "$FUZZING_ENGINE" == libfuzzer ]] || mutator=OFF  # libAFLDriver's LLVMFuzzerMutate is a stub
 mkdir -p "$build" "$OUT"
+# afl-clang-fast ignores no_sanitize("coverage"); its deny list keeps AFL++ stability at 100% (fuzz_engine.cmake).
+if [[ "$FUZZING_ENGINE" == afl && -z "${AFL_LLVM_DENYLIST:-}" ]]; then
+  export AFL_LLVM_DENYLIST="$repo/fuzz/afl_denylist.txt"
+fi
 
 # KM_SANITIZER=none and an empty build type: the flags are exactly $CFLAGS. KM_WERROR=OFF: a newer
 # builder clang must not break fuzzing on a new warning (the test presets keep -Werror).
