@@ -5,8 +5,10 @@
 #   libfuzzer  -fsanitize=fuzzer-no-link everywhere, targets linked with -fsanitize=fuzzer
 #   afl        compiled by afl-clang-fast (the preset sets it), persistent-mode driver fuzz/afl_main.c;
 #              KM_AFL_CMPLOG=ON builds everything with AFL_LLVM_CMPLOG=1 (the binary for afl-fuzz -c)
-set(KM_FUZZ_ENGINE "replay" CACHE STRING "replay | libfuzzer | afl")
-set_property(CACHE KM_FUZZ_ENGINE PROPERTY STRINGS replay libfuzzer afl)
+#   external   OSS-Fuzz / ClusterFuzzLite (tools/ossfuzz/build.sh): every flag comes from $CFLAGS, targets
+#              link KM_LIB_FUZZING_ENGINE ($LIB_FUZZING_ENGINE) and executables link with KM_FUZZ_LINKER ($CXX)
+set(KM_FUZZ_ENGINE "replay" CACHE STRING "replay | libfuzzer | afl | external")
+set_property(CACHE KM_FUZZ_ENGINE PROPERTY STRINGS replay libfuzzer afl external)
 option(KM_AFL_CMPLOG "afl engine: instrument with AFL_LLVM_CMPLOG=1 (a CMPLOG build for afl-fuzz -c)" OFF)
 
 if(KM_FUZZ_ENGINE STREQUAL "replay")
@@ -40,6 +42,16 @@ elseif(KM_FUZZ_ENGINE STREQUAL "afl")
   endif()
   set(CMAKE_C_COMPILER_LAUNCHER env ${km_afl_env})
   set(CMAKE_C_LINKER_LAUNCHER env ${km_afl_env})
+elseif(KM_FUZZ_ENGINE STREQUAL "external")
+  set(KM_LIB_FUZZING_ENGINE "" CACHE STRING "external engine: $LIB_FUZZING_ENGINE (-fsanitize=fuzzer or a driver archive)")
+  set(KM_FUZZ_LINKER "" CACHE STRING "external engine: the linker driver ($CXX); OSS-Fuzz links even C with it")
+  if(NOT KM_LIB_FUZZING_ENGINE OR NOT KM_FUZZ_LINKER)
+    message(FATAL_ERROR "KM_FUZZ_ENGINE=external needs KM_LIB_FUZZING_ENGINE and KM_FUZZ_LINKER "
+                        "(tools/ossfuzz/build.sh sets them from $LIB_FUZZING_ENGINE and $CXX)")
+  endif()
+  separate_arguments(KM_LIB_FUZZING_ENGINE_ITEMS UNIX_COMMAND "${KM_LIB_FUZZING_ENGINE}")
+  # <LINK_FLAGS> carries CMAKE_EXE_LINKER_FLAGS, which build.sh sets to $CXXFLAGS: `$CXX $CXXFLAGS ... $LIB_FUZZING_ENGINE`.
+  set(CMAKE_C_LINK_EXECUTABLE "${KM_FUZZ_LINKER} <CMAKE_C_LINK_FLAGS> <LINK_FLAGS> <OBJECTS> -o <TARGET> <LINK_LIBRARIES>")
 else()
-  message(FATAL_ERROR "unknown KM_FUZZ_ENGINE '${KM_FUZZ_ENGINE}' (expected replay, libfuzzer or afl)")
+  message(FATAL_ERROR "unknown KM_FUZZ_ENGINE '${KM_FUZZ_ENGINE}' (expected replay, libfuzzer, afl or external)")
 endif()

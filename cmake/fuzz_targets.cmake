@@ -31,6 +31,12 @@ function(km_fuzz_executable name source)
       # as a custom mutator library (afl_op_mutator, AFL_CUSTOM_MUTATOR_LIBRARY, set by run_tests.py fuzz).
       target_link_libraries(fuzz_${name} PRIVATE op_mutator_libfuzzer)
     endif()
+  elseif(KM_FUZZ_ENGINE STREQUAL "external")
+    # build.sh turns the custom mutator off for AFL++ (libAFLDriver never calls it).
+    if(KM_FUZZ_MUTATOR AND TARGET op_mutator_libfuzzer)
+      target_link_libraries(fuzz_${name} PRIVATE op_mutator_libfuzzer)
+    endif()
+    target_link_libraries(fuzz_${name} PRIVATE ${KM_LIB_FUZZING_ENGINE_ITEMS})
   endif()
   add_dependencies(fuzz_targets fuzz_${name})
 endfunction()

@@ -16,14 +16,13 @@ from .suites import SUITES, Context, Suite, by_name
 from ..conformance import cli as conformance_cli
 from ..fuzzing import campaign as fuzz_campaign
 from ..fuzzing.options import OptionsError
+from ..gate import command as gate_command
 from ..triage import cli as triage_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 
 # Subcommands that later issues implement: name -> (issue, what it will do).
-RESERVED = {
-    "gate": (8, "the release gate"),
-}
+RESERVED: dict[str, tuple[int, str]] = {}
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
@@ -52,6 +51,9 @@ def build_parser(registry: list[Suite]) -> argparse.ArgumentParser:
                                       "save findings under out/fuzz/findings/, merge the corpus into "
                                       "out/fuzz/<engine>/<target>/corpus; the last line is the summary.")
     fuzz_campaign.add_arguments(fuzz)
+    gate = sub.add_parser("gate", help="the pre-release gate (builds, tests, conformance, fuzzing, coverage, floors)",
+                          description=gate_command.__doc__.split("\n\n")[0].replace("\n", " "))
+    gate_command.add_arguments(gate)
     reproduce = sub.add_parser("reproduce", help="reproduce, triage, deduplicate and minimize a crash testcase",
                                description="Replay a crash testcase under the asan-ubsan and msan builds with the "
                                            "verifier at level 3, print the ClusterFuzz-style record; exit 1 while "
@@ -175,6 +177,24 @@ def run_fuzz(args, console: Console, root: Path, host: prereqs.Host | None) -> i
     return campaign.exit_status()
 
 
+def run_gate(args, console: Console, root: Path, host: prereqs.Host | None) -> int:
+    host = host or prereqs.Host.current(root / "build" / "prerequisites.log")
+    try:
+        gate_command.check_args(args, root, fuzz_campaign.registry(root))  # bad arguments before any install
+    except gate_command.GateUsageError as exc:
+        raise UsageError(str(exc)) from None
+    if not prereqs.ensure(prereqs.lookup(gate_command.NEEDS), host, not args.no_install, console.say):
+        return EXIT_USAGE
+    try:
+        result, _ = gate_command.run(args, root, console.say, set(RESERVED))
+    except gate_command.GateUsageError as exc:
+        raise UsageError(str(exc)) from None
+    out = (args.out or root / "out" / "gate").resolve()
+    for line in gate_command.summary_lines(result, out):
+        console.say(line)
+    return EXIT_OK if result.passed else EXIT_FAILED
+
+
 def main(argv: list[str] | None = None, *, registry: list[Suite] | None = None, out: TextIO | None = None,
          root: Path = ROOT, host: prereqs.Host | None = None) -> int:
     registry = SUITES if registry is None else registry
@@ -198,6 +218,8 @@ def main(argv: list[str] | None = None, *, registry: list[Suite] | None = None, 
     try:
         if args.command == "fuzz":
             return run_fuzz(args, console, root, host)
+        if args.command == "gate":
+            return run_gate(args, console, root, host)
         if args.command == "reproduce":
             return triage_cli.run(args, root, console.say)
         return run_tests(args, registry, console, root, host)

@@ -96,6 +96,10 @@ PREREQUISITES: dict[str, Prerequisite] = {p.name: p for p in [
                  tools("afl-clang-fast", "afl-fuzz", "afl-cmin")),
     Prerequisite("llvm", ("llvm",), "llvm-symbolizer for sanitizer stack traces; llvm-profdata/llvm-cov",
                  tools("llvm-symbolizer", "llvm-profdata", "llvm-cov")),
+    Prerequisite("binutils", ("binutils",), "nm and objdump: check_build's sanitizer-symbol checks (oss-fuzz-build)",
+                 tools("nm", "objdump")),
+    Prerequisite("chromium", ("chromium",), "headless screenshots of the gate's HTML report (gate suite)",
+                 tools("chromium")),
     Prerequisite("mingw-w64", ("mingw-w64",), "Windows cross compilers and headers for the ABI check",
                  tools("x86_64-w64-mingw32-gcc", "i686-w64-mingw32-gcc")),
 ]}

@@ -38,6 +38,14 @@ def corpus_replay(preset: str) -> Callable[[Context], list[str]]:
     return command
 
 
+def oss_fuzz_build(ctx: Context) -> list[str]:
+    return [sys.executable, "-m", "tools.ossfuzz.check_build", *ctx.patterns]
+
+
+def gate_suite(ctx: Context) -> list[str]:
+    return [sys.executable, "-m", "tools.gate.suite", *ctx.patterns]
+
+
 def runner_selftest(ctx: Context) -> list[str]:
     return [sys.executable, "-m", "tools.runner.selftest", *ctx.patterns]
 
@@ -103,6 +111,14 @@ SUITES: list[Suite] = [
           "differences (docs/filter-specific-allocator.md) are deliberate",
           lambda ctx: ["env", "KM_IMPLEMENTATION=filter-specific", *conformance(ctx)], preset="asan-ubsan",
           needs=C_TOOLCHAIN + ("asan-ubsan-runtime",)),
+    Suite("oss-fuzz-build", "OSS-Fuzz build.sh run natively (libFuzzer x ASan/UBSan/MSan, AFL++ libAFLDriver), "
+          "then check_build's checks on a moved $OUT", oss_fuzz_build,
+          needs=C_TOOLCHAIN + ("asan-ubsan-runtime", "msan-runtime", "libfuzzer-runtime", "afl++", "binutils"),
+          timeout=900.0),
+    Suite("gate", "run_tests.py gate end to end: passes on this tree (tiny budget), fails on the planted bug, "
+          "its HTML report renders in headless Chromium", gate_suite,
+          needs=C_TOOLCHAIN + ("asan-ubsan-runtime", "msan-runtime", "libfuzzer-runtime", "chromium"),
+          timeout=1200.0),
     Suite("runner-selftest", "the Python tests of run_tests.py itself (tests/python)", runner_selftest),
 ]
 

@@ -1,0 +1,217 @@
+"""run_tests.py gate's parts without a real run: floors file handling, SARIF 2.1.0 and JUnit structure, the
+crash-location rules, the HTML report, the summary, and bad arguments (the end-to-end runs are the `gate` suite)."""
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import tempfile
+import unittest
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+from tools.gate import command, floors, html_report, sarif, verdict
+from tools.gate.model import FAIL, PASS, GateFinding, GateResult, Sample, Step
+from tools.runner import cli
+
+ROOT = Path(__file__).resolve().parents[2]
+TARGETS = ["create_irp", "decoder", "framing", "framing_ex", "session"]
+ASAN_REPORT = f"""INFO: Running with entropic power schedule
+==123==ERROR: AddressSanitizer: heap-buffer-overflow on address 0x602000000011 at pc 0x1 bp 0x2 sp 0x3
+READ of size 4 at 0x602000000011 thread T0
+    #0 0x55d1 in __asan_memcpy (/x/fuzz_framing+0x1)
+    #1 0x55d2 in ksa_copy_frames {ROOT}/allocator/ksa_frames.c:120:9
+    #2 0x55d3 in ksa_validate_framing {ROOT}/allocator/ksa_create_name.c:44:5
+    #3 0x55d4 in op_run_bytes {ROOT}/fuzz/interp.c:300:3
+    #4 0x55d5 in LLVMFuzzerTestOneInput {ROOT}/fuzz/targets/framing.c:20:5
+SUMMARY: AddressSanitizer: heap-buffer-overflow
+"""
+
+
+def finding(**kw) -> GateFinding:
+    base = dict(target="framing", signature="Heap-buffer-overflow READ 4 in ksa_copy_frames / ksa_validate_framing",
+                crash_type="Heap-buffer-overflow READ 4", input_path="out/gate/fuzz/findings/ab/input",
+                reproduced=1, attempts=1, known=False, frame_file="allocator/ksa_frames.c", frame_line=120,
+                frame_func="ksa_copy_frames",
+                reproduce_command="python3 run_tests.py reproduce framing out/gate/fuzz/findings/ab/input")
+    base.update(kw)
+    return GateFinding(**base)
+
+
+def write_floors(tmp: Path, data: dict) -> Path:
+    p = tmp / "floors.json"
+    p.write_text(json.dumps(data))
+    return p
+
+
+GOOD = {"measured_with": "python3 run_tests.py gate", "coverage": {"lines": 90, "branches": 80},
+        "exec_per_sec": {t: 100 for t in TARGETS}}
+
+
+class FloorsTests(unittest.TestCase):
+    def test_the_committed_file_loads_and_names_its_command(self):
+        f = floors.load(ROOT / "gate" / "floors.json", TARGETS)
+        self.assertEqual(sorted(f.exec_per_sec), TARGETS)
+        self.assertIn("run_tests.py", f.measured_with)
+
+    def test_bad_files_name_the_problem(self):
+        cases = [({**GOOD, "exec_per_sec": {t: 1 for t in TARGETS[1:]}}, "no exec_per_sec floor for target(s) create_irp"),
+                 ({**GOOD, "exec_per_sec": {**GOOD["exec_per_sec"], "gone": 1}}, "unknown target(s) gone"),
+                 ({**GOOD, "coverage": {"lines": 101}}, "is a percentage"),
+                 ({**GOOD, "coverage": {"lines": -1}}, "non-negative number"),
+                 ({**GOOD, "coverage": {"regions": 5}}, "coverage.regions is not one of"),
+                 ({**GOOD, "coverage": {"lines": True}}, "non-negative number"),
+                 ({k: v for k, v in GOOD.items() if k != "measured_with"}, "must name the command"),
+                 ({**GOOD, "extra": 1}, "unknown key(s) extra"),
+                 ([1, 2], "expected a JSON object")]
+        with tempfile.TemporaryDirectory() as tmp:
+            for data, needle in cases:
+                with self.assertRaises(floors.FloorsError) as ctx:
+                    floors.load(write_floors(Path(tmp), data), TARGETS)
+                self.assertIn(needle, str(ctx.exception), data)
+            (Path(tmp) / "bad.json").write_text("{not json")
+            with self.assertRaisesRegex(floors.FloorsError, "not valid JSON"):
+                floors.load(Path(tmp) / "bad.json", TARGETS)
+            with self.assertRaisesRegex(floors.FloorsError, "no floors file"):
+                floors.load(Path(tmp) / "missing.json", TARGETS)
+
+    def test_below_reports_each_floor_that_does_not_hold(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            f = floors.load(write_floors(Path(tmp), GOOD), TARGETS)
+        rates = {t: 150.0 for t in TARGETS}
+        self.assertEqual(floors.below(f, {"lines": 95, "branches": 85}, rates), [])
+        rates["session"] = 99.0
+        del rates["decoder"]
+        problems = floors.below(f, {"lines": 89.5, "branches": 85}, rates)
+        self.assertEqual(len(problems), 3, problems)
+        self.assertTrue(any("lines coverage 89.5% < floor 90.0%" in p for p in problems))
+        self.assertTrue(any(p.startswith("session: 99 exec/s < floor 100") for p in problems))
+        self.assertTrue(any(p.startswith("decoder: no exec rate") for p in problems))
+        self.assertEqual(floors.below(f, None, {t: 150.0 for t in TARGETS}), ["allocator/ coverage was not measured"])
+
+
+class SarifTests(unittest.TestCase):
+    def test_one_result_per_blocking_finding_with_cifuzz_rule_ids(self):
+        fs = [finding(), finding(signature="VERIFIER POOL_LEAK in ksa_close", crash_type="VERIFIER POOL_LEAK",
+                                 frame_file="allocator/ksa_close.c", frame_line=7),
+              finding(known=True), finding(reproduced=0, attempts=10), finding(frame_file=None, frame_line=None)]
+        doc = sarif.build(fs)
+        self.assertEqual(sarif.validate(doc), [])
+        self.assertEqual(doc["version"], "2.1.0")
+        results = doc["runs"][0]["results"]
+        self.assertEqual(len(results), 3)  # known and unreproducible findings are not reported
+        self.assertEqual([r["ruleId"] for r in results], ["heap-buffer-overflow", "verifier-pool-leak",
+                                                          "heap-buffer-overflow"])
+        self.assertTrue(all(r["level"] == "error" for r in results))
+        loc = results[0]["locations"][0]["physicalLocation"]
+        self.assertEqual(loc["artifactLocation"]["uri"], "allocator/ksa_frames.c")
+        self.assertEqual(loc["region"], {"startLine": 120, "startColumn": 1})
+        self.assertNotIn("locations", results[2])
+        rules = {r["id"]: r for r in doc["runs"][0]["tool"]["driver"]["rules"]}
+        self.assertEqual(sorted(rules), ["heap-buffer-overflow", "verifier-pool-leak"])
+        self.assertIn("external/cwe/cwe-122", rules["heap-buffer-overflow"]["properties"]["tags"])
+        self.assertIn("reproduce framing", results[0]["message"]["text"])
+
+    def test_rule_ids(self):
+        self.assertEqual(sarif.rule_id("Heap-use-after-free WRITE 8"), "heap-use-after-free")
+        self.assertEqual(sarif.rule_id("Segv on unknown address"), "segv")
+        self.assertEqual(sarif.rule_id("UNDEFINED signed integer overflow"), "undefined")
+        self.assertEqual(sarif.rule_id(""), sarif.FALLBACK_RULE)
+        self.assertEqual(sarif.rule_id("DECODER_MISMATCH x"), sarif.FALLBACK_RULE)
+
+    def test_validate_catches_what_code_scanning_rejects(self):
+        doc = sarif.build([finding()])
+        doc["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] = "/abs/x.c"
+        doc["runs"][0]["results"][0]["ruleId"] = "nope"
+        doc["version"] = "2.0.0"
+        problems = sarif.validate(doc)
+        self.assertEqual(len(problems), 3, problems)
+        self.assertEqual(sarif.validate({"version": "2.1.0", "runs": []}), ["runs must be a non-empty array"])
+
+
+class LocationTests(unittest.TestCase):
+    def test_first_frame_is_the_crash_states_in_the_repository(self):
+        file, line, func = verdict.first_frame(ASAN_REPORT, ROOT)
+        self.assertEqual((file, line, func), ("allocator/ksa_frames.c", 120, "ksa_copy_frames"))
+
+    def test_repo_relative(self):
+        self.assertEqual(verdict.repo_relative(f"{ROOT}/harness/pool.c", ROOT), "harness/pool.c")
+        self.assertEqual(verdict.repo_relative("/src/ks-allocator-harness/allocator/a.c", ROOT), "allocator/a.c")
+        self.assertIsNone(verdict.repo_relative("/usr/include/string.h", ROOT))
+
+
+def result_with(findings: list[GateFinding], failing: bool) -> GateResult:
+    r = GateResult(budget=10, seconds=42)
+    r.steps = [Step("builds", PASS, 3, "5 presets"), Step("fuzz", PASS, 10, "5 targets"),
+               Step("findings", FAIL if failing else PASS, 1, "1 finding", ["new reproducible finding"] if failing else [])]
+    r.findings = findings
+    r.samples = [Sample("framing", s, s * 100, 100.0, 300 + s, 10 + s) for s in range(5)]
+    r.rates = {"framing": 1234.0}
+    r.coverage = {"lines": 95.0, "branches": 88.0, "functions": 98.0}
+    r.conformance = {"by_class": {"documented": {"matched": 24, "todo": 0}},
+                     "divergences": [{"id": "ioctl.x", "class": "inferred", "outcome": "todo", "reason": "Q14"}]}
+    return r
+
+
+class ReportTests(unittest.TestCase):
+    def test_junit_has_one_case_per_step_and_finding(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            r = result_with([finding()], True)
+            fl = floors.load(ROOT / "gate" / "floors.json", TARGETS)
+            command.write_reports(r, fl, Path(tmp))
+            root = ET.parse(Path(tmp) / "junit.xml").getroot()
+            self.assertEqual(root.tag, "testsuites")
+            self.assertEqual(root.get("tests"), "4")
+            self.assertEqual(root.get("failures"), "2")
+            names = [tc.get("name") for tc in root.iter("testcase")]
+            self.assertEqual(names[:3], ["builds", "fuzz", "findings"])
+            self.assertEqual(sarif.validate(json.loads((Path(tmp) / "results.sarif").read_text())), [])
+            summary = json.loads((Path(tmp) / "summary.json").read_text())
+            self.assertFalse(summary["passed"])
+
+    def test_html_is_self_contained_with_charts_findings_and_conformance(self):
+        page = html_report.render(result_with([finding()], True), None)
+        self.assertNotIn("<script", page)
+        self.assertNotRegex(page, r'(src|href)="https?:')
+        self.assertIn("<polyline", page)
+        self.assertIn("python3 run_tests.py reproduce framing", page)
+        self.assertIn("FAILED: findings (1 finding)", page)
+        self.assertIn("documented", page)
+        self.assertIn("ioctl.x", page)
+
+    def test_summary_ends_with_the_verdict(self):
+        lines = command.summary_lines(result_with([finding()], True), Path("/o"))
+        self.assertEqual(lines[-1], "gate: FAILED (failed: findings) in 42s")
+        self.assertTrue(any(ln.startswith("  reproduce: python3 run_tests.py reproduce") for ln in lines))
+        self.assertEqual(command.summary_lines(result_with([], False), Path("/o"))[-1], "gate: PASSED in 42s")
+        self.assertLessEqual(len(lines), 24)  # one screen
+
+
+def run_gate(*argv: str) -> tuple[int, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stderr(err):
+        rc = cli.main(["gate", *argv], out=out, root=ROOT)
+    return rc, err.getvalue()
+
+
+class ArgumentTests(unittest.TestCase):
+    def test_bad_arguments_are_usage_errors_before_anything_runs(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            afile = Path(tmp) / "file"
+            afile.write_text("x")
+            bad_floors = write_floors(Path(tmp), {**GOOD, "coverage": {}})
+            cases = [(["--budget", "0"], "at least 1"), (["--budget", "soon"], "whole number"),
+                     (["--reproduce", "-1"], "at least 1"), (["--skip", "fuzz"], "invalid choice"),
+                     (["--plant", "other"], "invalid choice"), (["--out", str(afile)], "is not a directory"),
+                     (["--floors", str(Path(tmp) / "none.json")], "no floors file"),
+                     (["--floors", str(bad_floors)], "'coverage' must be an object"),
+                     (["--registry", tmp], "is not a file")]
+            for argv, needle in cases:
+                rc, err = run_gate(*argv, "--no-install")
+                self.assertEqual(rc, 2, argv)
+                self.assertIn(needle, err, argv)
+                self.assertNotIn("Traceback", err, argv)
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,150 @@
+"""`run_tests.py gate`: the pre-release gate. Runs the sanitizer builds, unit and negative tests, conformance,
+the regression corpus, a time-boxed fuzzing run of every target and allocator/ coverage, in that order;
+fails on a new reproducible finding, a conformance divergence not marked todo, or a value below a committed
+floor (gate/floors.json). Writes junit.xml, results.sarif, report.html and summary.json under --out."""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Callable
+
+from ..fuzzing.campaign import positive_int, registry
+from ..runner import junit
+from ..runner.execute import SuiteResult
+from ..runner.protocol import FAIL as C_FAIL, PASS as C_PASS, SKIP as C_SKIP, CaseResult
+from . import floors as fl
+from . import html_report, sarif, steps
+from .model import FAIL, SKIP, GateResult, Step
+
+DEFAULT_BUDGET = 900  # seconds of fuzzing in all: with builds, tests and coverage the gate fits in 30 minutes
+STEP_NAMES = ("builds", "tests", "conformance", "regression", "fuzz", "findings", "coverage", "floors")
+SKIPPABLE = ("tests", "conformance", "regression")  # the fast mode of the tests; never the verdict's inputs
+PLANTS = ("cve_2024_38245",)
+NEEDS = ("cmake", "ninja", "clang", "llvm", "asan-ubsan-runtime", "msan-runtime", "libfuzzer-runtime")
+
+
+class GateUsageError(Exception):
+    pass
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--budget", type=positive_int, default=DEFAULT_BUDGET, metavar="SECONDS",
+                   help=f"fuzzing time for all targets together, split evenly (default {DEFAULT_BUDGET})")
+    p.add_argument("--out", type=Path, default=None, metavar="DIR", help="reports and fuzzing state (default out/gate)")
+    p.add_argument("--floors", type=Path, default=None, metavar="FILE", help="floors file (default gate/floors.json)")
+    p.add_argument("--reproduce", type=positive_int, default=10, metavar="N",
+                   help="attempts to reproduce each finding (default 10, as CIFuzz)")
+    p.add_argument("--registry", type=Path, default=None, metavar="FILE",
+                   help="the triage registry of known findings (default out/triage/registry.jsonl)")
+    p.add_argument("--skip", action="append", default=[], choices=SKIPPABLE, metavar="STEP",
+                   help=f"skip a step (repeatable; {', '.join(SKIPPABLE)}); the verdict says so")
+    p.add_argument("--plant", choices=PLANTS, default=None,
+                   help="build the planted-bug presets (plant-asan, plant-libfuzzer) instead: proves the gate fails")
+    p.add_argument("--no-install", action="store_true",
+                   help="never run apt-get; print the command for missing prerequisites instead")
+
+
+def check_args(args, root: Path, targets: list[str]) -> fl.Floors:
+    if args.plant:
+        presets = json.loads((root / "CMakePresets.json").read_text())
+        names = {p["name"] for p in presets.get("configurePresets", [])}
+        missing = [p for p in ("plant-asan", "plant-libfuzzer") if p not in names]
+        if missing:
+            raise GateUsageError(f"--plant needs the presets {', '.join(missing)} (tools/triage, issue 7), "
+                                 "which this tree does not have")
+    if args.registry is not None and args.registry.exists() and not args.registry.is_file():
+        raise GateUsageError(f"--registry {args.registry}: exists and is not a file")
+    if args.out is not None and args.out.exists() and not args.out.is_dir():
+        raise GateUsageError(f"--out {args.out}: exists and is not a directory")
+    path = args.floors or root / "gate" / "floors.json"
+    try:
+        return fl.load(path, targets)
+    except fl.FloorsError as exc:
+        raise GateUsageError(str(exc)) from None
+
+
+def run(args, root: Path, say: Callable[[str], None], reserved: set[str]) -> tuple[GateResult, fl.Floors]:
+    targets = registry(root)
+    floors = check_args(args, root, targets)
+    out = (args.out or root / "out" / "gate").resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    presets = steps.Presets(bool(args.plant))
+    result = GateResult(budget=float(args.budget))
+    start = time.monotonic()
+
+    def step(name: str, fn: Callable[[Step], None]) -> Step:
+        s = Step(name)
+        result.steps.append(s)
+        if name in args.skip:
+            s.status, s.summary = SKIP, "skipped (--skip)"
+            say(f"gate: {name}: skipped")
+            return s
+        say(f"gate: {name} ...")
+        steps.timed(s, fn)
+        say(f"gate: {name}: {s.status.upper()} ({s.seconds:.0f}s) {s.summary}")
+        return s
+
+    step("builds", lambda s: steps.builds(root, presets, say, s))
+    step("tests", lambda s: steps.tests(root, presets, say, s))
+    step("conformance", lambda s: steps.conformance(root, result, "conformance" in reserved, say, s))
+    step("regression", lambda s: steps.regression(root, presets, say, s))
+    step("fuzz", lambda s: steps.fuzz(root, presets, result, out, targets, args.budget, say, s))
+    step("findings", lambda s: steps.findings(root, presets, result, out, args.reproduce, args.registry, say, s))
+    step("coverage", lambda s: steps.coverage(root, result, out, targets, say, s))
+
+    def check_floors(s: Step) -> None:
+        for problem in fl.below(floors, result.coverage, result.rates):
+            s.fail(problem)
+        s.summary = f"{floors.path.name}: {'all floors hold' if s.status != FAIL else f'{len(s.details)} below'}"
+    step("floors", check_floors)
+    result.seconds = time.monotonic() - start
+    write_reports(result, floors, out)
+    return result, floors
+
+
+def junit_results(result: GateResult) -> list[SuiteResult]:
+    status = {"pass": C_PASS, "fail": C_FAIL, "skip": C_SKIP}
+    gate = SuiteResult("gate", seconds=result.seconds)
+    for s in result.steps:
+        gate.cases.append(CaseResult(f"gate.{s.name}", status[s.status], s.summary if s.status != "pass" else "",
+                                     s.details))
+    finds = SuiteResult("gate-findings")
+    for f in result.findings:
+        st = C_FAIL if f.blocking else C_PASS
+        finds.cases.append(CaseResult(f"{f.target}.{f.crash_type.replace(' ', '_')}", st,
+                                      f"{'known' if f.known else 'new'}: {f.signature}",
+                                      [f"reproduce: {f.reproduce_command}", *f.report_excerpt]))
+    return [gate, finds]
+
+
+def write_reports(result: GateResult, floors: fl.Floors, out: Path) -> None:
+    junit.write(junit_results(result), out / "junit.xml")
+    sarif.write(result.findings, out / "results.sarif")
+    html_report.write(result, floors, out / "report.html")
+    summary = {"passed": result.passed, "seconds": round(result.seconds, 1), "budget": result.budget,
+               "steps": [asdict(s) for s in result.steps], "findings": [asdict(f) for f in result.findings],
+               "rates": result.rates, "coverage": result.coverage, "notes": result.notes}
+    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+
+
+def summary_lines(result: GateResult, out: Path) -> list[str]:
+    lines = ["", "gate summary"]
+    for s in result.steps:
+        lines.append(f"  {s.status.upper():<4} {s.name:<12} {s.seconds:>5.0f}s  {s.summary}")
+        if s.status == FAIL:
+            lines += [f"         - {d}" for d in s.details[:4]]
+            if len(s.details) > 4:
+                lines.append(f"         ... {len(s.details) - 4} more in {out / 'summary.json'}")
+    for f in [f for f in result.findings if f.blocking][:5]:
+        lines.append(f"  reproduce: {f.reproduce_command}")
+    lines.append(f"  reports: {out / 'report.html'}, results.sarif, junit.xml, summary.json")
+    skipped = [s.name for s in result.steps if s.status == SKIP]
+    verdict = "PASSED" if result.passed else "FAILED"
+    failed = [s.name for s in result.steps if s.status == FAIL]
+    extra = f" (failed: {', '.join(failed)})" if failed else ""
+    extra += f" (skipped: {', '.join(skipped)})" if skipped else ""
+    lines.append(f"gate: {verdict}{extra} in {result.seconds:.0f}s")
+    return lines

@@ -1,0 +1,48 @@
+"""allocator/ coverage from the coverage preset's replay binaries run over each target's seeds plus the
+corpus the fuzzing run grew: llvm-profdata merge -sparse, llvm-cov export -summary-only on allocator/*.c."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import tempfile
+from pathlib import Path
+
+RUN_TIMEOUT = 600.0
+
+
+def _replay(binary: Path, inputs: list[Path], profile_dir: Path) -> None:
+    """All inputs in one process; if it crashes (its profile is lost), again one process per input."""
+    env = {**os.environ, "LLVM_PROFILE_FILE": f"{profile_dir}/{binary.name}-%p.profraw"}
+    def run(files: list[Path]) -> int:
+        return subprocess.run([str(binary), *map(str, files)], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL, env=env, timeout=RUN_TIMEOUT).returncode
+    if inputs and run(inputs) != 0:
+        for f in inputs:
+            run([f])
+
+
+def measure(root: Path, build: Path, corpora: dict[str, list[Path]]) -> dict[str, float]:
+    """Percent of allocator/ lines, branches and functions covered. corpora: target -> input directories."""
+    with tempfile.TemporaryDirectory(prefix="gate-cov-") as tmp:
+        binaries = []
+        for target, dirs in sorted(corpora.items()):
+            binary = build / f"fuzz_{target}"
+            if not binary.is_file():
+                raise RuntimeError(f"{binary} was not built (coverage preset)")
+            binaries.append(binary)
+            files = sorted(p for d in dirs if d.is_dir() for p in d.iterdir() if p.is_file())
+            _replay(binary, files, Path(tmp))
+        raws = sorted(str(p) for p in Path(tmp).glob("*.profraw"))
+        if not raws:
+            raise RuntimeError("no coverage profile was written (is build/coverage built with KM_COVERAGE=ON?)")
+        data = f"{tmp}/merged.profdata"
+        subprocess.run(["llvm-profdata", "merge", "-sparse", *raws, "-o", data], check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        cmd = ["llvm-cov", "export", "-summary-only", f"-instr-profile={data}", str(binaries[0])]
+        for b in binaries[1:]:
+            cmd += ["-object", str(b)]
+        cmd += sorted(str(p) for p in (root / "allocator").glob("*.c"))
+        res = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, check=True)
+    totals = json.loads(res.stdout)["data"][0]["totals"]
+    return {k: round(float(totals[k]["percent"]), 2) for k in ("lines", "branches", "functions")}
