@@ -31,11 +31,6 @@ static NTSTATUS io_device_control(HANDLE FileHandle, HANDLE Event, PIO_APC_ROUTI
     if (IoStatusBlock == NULL)
         return STATUS_INVALID_PARAMETER;
     ULONG method = METHOD_FROM_CTL_CODE(IoControlCode);
-    /* Buffered transfers are probed on Windows: a NULL buffer with a length fails the probe. */
-    if (method != METHOD_NEITHER && ((InputBuffer == NULL && InputBufferLength != 0) ||
-                                     (OutputBuffer == NULL && OutputBufferLength != 0)))
-        return STATUS_ACCESS_VIOLATION;
-
     io_enter();
     io_obj_kind kind, event_kind = IO_OBJ_NONE;
     PKEVENT event = NULL;
@@ -50,6 +45,15 @@ static NTSTATUS io_device_control(HANDLE FileHandle, HANDLE Event, PIO_APC_ROUTI
     if (!ok) {
         io_leave(true);
         return STATUS_INVALID_HANDLE;
+    }
+    /* Buffered transfers are probed on Windows: a NULL buffer with a length fails the probe. The
+     * handle is resolved first (Windows' order is undocumented; an invalid handle always reads as
+     * STATUS_INVALID_HANDLE here, found by the gate's session fuzzing). */
+    if (method != METHOD_NEITHER && ((InputBuffer == NULL && InputBufferLength != 0) ||
+                                     (OutputBuffer == NULL && OutputBufferLength != 0))) {
+        io_file_release(file, false);
+        io_leave(true);
+        return STATUS_ACCESS_VIOLATION;
     }
     io_irp *ir = io_irp_alloc(file, file->fo.DeviceObject->StackSize, IRP_MJ_DEVICE_CONTROL, mode);
     io_file_release(file, false);
