@@ -58,8 +58,11 @@ cmake -S "$repo" -B "$build" -G Ninja \
   -DKM_FUZZ_MUTATOR="$mutator"
 
 read -r -a targets <<<"${KM_TARGETS:-$(ls "$repo/fuzz/targets" | sed -n 's/\.c$//p' | tr '\n' ' ')}"
-cmake --build "$build" --parallel "${KM_BUILD_JOBS:-$(nproc)}" \
-  --target $(printf 'fuzz_%s fuzz_corpus_%s ' "${targets[@]}" "${targets[@]}" | xargs -n1 | sort -u)
+build_targets=()
+for t in "${targets[@]}"; do
+  build_targets+=("fuzz_$t" "fuzz_corpus_$t")
+done
+cmake --build "$build" --parallel "${KM_BUILD_JOBS:-$(nproc)}" --target "${build_targets[@]}"
 
 for t in "${targets[@]}"; do
   cp "$build/fuzz_$t" "$OUT/$t"
