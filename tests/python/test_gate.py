@@ -13,9 +13,10 @@ from pathlib import Path
 from tools.gate import command, floors, html_report, sarif, verdict
 from tools.gate.model import FAIL, PASS, GateFinding, GateResult, Sample, Step
 from tools.runner import cli
+from tools.fuzzing.campaign import registry
 
 ROOT = Path(__file__).resolve().parents[2]
-TARGETS = ["create_irp", "decoder", "framing", "framing_ex", "session"]
+TARGETS = registry(ROOT)  # the filesystem registry: fuzz/targets/*.c
 ASAN_REPORT = f"""INFO: Running with entropic power schedule
 ==123==ERROR: AddressSanitizer: heap-buffer-overflow on address 0x602000000011 at pc 0x1 bp 0x2 sp 0x3
 READ of size 4 at 0x602000000011 thread T0
