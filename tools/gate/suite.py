@@ -16,10 +16,15 @@ import zlib
 from pathlib import Path
 
 from ..runner.protocol import Counts, format_summary
+from ..fuzzing.campaign import registry
 from . import sarif
 
 ROOT = Path(__file__).resolve().parents[2]
-FAST = ["--budget", "10", "--skip", "tests", "--skip", "regression", "--skip", "conformance", "--no-install"]
+# The fast mode gives every registered target 3 s: with less, libFuzzer may spend the whole slot
+# loading its seeds and report no executions (a 10 s budget became 1 s each at six targets).
+SECONDS_PER_TARGET = 3
+FAST = ["--budget", str(SECONDS_PER_TARGET * len(registry(ROOT))), "--skip", "tests", "--skip", "regression",
+        "--skip", "conformance", "--no-install"]
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync", "--no-first-run", "--window-size=1280,2000"]
 
