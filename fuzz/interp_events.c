@@ -9,6 +9,16 @@
 #define IP_EVENT_NULL (-2)
 #define IP_EVENT_BOGUS (-3)
 
+bool ip_event_handle_closed_by_program(HANDLE handle)
+{
+    for (int i = 0; i < ip.event_count; i++)
+        if (handle != NULL && ip.events[i].event_handle == handle) {
+            ip.events[i].event_handle = NULL; /* closed through a stale value that named it: not ours to close */
+            return true;
+        }
+    return false;
+}
+
 static void ip_event_release(ip_event *ev)
 {
     if (ev->event_handle != NULL)

@@ -230,6 +230,9 @@ void ip_op_event_disable(const op_args_event_disable *a);
 /* Adds `signal=#N` tokens for events signalled during the op (and re-arms them). */
 void ip_events_scan(void);
 void ip_events_free(void);
+/* A program closed `handle` and it named one of the interpreter's own event handles (a stale value the
+ * handle table reused, as Windows does): forget it and say so. */
+bool ip_event_handle_closed_by_program(HANDLE handle);
 
 /* ---- interp_context.c ------------------------------------------------------------------------------ */
 void ip_op_set_irql(const op_args_set_irql *a);
