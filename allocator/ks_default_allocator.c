@@ -62,6 +62,7 @@ NTSTATUS NTAPI KsCreateDefaultAllocatorEx(PIRP Irp, PVOID InitializeContext, PFN
     KeInitializeSpinLock(&a->lock);
     InitializeListHead(&a->frames);
     InitializeListHead(&a->pending);
+    InitializeListHead(&a->spares);
     InitializeListHead(&a->events);
     a->paged = (BOOLEAN)(a->framing.PoolType == PagedPool);
     a->refs = 1;

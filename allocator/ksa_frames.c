@@ -71,6 +71,14 @@ static BOOLEAN ksa_frames_from_nonpaged_list(const ksa_allocator *a)
  * outside the lock, then record it. Called with the lock held and the limit checked; drops it. */
 __attribute__((noinline)) static NTSTATUS ksa_frame_allocate_unlocked(ksa_allocator *a, KIRQL irql, PVOID *Frame)
 {
+    if (!IsListEmpty(&a->spares)) { /* a frame freed for a waiting ALLOC: hand it over as it is */
+        ksa_frame_record *spare = CONTAINING_RECORD(RemoveHeadList(&a->spares), ksa_frame_record, link);
+        a->outstanding++;
+        InsertTailList(&a->frames, &spare->link);
+        KeReleaseSpinLock(&a->lock, irql);
+        *Frame = spare->frame;
+        return STATUS_SUCCESS;
+    }
     a->outstanding++;
     KeReleaseSpinLock(&a->lock, irql);
     ksa_frame_record *record = ksa_record_obtain(a);
@@ -191,13 +199,19 @@ static ksa_frame_record *ksa_find_outstanding(ksa_allocator *a, PVOID Frame)
 }
 
 /* Paged pool and an external DefaultFree are released at the caller's IRQL, outside the lock.
- * Called with the lock held and the record unlinked; drops it. */
+ * Called with the lock held and the record unlinked; drops it. While ALLOCs wait, the frame is kept
+ * for them instead (filter-specific-allocators: FreeFrame "must complete one with the freed frame"):
+ * releasing it and obtaining another could fail where the hand-over cannot (found by the gate). */
 __attribute__((noinline)) static VOID ksa_frame_free_unlocked(ksa_allocator *a, KIRQL irql, ksa_frame_record *found)
 {
     BOOLEAN queue, service;
-    KeReleaseSpinLock(&a->lock, irql);
-    ksa_record_release(a, found);
-    KeAcquireSpinLock(&a->lock, &irql);
+    if (!IsListEmpty(&a->pending) && !a->closed) {
+        InsertTailList(&a->spares, &found->link);
+    } else {
+        KeReleaseSpinLock(&a->lock, irql);
+        ksa_record_release(a, found);
+        KeAcquireSpinLock(&a->lock, &irql);
+    }
     ksa_frame_returned_locked(a, irql, &queue, &service);
     KeReleaseSpinLock(&a->lock, irql);
     ksa_frame_returned_act(a, queue, service);
@@ -295,12 +309,30 @@ static PIRP ksa_dequeue_pending(ksa_allocator *a)
     return irp;
 }
 
+/* Releases the frames kept for ALLOCs that no longer wait (cancelled, or served otherwise). */
+static VOID ksa_release_spares(ksa_allocator *a)
+{
+    for (;;) {
+        KIRQL irql;
+        KeAcquireSpinLock(&a->lock, &irql);
+        ksa_frame_record *spare = NULL;
+        if (!IsListEmpty(&a->spares) && (IsListEmpty(&a->pending) || a->closed))
+            spare = CONTAINING_RECORD(RemoveHeadList(&a->spares), ksa_frame_record, link);
+        KeReleaseSpinLock(&a->lock, irql);
+        if (spare == NULL)
+            return;
+        ksa_record_release(a, spare);
+    }
+}
+
 static VOID ksa_service_pending(ksa_allocator *a)
 {
     for (;;) {
         PIRP irp = ksa_dequeue_pending(a);
-        if (irp == NULL)
+        if (irp == NULL) {
+            ksa_release_spares(a);
             return;
+        }
         PVOID frame;
         BOOLEAN limit;
         NTSTATUS status = ksa_frame_allocate(a, &frame, &limit);
@@ -328,6 +360,7 @@ VOID ksa_frames_rundown(ksa_allocator *a)
     /* The I/O manager cancels pending IRPs before IRP_MJ_CLOSE; anything left is completed here. */
     for (PIRP irp; (irp = ksa_dequeue_pending(a)) != NULL;)
         ksa_complete(irp, STATUS_CANCELLED, 0);
+    ksa_release_spares(a);
     /* decisions Q15: outstanding frames are reclaimed. */
     for (;;) {
         KeAcquireSpinLock(&a->lock, &irql);

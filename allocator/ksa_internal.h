@@ -48,6 +48,7 @@ typedef struct ksa_allocator {
     ULONG outstanding;                 /* frames handed out (and reserved) now: AllocatedFrames (Q10) */
     LIST_ENTRY frames;                 /* ksa_frame_record of outstanding frames */
     LIST_ENTRY pending;                /* ALLOC IRPs waiting for a frame (Tail.Overlay.ListEntry) */
+    LIST_ENTRY spares;                 /* frames freed while ALLOCs waited, kept for them (paged/external) */
     LIST_ENTRY events;                 /* FREEFRAME KSEVENT_ENTRYs */
     BOOLEAN paged;                     /* PoolType is PagedPool: no function table (Q17) */
     BOOLEAN closed;

@@ -279,3 +279,50 @@ KTEST(alloc_object, unknown_ioctl_invalid_device_request)
                   STATUS_INVALID_DEVICE_REQUEST);
     fx_close_all(&fx);
 }
+
+/* A FREE while an ALLOC waits hands that very frame over ("complete one with the freed frame",
+ * filter-specific-allocators), also where frames come from external callbacks or paged pool: no new
+ * frame is obtained, so a failure to get one at that moment cannot fail the waiting ALLOC (found by
+ * the release gate's session fuzzing). `tag` fails every new frame from now on. */
+static void free_hands_over(const kstf_allocator_config *config, POOL_TYPE pool, const char *tag)
+{
+    alloc_fx fx;
+    KSALLOCATOR_FRAMING f = fx_default_framing;
+    f.Frames = 1;
+    f.PoolType = pool;
+    fx_open(&fx, &f, config);
+    PVOID a;
+    ASSERT_STATUS(fx_alloc(fx.alloc, &a), STATUS_SUCCESS);
+    KSMETHOD m;
+    memset(&m, 0, sizeof m);
+    m.Set = KSMETHODSETID_StreamAllocator;
+    m.Id = KSMETHOD_STREAMALLOCATOR_ALLOC;
+    m.Flags = KSMETHOD_TYPE_SEND;
+    PVOID waiting = NULL;
+    IO_STATUS_BLOCK iosb = { { STATUS_UNSUCCESSFUL }, 77 };
+    ASSERT_STATUS(ZwDeviceIoControlFile(fx.alloc, NULL, NULL, NULL, &iosb, IOCTL_KS_METHOD, &m, sizeof m, &waiting,
+                                        sizeof waiting),
+                  STATUS_PENDING);
+    km_fault_plan plan = { .site = tag };
+    km_fault_arm(&plan);
+    EXPECT_STATUS(fx_free(fx.alloc, a), STATUS_SUCCESS);
+    km_fault_disarm();
+    EXPECT_STATUS(iosb.Status, STATUS_SUCCESS);
+    EXPECT_EQ(iosb.Information, sizeof(PVOID));
+    EXPECT_TRUE(waiting == a);
+    EXPECT_EQ(fx_allocated_frames(fx.alloc), 1);
+    EXPECT_STATUS(fx_free(fx.alloc, waiting), STATUS_SUCCESS);
+    EXPECT_EQ(fx_allocated_frames(fx.alloc), 0);
+    fx_close_all(&fx);
+}
+
+KTEST(alloc_object, free_hands_the_frame_to_a_waiting_alloc_external_callbacks)
+{
+    static const kstf_allocator_config external = { .pass_default_allocate = TRUE, .pass_default_free = TRUE };
+    free_hands_over(&external, NonPagedPool, "KtfF"); /* the callbacks' frames */
+}
+
+KTEST(alloc_object, free_hands_the_frame_to_a_waiting_alloc_paged_pool)
+{
+    free_hands_over(NULL, PagedPool, "KsaF"); /* the lookaside's frame blocks */
+}
