@@ -97,6 +97,18 @@ static inline NTSTATUS fx_alloc(HANDLE h, PVOID *frame)
     return s;
 }
 
+/* An ALLOC that may pend: *frame and *iosb are written when it completes, so they must outlive it
+ * (the KSMETHOD itself is copied by the I/O manager). */
+static inline NTSTATUS fx_alloc_async(HANDLE h, PVOID *frame, PIO_STATUS_BLOCK iosb)
+{
+    KSMETHOD m;
+    memset(&m, 0, sizeof m);
+    m.Set = KSMETHODSETID_StreamAllocator;
+    m.Id = KSMETHOD_STREAMALLOCATOR_ALLOC;
+    m.Flags = KSMETHOD_TYPE_SEND;
+    return ZwDeviceIoControlFile(h, NULL, NULL, NULL, iosb, IOCTL_KS_METHOD, &m, sizeof m, frame, sizeof *frame);
+}
+
 static inline NTSTATUS fx_free(HANDLE h, PVOID frame)
 {
     return fx_method(h, KSMETHOD_STREAMALLOCATOR_FREE, KSMETHOD_TYPE_SEND, &frame, sizeof frame, NULL, FALSE);

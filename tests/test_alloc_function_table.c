@@ -44,16 +44,9 @@ KTEST(alloc_function_table, free_at_dispatch_completes_pending_alloc_from_work_i
     PFILE_OBJECT file = km_handle_to_file(fx.alloc);
     PVOID a;
     ASSERT_STATUS(t.AllocateFrame(file, &a), STATUS_SUCCESS);
-    KSMETHOD m;
-    memset(&m, 0, sizeof m);
-    m.Set = KSMETHODSETID_StreamAllocator;
-    m.Id = KSMETHOD_STREAMALLOCATOR_ALLOC;
-    m.Flags = KSMETHOD_TYPE_SEND;
     PVOID pending_frame = NULL;
     IO_STATUS_BLOCK iosb = { { STATUS_UNSUCCESSFUL }, 0 };
-    ASSERT_STATUS(ZwDeviceIoControlFile(fx.alloc, NULL, NULL, NULL, &iosb, IOCTL_KS_METHOD, &m, sizeof m,
-                                        &pending_frame, sizeof pending_frame),
-                  STATUS_PENDING);
+    ASSERT_STATUS(fx_alloc_async(fx.alloc, &pending_frame, &iosb), STATUS_PENDING);
     KIRQL old;
     KeRaiseIrql(DISPATCH_LEVEL, &old);
     t.FreeFrame(file, a);
@@ -79,16 +72,9 @@ KTEST(alloc_function_table, close_with_work_item_queued)
     PFILE_OBJECT file = km_handle_to_file(fx.alloc);
     PVOID a;
     ASSERT_STATUS(t.AllocateFrame(file, &a), STATUS_SUCCESS);
-    KSMETHOD m;
-    memset(&m, 0, sizeof m);
-    m.Set = KSMETHODSETID_StreamAllocator;
-    m.Id = KSMETHOD_STREAMALLOCATOR_ALLOC;
-    m.Flags = KSMETHOD_TYPE_SEND;
     PVOID pending_frame = NULL;
     IO_STATUS_BLOCK iosb = { { STATUS_UNSUCCESSFUL }, 0 };
-    ASSERT_STATUS(ZwDeviceIoControlFile(fx.alloc, NULL, NULL, NULL, &iosb, IOCTL_KS_METHOD, &m, sizeof m,
-                                        &pending_frame, sizeof pending_frame),
-                  STATUS_PENDING);
+    ASSERT_STATUS(fx_alloc_async(fx.alloc, &pending_frame, &iosb), STATUS_PENDING);
     KIRQL old;
     KeRaiseIrql(DISPATCH_LEVEL, &old);
     t.FreeFrame(file, a);

@@ -160,16 +160,9 @@ KTEST(alloc_object, frames_limit_pends_and_free_completes)
     ASSERT_STATUS(fx_alloc(fx.alloc, &a), STATUS_SUCCESS);
     ASSERT_STATUS(fx_alloc(fx.alloc, &b), STATUS_SUCCESS);
     /* Third ALLOC: no frame may be handed out -> pending (ksmethod-streamallocator-alloc). */
-    KSMETHOD m;
-    memset(&m, 0, sizeof m);
-    m.Set = KSMETHODSETID_StreamAllocator;
-    m.Id = KSMETHOD_STREAMALLOCATOR_ALLOC;
-    m.Flags = KSMETHOD_TYPE_SEND;
     PVOID pending_frame = NULL;
     IO_STATUS_BLOCK iosb = { { STATUS_UNSUCCESSFUL }, 0 };
-    EXPECT_STATUS(ZwDeviceIoControlFile(fx.alloc, NULL, NULL, NULL, &iosb, IOCTL_KS_METHOD, &m, sizeof m,
-                                        &pending_frame, sizeof pending_frame),
-                  STATUS_PENDING);
+    EXPECT_STATUS(fx_alloc_async(fx.alloc, &pending_frame, &iosb), STATUS_PENDING);
     EXPECT_EQ(km_io_pending_count(), 1);
     EXPECT_EQ(fx_allocated_frames(fx.alloc), 2);
     /* FREE hands a frame to the pending ALLOC. */
@@ -193,16 +186,9 @@ KTEST(alloc_object, close_cancels_pending_alloc_and_reclaims_frames)
     fx_open(&fx, &f, NULL);
     PVOID a;
     ASSERT_STATUS(fx_alloc(fx.alloc, &a), STATUS_SUCCESS);
-    KSMETHOD m;
-    memset(&m, 0, sizeof m);
-    m.Set = KSMETHODSETID_StreamAllocator;
-    m.Id = KSMETHOD_STREAMALLOCATOR_ALLOC;
-    m.Flags = KSMETHOD_TYPE_SEND;
     PVOID pending_frame = NULL;
     IO_STATUS_BLOCK iosb = { { STATUS_UNSUCCESSFUL }, 77 };
-    EXPECT_STATUS(ZwDeviceIoControlFile(fx.alloc, NULL, NULL, NULL, &iosb, IOCTL_KS_METHOD, &m, sizeof m,
-                                        &pending_frame, sizeof pending_frame),
-                  STATUS_PENDING);
+    EXPECT_STATUS(fx_alloc_async(fx.alloc, &pending_frame, &iosb), STATUS_PENDING);
     /* Close with one frame out and one ALLOC pending: decisions Q15. Teardown checks for leaks. */
     EXPECT_STATUS(ZwClose(fx.alloc), STATUS_SUCCESS);
     fx.alloc = NULL;
@@ -293,16 +279,9 @@ static void free_hands_over(const kstf_allocator_config *config, POOL_TYPE pool,
     fx_open(&fx, &f, config);
     PVOID a;
     ASSERT_STATUS(fx_alloc(fx.alloc, &a), STATUS_SUCCESS);
-    KSMETHOD m;
-    memset(&m, 0, sizeof m);
-    m.Set = KSMETHODSETID_StreamAllocator;
-    m.Id = KSMETHOD_STREAMALLOCATOR_ALLOC;
-    m.Flags = KSMETHOD_TYPE_SEND;
     PVOID waiting = NULL;
     IO_STATUS_BLOCK iosb = { { STATUS_UNSUCCESSFUL }, 77 };
-    ASSERT_STATUS(ZwDeviceIoControlFile(fx.alloc, NULL, NULL, NULL, &iosb, IOCTL_KS_METHOD, &m, sizeof m, &waiting,
-                                        sizeof waiting),
-                  STATUS_PENDING);
+    ASSERT_STATUS(fx_alloc_async(fx.alloc, &waiting, &iosb), STATUS_PENDING);
     km_fault_plan plan = { .site = tag };
     km_fault_arm(&plan);
     EXPECT_STATUS(fx_free(fx.alloc, a), STATUS_SUCCESS);
