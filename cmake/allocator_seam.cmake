@@ -6,11 +6,20 @@
 #     without KM_ALLOCATOR_CREATE_HANDLER: the sources replace allocator/ (a whole allocator API)
 #     with KM_ALLOCATOR_CREATE_HANDLER=Routine: the sources are a driver's own allocator; Routine is its
 #       allocator create-item handler, replacing allocator_fs/, and every run uses it by default
+#   Each may also come from the environment (below), which is what docs/fuzzing-your-own-allocator.md uses.
 # Seam sources see include/ (+ their own dirs) only, get include/km_wdk_prelude.h force-included, and
 # their library is checked by tools/seam/check_routines.py against docs/provided-routines.md.
 set(KM_ALLOCATOR_SOURCES "" CACHE STRING "C sources of another allocator implementation (';'-separated)")
 set(KM_ALLOCATOR_INCLUDE_DIRS "" CACHE STRING "their private include directories (';'-separated)")
 set(KM_ALLOCATOR_CREATE_HANDLER "" CACHE STRING "their allocator create-item DRIVER_DISPATCH routine (driver mode)")
+# The same three variables in the environment override the cache at every configure, so that one
+# `export` selects the code under test for every preset the runner and the gate build (an exported empty
+# value selects the built-in code again); unset, the cache (or -D) decides.
+foreach(var KM_ALLOCATOR_SOURCES KM_ALLOCATOR_INCLUDE_DIRS KM_ALLOCATOR_CREATE_HANDLER)
+  if(DEFINED ENV{${var}})
+    set(${var} "$ENV{${var}}" CACHE STRING "" FORCE)
+  endif()
+endforeach()
 find_package(Python3 3.11 COMPONENTS Interpreter REQUIRED)
 
 # Absolute paths (relative ones are taken from the source tree), each of which must exist.
@@ -76,4 +85,13 @@ if(NOT KM_SEAM_MODE STREQUAL "driver") # allocator_fs/ is written for the WDK, l
   target_compile_options(ks_fs_allocator PRIVATE -include ${CMAKE_SOURCE_DIR}/include/km_wdk_prelude.h)
 endif()
 message(STATUS "allocator under test: ${KM_SEAM_MODE} ${KM_ALLOCATOR_SOURCES} ${KM_ALLOCATOR_CREATE_HANDLER}")
+# The code under test, for tools that measure it (the gate's coverage step): the mode, then one absolute
+# source per line. Built in, that is allocator/ (the default allocator the suites are written for).
+if(KM_SEAM_MODE STREQUAL "builtin")
+  get_target_property(km_under_test ks_allocator SOURCES)
+else()
+  km_seam_paths(km_under_test KM_ALLOCATOR_SOURCES file ${KM_ALLOCATOR_SOURCES})
+endif()
+list(JOIN km_under_test "\n" km_under_test)
+file(WRITE ${CMAKE_BINARY_DIR}/code-under-test.txt "${KM_SEAM_MODE}\n${km_under_test}\n")
 set(KM_CODE_UNDER_TEST ks_allocator ks_fs_allocator)

@@ -10,7 +10,7 @@ import unittest
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from tools.gate import command, floors, html_report, sarif, verdict
+from tools.gate import command, coverage, floors, html_report, sarif, verdict
 from tools.gate.model import FAIL, PASS, GateFinding, GateResult, Sample, Step
 from tools.runner import cli
 from tools.fuzzing.campaign import registry
@@ -89,6 +89,23 @@ class FloorsTests(unittest.TestCase):
         self.assertTrue(any(p.startswith("session: 99 exec/s < floor 100") for p in problems))
         self.assertTrue(any(p.startswith("decoder: no exec rate") for p in problems))
         self.assertEqual(floors.below(f, None, {t: 150.0 for t in TARGETS}), ["allocator/ coverage was not measured"])
+        self.assertEqual(floors.below(f, {"lines": 10}, {t: 150.0 for t in TARGETS}, "KM_ALLOCATOR_SOURCES (driver mode)")[0],
+                         "KM_ALLOCATOR_SOURCES (driver mode) lines coverage 10% < floor 90.0%")
+
+
+class CodeUnderTestTests(unittest.TestCase):
+    def test_listing_names_the_code_the_coverage_step_measures(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            build = Path(tmp)
+            with self.assertRaisesRegex(RuntimeError, "code-under-test.txt is missing"):
+                coverage.code_under_test(build)
+            (build / "code-under-test.txt").write_text("builtin\n/r/allocator/a.c\n/r/allocator/b.c\n")
+            self.assertEqual(coverage.code_under_test(build), ("allocator/", [Path("/r/allocator/a.c"), Path("/r/allocator/b.c")]))
+            (build / "code-under-test.txt").write_text("driver\n/mine/x.c\n")
+            self.assertEqual(coverage.code_under_test(build), ("KM_ALLOCATOR_SOURCES (driver mode)", [Path("/mine/x.c")]))
+            (build / "code-under-test.txt").write_text("api\n")
+            with self.assertRaisesRegex(RuntimeError, "names no source"):
+                coverage.code_under_test(build)
 
 
 class SarifTests(unittest.TestCase):

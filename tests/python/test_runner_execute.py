@@ -6,10 +6,11 @@ import shutil
 import tempfile
 import time
 import unittest
+from unittest import mock
 from pathlib import Path
 
 from tests.python.fakes import CRASHING, FAILING, PASSING, script_suite
-from tools.runner.build import build_preset, needs_configure
+from tools.runner.build import build_preset, SEAM_VARIABLES, cached_value, needs_configure, seam_changed
 from tools.runner.execute import run_suite
 from tools.runner.suites import Context, Suite
 
@@ -83,7 +84,10 @@ class RunSuiteTests(unittest.TestCase):
 
 
 class NeedsConfigureTests(unittest.TestCase):
+    @mock.patch.dict(os.environ)
     def test_configure_decision(self):
+        for name in SEAM_VARIABLES:  # an exported seam variable would force a configure
+            os.environ.pop(name, None)
         with tempfile.TemporaryDirectory() as tmp:
             root = Path(tmp)
             (root / "CMakeLists.txt").write_text("x")
@@ -99,6 +103,18 @@ class NeedsConfigureTests(unittest.TestCase):
             os.utime(root / "CMakePresets.json", (time.time() + 10, time.time() + 10))
             self.assertTrue(needs_configure(root, "p"))
 
+    def test_exported_seam_variable_reconfigures(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            cache = Path(tmp) / "CMakeCache.txt"
+            cache.write_text("KM_ALLOCATOR_SOURCES:STRING=/src/a.c;/src/b.c\nKM_ALLOCATOR_CREATE_HANDLER:STRING=\n")
+            self.assertFalse(seam_changed(cache, {}))  # nothing exported: the cache decides
+            self.assertFalse(seam_changed(cache, {"KM_ALLOCATOR_SOURCES": "/src/a.c;/src/b.c"}))
+            self.assertTrue(seam_changed(cache, {"KM_ALLOCATOR_SOURCES": "/src/a.c"}))
+            self.assertTrue(seam_changed(cache, {"KM_ALLOCATOR_SOURCES": ""}))  # back to the built-in code
+            self.assertFalse(seam_changed(cache, {"KM_ALLOCATOR_CREATE_HANDLER": ""}))
+            self.assertTrue(seam_changed(cache, {"KM_ALLOCATOR_INCLUDE_DIRS": ""}))  # not in the cache yet
+            self.assertEqual(cached_value(cache, "KM_ALLOCATOR_SOURCES"), "/src/a.c;/src/b.c")
+            self.assertIsNone(cached_value(Path(tmp) / "missing", "KM_ALLOCATOR_SOURCES"))
 
 
 @unittest.skipUnless(shutil.which("cmake") and shutil.which("ninja"), "needs cmake and ninja")

@@ -2,6 +2,7 @@
 define; tools/seam/check_routines.py names an unprovided routine and a missing allocator API; CMake refuses bad
 seam arguments. Run: python3 -m unittest tests.python.test_seam"""
 
+import os
 import shutil
 import subprocess
 import sys
@@ -92,10 +93,30 @@ class CheckRoutines(unittest.TestCase):
 
 @unittest.skipUnless(shutil.which("cmake") and CLANG, "cmake and clang are needed")
 class CMakeArguments(unittest.TestCase):
-    def configure(self, *defs):
+    def configure(self, *defs, env=None, listing=None):
+        """Configures in a scratch directory; `listing` receives code-under-test.txt's lines (when written)."""
+        environ = {k: v for k, v in os.environ.items() if not k.startswith("KM_ALLOCATOR_")}
         with tempfile.TemporaryDirectory() as tmp:
-            return subprocess.run(["cmake", "-S", str(REPO), "-B", tmp, "-G", "Ninja", "-DCMAKE_C_COMPILER=clang",
-                                   *defs], capture_output=True, text=True)
+            p = subprocess.run(["cmake", "-S", str(REPO), "-B", tmp, "-G", "Ninja", "-DCMAKE_C_COMPILER=clang",
+                                *defs], capture_output=True, text=True, env={**environ, **(env or {})})
+            written = Path(tmp) / "code-under-test.txt"
+            if listing is not None and written.is_file():
+                listing.extend(written.read_text().splitlines())
+            return p
+
+    def test_exported_variables_select_the_code_under_test(self):
+        fs = sorted(str(p) for p in (REPO / "allocator_fs").glob("*.c"))
+        listing = []
+        p = self.configure(env={"KM_ALLOCATOR_SOURCES": ";".join(fs), "KM_ALLOCATOR_INCLUDE_DIRS": str(REPO / "allocator_fs"),
+                                "KM_ALLOCATOR_CREATE_HANDLER": "FsaCreateAllocator"}, listing=listing)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(listing, ["driver", *fs])
+        listing.clear()  # an exported empty value wins over -D: the built-in code again
+        p = self.configure(f"-DKM_ALLOCATOR_SOURCES={';'.join(fs)}", "-DKM_ALLOCATOR_CREATE_HANDLER=FsaCreateAllocator",
+                           env={"KM_ALLOCATOR_SOURCES": "", "KM_ALLOCATOR_CREATE_HANDLER": ""}, listing=listing)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(listing[0], "builtin")
+        self.assertEqual(sorted(listing[1:]), sorted(str(p) for p in (REPO / "allocator").glob("*.c")))
 
     def test_missing_source_is_named(self):
         p = self.configure("-DKM_ALLOCATOR_SOURCES=no/such/file.c")

@@ -96,7 +96,7 @@ def run(args, root: Path, say: Callable[[str], None], reserved: set[str]) -> tup
     step("coverage", lambda s: steps.coverage(root, result, out, targets, say, s))
 
     def check_floors(s: Step) -> None:
-        for problem in fl.below(floors, result.coverage, result.rates):
+        for problem in fl.below(floors, result.coverage, result.rates, result.code_under_test):
             s.fail(problem)
         s.summary = f"{floors.path.name}: {'all floors hold' if s.status != FAIL else f'{len(s.details)} below'}"
     step("floors", check_floors)
@@ -126,7 +126,8 @@ def write_reports(result: GateResult, floors: fl.Floors, out: Path) -> None:
     html_report.write(result, floors, out / "report.html")
     summary = {"passed": result.passed, "seconds": round(result.seconds, 1), "budget": result.budget,
                "steps": [asdict(s) for s in result.steps], "findings": [asdict(f) for f in result.findings],
-               "rates": result.rates, "coverage": result.coverage, "notes": result.notes}
+               "rates": result.rates, "coverage": result.coverage,
+               "code_under_test": result.code_under_test, "notes": result.notes}
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
 
 

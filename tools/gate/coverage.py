@@ -1,5 +1,6 @@
-"""allocator/ coverage from the coverage preset's replay binaries run over each target's seeds plus the
-corpus the fuzzing run grew: llvm-profdata merge -sparse, llvm-cov export -summary-only on allocator/*.c."""
+"""Coverage of the code under test (allocator/, or the seam's KM_ALLOCATOR_SOURCES) from the coverage preset's
+replay binaries run over each target's seeds plus the corpus the fuzzing run grew: llvm-profdata merge -sparse,
+llvm-cov export -summary-only on the sources CMake listed in build/coverage/code-under-test.txt."""
 from __future__ import annotations
 
 import json
@@ -22,8 +23,22 @@ def _replay(binary: Path, inputs: list[Path], profile_dir: Path) -> None:
             run([f])
 
 
-def measure(root: Path, build: Path, corpora: dict[str, list[Path]]) -> dict[str, float]:
-    """Percent of allocator/ lines, branches and functions covered. corpora: target -> input directories."""
+def code_under_test(build: Path) -> tuple[str, list[Path]]:
+    """(label, sources) from the file cmake/allocator_seam.cmake writes: 'allocator/' when built in, else
+    'KM_ALLOCATOR_SOURCES (<mode>)'."""
+    listing = build / "code-under-test.txt"
+    try:
+        mode, *sources = listing.read_text().split("\n")
+    except (OSError, ValueError) as exc:
+        raise RuntimeError(f"{listing} is missing or unreadable (reconfigure the coverage preset): {exc}") from exc
+    sources = [Path(s) for s in sources if s]
+    if not sources:
+        raise RuntimeError(f"{listing} names no source file")
+    return ("allocator/" if mode == "builtin" else f"KM_ALLOCATOR_SOURCES ({mode} mode)"), sources
+
+
+def measure(build: Path, corpora: dict[str, list[Path]], sources: list[Path]) -> dict[str, float]:
+    """Percent of the lines, branches and functions of `sources` covered. corpora: target -> input dirs."""
     with tempfile.TemporaryDirectory(prefix="gate-cov-") as tmp:
         binaries = []
         for target, dirs in sorted(corpora.items()):
@@ -42,7 +57,7 @@ def measure(root: Path, build: Path, corpora: dict[str, list[Path]]) -> dict[str
         cmd = ["llvm-cov", "export", "-summary-only", f"-instr-profile={data}", str(binaries[0])]
         for b in binaries[1:]:
             cmd += ["-object", str(b)]
-        cmd += sorted(str(p) for p in (root / "allocator").glob("*.c"))
+        cmd += sorted(map(str, sources))
         res = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, check=True)
     totals = json.loads(res.stdout)["data"][0]["totals"]
     return {k: round(float(totals[k]["percent"]), 2) for k in ("lines", "branches", "functions")}

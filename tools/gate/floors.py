@@ -67,16 +67,17 @@ def load(path: Path, targets: list[str]) -> Floors:
     return Floors(coverage, exec_floors, measured, path)
 
 
-def below(floors: Floors, coverage: dict[str, float] | None, rates: dict[str, float]) -> list[str]:
-    """The floors a run falls below, one sentence each (empty: every floor holds)."""
+def below(floors: Floors, coverage: dict[str, float] | None, rates: dict[str, float],
+          code: str = "allocator/") -> list[str]:
+    """The floors a run falls below, one sentence each (empty: every floor holds). code: what was covered."""
     problems = []
     if coverage is None:
-        problems.append("allocator/ coverage was not measured")
+        problems.append(f"{code} coverage was not measured")
     else:
         for key, floor in floors.coverage.items():
             got = coverage.get(key)
             if got is None or got < floor:
-                problems.append(f"allocator/ {key} coverage {got if got is not None else '?'}% < floor {floor}%")
+                problems.append(f"{code} {key} coverage {got if got is not None else '?'}% < floor {floor}%")
     for target, floor in floors.exec_per_sec.items():
         got = rates.get(target)
         if got is None:

@@ -131,7 +131,7 @@ def render(result: GateResult, floors: Floors | None, title: str = "Release gate
 <h2>Fuzzing: coverage over time</h2><div class="charts">{charts}</div>
 <h2>Exec rate against the floors</h2>
 <table class="narrow"><tr><th>target</th><th class="num">exec/s (run average)</th><th class="num">floor</th><th></th></tr>{rate_rows}</table>
-<h2>allocator/ coverage against the floors</h2>
+<h2>{escape(result.code_under_test)} coverage against the floors</h2>
 <table class="narrow"><tr><th>measure</th><th class="num">covered</th><th class="num">floor</th><th></th></tr>{cov_rows}</table>
 <h2>Conformance by provenance class</h2>{_conformance(result)}
 {f'<h2>Notes</h2><ul>{notes}</ul>' if notes else ''}

@@ -60,7 +60,8 @@ class GateResult:
     findings: list[GateFinding] = field(default_factory=list)
     samples: list[Sample] = field(default_factory=list)
     rates: dict[str, float] = field(default_factory=dict)
-    coverage: dict[str, float] | None = None  # percent of allocator/: lines, branches, functions
+    coverage: dict[str, float] | None = None  # percent of the code under test: lines, branches, functions
+    code_under_test: str = "allocator/"  # what `coverage` measured (gate/coverage.py code_under_test)
     conformance: dict | None = None  # build/conformance-summary.json as read
     budget: float = 0.0
     seconds: float = 0.0

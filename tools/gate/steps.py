@@ -141,9 +141,10 @@ def coverage(root: Path, result: GateResult, out: Path, targets: list[str], say,
     build = root / "build" / "coverage"
     corpora = {t: [build / "corpus" / t, out / "fuzz" / "libfuzzer" / t / "corpus"] for t in targets}
     try:
-        result.coverage = cov.measure(root, build, corpora)
+        result.code_under_test, sources = cov.code_under_test(build)
+        result.coverage = cov.measure(build, corpora, sources)
     except (RuntimeError, OSError, subprocess.SubprocessError, KeyError, ValueError) as exc:
         step.fail(f"coverage could not be measured: {exc}")
         return
     c = result.coverage
-    step.summary = f"allocator/: {c['lines']:.1f}% lines, {c['branches']:.1f}% branches, {c['functions']:.1f}% functions"
+    step.summary = f"{result.code_under_test}: {c['lines']:.1f}% lines, {c['branches']:.1f}% branches, {c['functions']:.1f}% functions"

@@ -1,6 +1,7 @@
 """Configure and build one CMake preset, with the output in build/<preset>/build.log."""
 from __future__ import annotations
 
+import os
 import subprocess
 import time
 from dataclasses import dataclass
@@ -20,10 +21,32 @@ class BuildResult:
     tail: list[str] | None = None
 
 
+# The seam's variables (cmake/allocator_seam.cmake): exported, they override the cache at configure time.
+SEAM_VARIABLES = ("KM_ALLOCATOR_SOURCES", "KM_ALLOCATOR_INCLUDE_DIRS", "KM_ALLOCATOR_CREATE_HANDLER")
+
+
+def cached_value(cache: Path, name: str) -> str | None:
+    """The value of `name` in a CMakeCache.txt (`NAME:TYPE=value`), None when absent or unreadable."""
+    try:
+        for line in cache.read_text(errors="replace").splitlines():
+            key, sep, value = line.partition("=")
+            if sep and key.split(":", 1)[0] == name:
+                return value
+    except OSError:
+        return None
+    return None
+
+
+def seam_changed(cache: Path, environ=os.environ) -> bool:
+    """True when an exported seam variable differs from the cache, so the build must be reconfigured."""
+    return any(name in environ and cached_value(cache, name) != environ[name] for name in SEAM_VARIABLES)
+
+
 def needs_configure(root: Path, preset: str) -> bool:
-    """Configure when there is no cache yet, or when the top-level build description changed."""
+    """Configure when there is no cache yet, when the top-level build description changed, or when an
+    exported seam variable selects other code under test than the cache does."""
     cache = root / "build" / preset / "CMakeCache.txt"
-    if not cache.is_file():
+    if not cache.is_file() or seam_changed(cache):
         return True
     stamp = cache.stat().st_mtime
     for name in ("CMakeLists.txt", "CMakePresets.json"):
