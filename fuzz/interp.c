@@ -4,6 +4,7 @@
  * verifier hook that flushes the trace before an abort. Operation handlers live in interp_*.c. */
 #include "interp_internal.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -448,42 +449,95 @@ static void ip_prologue(void)
     ip_op_end();
 }
 
-/* Rundown: closes what the program left open, newest first (their pending IRPs complete as
- * cancelled and are traced), then km_teardown's end-of-run checks. */
-static void ip_rundown(void)
+static uint64_t ip_last_hash; /* of the last traced run's trace */
+
+void ip_handle_ordinals_set(unsigned n) { ip_handle_ordinals = n; }
+
+static void ip_close_objects_from(int first)
 {
-    ip.line.len = 0;
-    ip.in_line = true;
-    ip.in_rundown = true;
-    snprintf(ip.label, sizeof ip.label, "end");
-    for (int i = ip.object_count - 1; i >= 0; i--)
+    for (int i = ip.object_count - 1; i >= first; i--)
         if (ip.objects[i].open) {
             ip.objects[i].open = false;
             (void)ZwClose(ip.objects[i].handle);
         }
     km_run_work_items();
     ip_scan_completions();
+}
+
+/* Rundown: closes what the program left open, newest first (their pending IRPs complete as
+ * cancelled and are traced), then km_teardown's end-of-run checks. A warm run closes the program's
+ * objects first and stops there when the model is back to what the prologue left (interp_warm.c). */
+static void ip_rundown(void)
+{
+    ip.line.len = 0;
+    ip.in_line = true;
+    ip.in_rundown = true;
+    snprintf(ip.label, sizeof ip.label, "end");
+    bool kept = false;
+    if (ip_warm_in_use()) {
+        ip_close_objects_from(ip_warm_objects());
+        kept = ip_warm_quiescent();
+    }
+    if (!kept)
+        ip_close_objects_from(0);
     ip_line_add("%send", ip.line.len != 0 ? "\n" : "");
     op_fault_outcome *o = ip.config->outcome;
     for (size_t i = 0; o != NULL && i < km_pool_site_count() && i < OP_FAULT_MAX_SITES; i++) {
         snprintf(o->sites[i], sizeof o->sites[i], "%s", km_pool_site_name(i)); /* teardown forgets them */
         o->nsites = (unsigned)i + 1;
     }
-    km_teardown();
+    if (!kept)
+        km_teardown();
     ip.line_has_status = false;
     ip_sweep_note(-1);
     ip_line_add(" STATUS_SUCCESS");
     ip_line_commit();
 }
 
+/* The model, the test filter and (with config->prologue) the filter and pin, freshly made or, in a warm
+ * run, kept from the previous run. False when the driver did not load (the run has no operations). */
+static bool ip_setup(void)
+{
+    km_verifier_set_hook(ip_hook, NULL);
+    if (!ip_warm_wanted(ip.config))
+        ip_warm_discard(); /* a cold run after warm ones: their model goes first */
+    else if (ip_warm_resume())
+        return true;
+    km_init();
+    if (ip.config->outcome != NULL)
+        *ip.config->outcome = (op_fault_outcome){ .code = -1 };
+    ip_sweep_arm();
+    tr_printf(ip.trace, "trace 1\n");
+    snprintf(ip.label, sizeof ip.label, "init");
+    ip_line_begin("init", "-");
+    PDRIVER_OBJECT driver;
+    NTSTATUS s = km_driver_load(L"\\Driver\\KsTestFilter", kstf_driver_entry, &driver);
+    if (!NT_SUCCESS(s)) {
+        ip_line_status(s);
+        ip_sweep_note(-1);
+        ip_line_commit();
+        return false;
+    }
+    ip_sweep_note(-1); /* a refusal the driver load survived */
+    ip.in_line = false;
+    if (ip.config->prologue)
+        ip_prologue();
+    if (ip_warm_wanted(ip.config))
+        ip_warm_keep(ip_handle_ordinals);
+    return true;
+}
+
 void op_run(const op_program *prog, const op_run_config *config, op_trace *trace)
 {
     static const op_run_config defaults;
+    static op_trace scratch; /* a warm run's first (cold) run keeps the prologue's trace text */
     op_trace line = ip.line; /* the line buffer is reused across runs */
-    memset(&ip, 0, sizeof ip);
+    memset(&ip, 0, offsetof(ip_state, objects)); /* the tables stay: their counts are now zero */
     ip.line = line;
     ip.line.len = 0;
     ip.config = config != NULL ? config : &defaults;
+    if (trace == NULL && ip_warm_wanted(ip.config) && !ip_warm_ready())
+        trace = &scratch;
     ip.trace = trace;
     ip_handle_ordinals = ip_frame_ordinals = 0;
     for (unsigned s = 0; s < OP_SLOT_COUNT; s++)
@@ -497,28 +551,10 @@ void op_run(const op_program *prog, const op_run_config *config, op_trace *trace
             trace->text[0] = '\0';
     }
 
-    km_init();
-    km_verifier_set_hook(ip_hook, NULL);
-    if (ip.config->outcome != NULL)
-        *ip.config->outcome = (op_fault_outcome){ .code = -1 };
-    ip_sweep_arm();
-    tr_printf(trace, "trace 1\n");
-    snprintf(ip.label, sizeof ip.label, "init");
-    ip_line_begin("init", "-");
     static const kstf_allocator_config none;
     kstf_configure_allocator(&none); /* the driver's configuration is static: nothing may survive */
     ip_impl_begin(config);
-    PDRIVER_OBJECT driver;
-    NTSTATUS s = km_driver_load(L"\\Driver\\KsTestFilter", kstf_driver_entry, &driver);
-    if (!NT_SUCCESS(s)) {
-        ip_line_status(s);
-        ip_sweep_note(-1);
-        ip_line_commit();
-    } else {
-        ip_sweep_note(-1); /* a refusal the driver load survived */
-        ip.in_line = false;
-        if (ip.config->prologue)
-            ip_prologue();
+    if (ip_setup()) {
         for (size_t i = 0; prog != NULL && i < prog->count; i++) {
             const op_op *op = &prog->ops[i];
             char label[16];
@@ -537,12 +573,21 @@ void op_run(const op_program *prog, const op_run_config *config, op_trace *trace
     if (ip.config->outcome != NULL && ip.config->external_faults)
         ip.config->outcome->attempts = ip.fault_consumed + km_fault_attempts();
     km_verifier_set_hook(NULL, NULL);
+    if (trace != NULL && trace != &scratch)
+        ip_last_hash = tr_fnv1a(trace->text != NULL ? trace->text : "", trace->len);
     ip_requests_free();
     ip_events_free();
     km_fault_disarm();
+    /* A warm run that could not keep its model builds the next one now, as part of this input, so
+     * that every input starts warm and takes the same edges however the previous one ended (AFL++
+     * calibration would otherwise call an input that follows a cold rebuild unstable). */
+    static bool rebuilding;
+    if (ip_warm_wanted(ip.config) && !ip_warm_ready() && !rebuilding) {
+        rebuilding = true;
+        op_run(NULL, config, NULL); /* an empty run: cold setup, the prologue, kept at the end */
+        rebuilding = false;
+    }
 }
-
-static uint64_t ip_last_hash;
 
 uint64_t op_run_bytes(const uint8_t *data, size_t size, const op_run_config *config, op_trace *trace)
 {
@@ -551,7 +596,7 @@ uint64_t op_run_bytes(const uint8_t *data, size_t size, const op_run_config *con
     op_decode(data, size, &prog);
     op_trace *t = trace != NULL ? trace : &scratch;
     op_run(&prog, config, t);
-    return ip_last_hash = tr_fnv1a(t->text != NULL ? t->text : "", t->len);
+    return ip_last_hash;
 }
 
 uint64_t op_last_trace_hash(void) { return ip_last_hash; }

@@ -62,10 +62,16 @@ typedef struct op_run_config {
     uint64_t fault_nth, fault_nth_also;
     /* When non-NULL, filled with the attempt count and where the first refusal happened. */
     op_fault_outcome *outcome;
+    /* Fuzz targets: keep the model, the loaded test filter and the prologue's filter and pin from one
+     * run to the next (docs/operation-language.md, "Warm runs"). Ignored with
+     * external_faults or outcome, and when the environment sets KM_FUZZ_COLD=1. Traces are the same. */
+    bool warm;
 } op_run_config;
 
 /* The whole life of one input: km_init, load the test filter, optional prologue, every operation,
- * close what is still open, km_teardown (leak checks). No state survives into the next call.
+ * close what is still open, km_teardown (leak checks). No state survives into the next call, except
+ * in warm runs (config->warm), where what the prologue opened survives when the run leaves the model
+ * as it found it.
  * A verifier finding aborts the process after the trace written so far has been flushed to stdout. */
 void op_run(const op_program *prog, const op_run_config *config, op_trace *trace);
 void op_trace_free(op_trace *trace);

@@ -135,8 +135,9 @@ static void ip_create_allocator(op_ref parent_ref, const KSALLOCATOR_FRAMING *fr
     HANDLE h = NULL;
     NTSTATUS s;
     bool ok;
-    char what[48];
-    snprintf(what, sizeof what, "%s KsCreateAllocator", ip.label);
+    char what[48] = "";
+    if (ip_model_on()) /* only the model's messages use it, and the fuzz targets' hot path has no model */
+        snprintf(what, sizeof what, "%s KsCreateAllocator", ip.label);
     if (mode == KernelMode) {
         s = KsCreateAllocator(parent, &copy, &h);
         ok = NT_SUCCESS(s);

@@ -85,15 +85,8 @@ typedef struct ip_state {
     op_trace line;
     bool in_line; /* a line has been started (the verifier hook prints it) */
 
-    ip_object objects[IP_MAX_OBJECTS];
-    int object_count;
-    ip_frame frames[IP_MAX_OBJECTS];
-    int frame_count;
-    ip_event events[IP_MAX_OBJECTS];
-    int event_count;
+    int object_count, frame_count, event_count, request_count; /* the used prefix of each table below */
     unsigned event_ordinals;
-    ip_request *requests[IP_MAX_OBJECTS]; /* pending ones only */
-    int request_count;
 
     int hslot[OP_SLOT_COUNT], fslot[OP_SLOT_COUNT], eslot[OP_SLOT_COUNT];
     bool have_closed_handle, have_freed_frame;
@@ -125,6 +118,13 @@ typedef struct ip_state {
     NTSTATUS completion_status;
     bool completion_tolerant; /* a resource failure may keep the pending ALLOC waiting */
     bool in_rundown;
+
+    /* The tables last: a run clears everything above them and nothing in them (their counts say
+     * what is in use, and every entry is written whole when it is added). */
+    ip_object objects[IP_MAX_OBJECTS];
+    ip_frame frames[IP_MAX_OBJECTS];
+    ip_event events[IP_MAX_OBJECTS];
+    ip_request *requests[IP_MAX_OBJECTS]; /* pending ones only */
 } ip_state;
 
 extern ip_state ip;
@@ -230,6 +230,16 @@ void ip_op_event_disable(const op_args_event_disable *a);
 /* Adds `signal=#N` tokens for events signalled during the op (and re-arms them). */
 void ip_events_scan(void);
 void ip_events_free(void);
+/* ---- interp_warm.c: warm runs (op_run_config.warm) --------------------------------------------- */
+bool ip_warm_wanted(const op_run_config *config);
+bool ip_warm_ready(void);        /* a kept model is waiting for the next warm run */
+bool ip_warm_resume(void);       /* starts the run on the kept model (false: none; start cold) */
+void ip_warm_keep(unsigned handle_ordinals); /* after a cold prologue: keep this model */
+void ip_warm_discard(void);      /* tears the kept model down (before a cold run) */
+bool ip_warm_in_use(void);       /* this run resumed or kept a model */
+int ip_warm_objects(void);       /* the kept objects at the front of ip.objects */
+bool ip_warm_quiescent(void);    /* at rundown, the program's objects closed: keep the model? */
+void ip_handle_ordinals_set(unsigned n);
 /* A program closed `handle` and it named one of the interpreter's own event handles (a stale value the
  * handle table reused, as Windows does): forget it and say so. */
 bool ip_event_handle_closed_by_program(HANDLE handle);

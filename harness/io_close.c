@@ -30,6 +30,16 @@ io_file *io_file_alloc_locked(PDEVICE_OBJECT dev, io_file *related)
     return file;
 }
 
+void io_files_census(km_census *census)
+{
+    io_lock();
+    for (io_file *f = io_files; f != NULL; f = f->next) {
+        census->files++;
+        census->file_refs += (uint64_t)f->refs;
+    }
+    io_unlock();
+}
+
 io_file *io_file_find_locked(const void *object)
 {
     for (io_file *f = io_files; f != NULL; f = f->next)

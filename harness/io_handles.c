@@ -92,6 +92,13 @@ bool io_event_known_locked(const void *event)
     return false;
 }
 
+void io_events_forget(void)
+{
+    io_lock();
+    io_event_count = 0; /* the array is kept for the next run */
+    io_unlock();
+}
+
 void io_handles_reset(void)
 {
     free(io_table);

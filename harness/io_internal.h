@@ -124,6 +124,12 @@ void *io_handle_remove_locked(HANDLE handle, io_obj_kind *kind);
 HANDLE io_handle_newest_locked(void);
 bool io_event_known_locked(const void *event);
 void io_handles_reset(void);
+/* Warm runs (km_census_take, km_rerun; io_rundown.c): each part's counts, and forgetting event handles. */
+void io_files_census(km_census *census);
+void io_devices_census(km_census *census);
+void io_events_forget(void);
+void io_census(km_census *census);
+void io_rerun(void);
 
 /* ---- Work queue (io_workitem.c) --------------------------------------------------------------- */
 /* Queues harness work (deferred final closes) on the same FIFO as driver work items. */

@@ -245,6 +245,14 @@ void io_driver_rundown(void)
     }
 }
 
+void io_devices_census(km_census *census)
+{
+    io_lock();
+    for (io_device *d = io_devices; d != NULL; d = d->next)
+        census->devices++;
+    io_unlock();
+}
+
 void io_objects_free_all(void)
 {
     io_lock();
@@ -261,4 +269,4 @@ void io_objects_free_all(void)
 
 /* Registered here rather than in io_rundown.c: every use of the I/O manager starts with
  * km_driver_load, so this object is always linked from the static library and pulls the rest. */
-KM_MODULE(io, 10, io_reset, io_rundown, io_check)
+KM_MODULE(io, 10, io_reset, io_rundown, io_check, io_census, io_rerun)

@@ -27,6 +27,17 @@ void io_rundown(void)
     km_run_work_items();
 }
 
+void io_census(km_census *census)
+{
+    census->handles += km_handle_count();
+    census->irps += km_io_pending_count();
+    io_files_census(census);
+    io_devices_census(census);
+}
+
+/* An event handle's KEVENT belongs to its caller and may be freed once the handle is closed. */
+void io_rerun(void) { io_events_forget(); }
+
 void io_check(void)
 {
     ULONG pending = km_io_pending_count();

@@ -141,4 +141,12 @@ void io_work_reset(void)
 
 static void io_work_rundown(void) { km_run_work_items(); }
 
-KM_MODULE(workitems, 20, io_work_reset, io_work_rundown, NULL)
+static void io_work_census(km_census *census)
+{
+    io_lock();
+    for (io_work *w = io_work_head; w != NULL; w = w->next)
+        census->work_items++;
+    io_unlock();
+}
+
+KM_MODULE(workitems, 20, io_work_reset, io_work_rundown, NULL, io_work_census, NULL)

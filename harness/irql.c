@@ -64,4 +64,4 @@ static void km_irql_reset(void)
     (void)km_thread_current();
 }
 
-KM_MODULE(irql, 50, km_irql_reset, NULL, NULL)
+KM_MODULE(irql, 50, km_irql_reset, NULL, NULL, NULL, km_irql_reset)

@@ -5,6 +5,9 @@
 #include <string.h>
 
 static km_module *km_modules; /* sorted by order */
+static uint64_t km_generation_count;
+
+uint64_t km_generation(void) { return km_generation_count; }
 
 void km_module_register(km_module *module)
 {
@@ -23,12 +26,30 @@ const char *km_basename(const char *path)
 
 void km_init(void)
 {
+    km_generation_count++;
     /* The only environment read in the model: the verifier level a user asked for. */
     const char *level = getenv("KM_VERIFIER_LEVEL");
     km_verifier_set_level(level != NULL && level[0] >= '0' && level[0] <= '9' ? atoi(level) : 3);
     for (km_module *m = km_modules; m != NULL; m = m->next)
         if (m->reset != NULL)
             m->reset();
+}
+
+void km_census_take(km_census *census)
+{
+    memset(census, 0, sizeof *census);
+    for (km_module *m = km_modules; m != NULL; m = m->next)
+        if (m->census != NULL)
+            m->census(census);
+}
+
+bool km_census_equal(const km_census *a, const km_census *b) { return memcmp(a, b, sizeof *a) == 0; }
+
+void km_rerun(void)
+{
+    for (km_module *m = km_modules; m != NULL; m = m->next)
+        if (m->rerun != NULL)
+            m->rerun();
 }
 
 void km_teardown(void)

@@ -13,13 +13,15 @@ typedef struct km_module {
     void (*reset)(void);
     void (*rundown)(void);
     void (*check)(void);
+    void (*census)(km_census *census); /* adds its counts of live resources (km_census_take) */
+    void (*rerun)(void);               /* per-run state back to km_init's values, live objects kept (km_rerun) */
     struct km_module *next;
 } km_module;
 
 void km_module_register(km_module *module);
 
-#define KM_MODULE(name_, order_, reset_, rundown_, check_) \
-    static km_module km_module_##name_ = { #name_, order_, reset_, rundown_, check_, NULL }; \
+#define KM_MODULE(name_, order_, reset_, rundown_, check_, census_, rerun_) \
+    static km_module km_module_##name_ = { #name_, order_, reset_, rundown_, check_, census_, rerun_, NULL }; \
     __attribute__((constructor)) static void km_module_register_##name_(void) \
     { \
         km_module_register(&km_module_##name_); \

@@ -127,4 +127,12 @@ static void ks_reset(void)
 }
 
 /* After the I/O manager (10): headers are driver pool, so leaks are the pool check's to report. */
-KM_MODULE(ks, 12, ks_reset, NULL, NULL)
+static void ks_census(km_census *census)
+{
+    pthread_mutex_lock(&ks_mutex);
+    for (ks_header *h = ks_live; h != NULL; h = h->next)
+        census->ks_headers++;
+    pthread_mutex_unlock(&ks_mutex);
+}
+
+KM_MODULE(ks, 12, ks_reset, NULL, NULL, ks_census, NULL)

@@ -461,4 +461,11 @@ static void km_lookaside_check(void)
     km_lookaside_reset();
 }
 
-KM_MODULE(lookaside, 40, km_lookaside_reset, NULL, km_lookaside_check)
+static void km_lookaside_census(km_census *census)
+{
+    pthread_mutex_lock(&km_lookaside_lock);
+    census->lookasides += km_lookaside_lists.count;
+    pthread_mutex_unlock(&km_lookaside_lock);
+}
+
+KM_MODULE(lookaside, 40, km_lookaside_reset, NULL, km_lookaside_check, km_lookaside_census, NULL)

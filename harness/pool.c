@@ -353,4 +353,12 @@ static void km_pool_reset(void)
     pthread_mutex_unlock(&km_pool_lock);
 }
 
-KM_MODULE(pool, 90, km_pool_reset, NULL, km_pool_check)
+static void km_pool_census(km_census *census)
+{
+    km_pool_stats stats;
+    km_pool_get_stats(&stats);
+    census->pool_blocks += stats.outstanding;
+    census->pool_bytes += stats.outstanding_bytes;
+}
+
+KM_MODULE(pool, 90, km_pool_reset, NULL, km_pool_check, km_pool_census, NULL)

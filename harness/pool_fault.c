@@ -98,4 +98,4 @@ static void km_fault_reset(void)
     pthread_mutex_unlock(&km_fault_lock);
 }
 
-KM_MODULE(fault, 89, km_fault_reset, NULL, NULL)
+KM_MODULE(fault, 89, km_fault_reset, NULL, NULL, NULL, km_fault_reset)

@@ -2,6 +2,8 @@
  * docs/operation-language.md among them), slots and reserved references, the IRQL and mode rules,
  * pending requests and their completion, events, fault plans, the allowed-op mask, the prologue,
  * determinism (twice, and A B A) and op_run_bytes. */
+#include <stdlib.h>
+
 #include "interp_fixture.h"
 
 static op_program prog, other;
@@ -402,4 +404,43 @@ KTEST(interp, op_run_random_programs_twice_identical)
         op_trace_free(&t1);
         op_trace_free(&t2);
     }
+}
+
+/* Warm runs (interp_warm.c): the same trace as a cold run, however the previous run ended. */
+static char *run_text(const op_program *prog, const op_run_config *config)
+{
+    op_trace t = { 0 };
+    op_run(prog, config, &t);
+    return t.text; /* owned by the caller */
+}
+
+KTEST(interp, warm_runs_trace_as_cold_ones_whatever_came_before)
+{
+    static const op_run_config cold = { .prologue = true, .reference_model = true };
+    static const op_run_config warm = { .prologue = true, .reference_model = true, .warm = true };
+    static op_program normal, closes_pin;
+    p_reset(&normal);
+    P_ADD(&normal, CREATE_FRAMING, create_framing, .parent = 1, .options = 2, .frames = 2, .frame_size = 64,
+          .mode = P_CUR, .irql = P_CUR, .out = 2);
+    P_ADD(&normal, METHOD_ALLOC, method_alloc, .target = 2, .out_size = 8,
+          .mode = P_CUR, .irql = P_CUR, .out = 0);
+    p_reset(&closes_pin);
+    P_ADD(&closes_pin, CREATE_FRAMING, create_framing, .parent = 1, .options = 2, .frames = 2, .frame_size = 64,
+          .mode = P_CUR, .irql = P_CUR, .out = 2);
+    P_ADD(&closes_pin, CLOSE, close, .handle = 1);
+    char *expected = run_text(&normal, &cold), *expected_closes = run_text(&closes_pin, &cold);
+    ASSERT_TRUE(expected != NULL && expected_closes != NULL);
+    const op_program *order[] = { &normal, &normal, &closes_pin, &normal, &closes_pin, &closes_pin, &normal };
+    for (size_t i = 0; i < RTL_NUMBER_OF(order); i++) {
+        if (i == 4)
+            km_init(); /* someone else's fresh model: the kept one is stale, not torn down twice */
+        char *got = run_text(order[i], &warm);
+        const char *want = order[i] == &normal ? expected : expected_closes;
+        if (got == NULL || strcmp(got, want) != 0)
+            ktest_fail_at(__FILE__, __LINE__, "run %zu: warm trace differs:\n--- got\n%s--- expected\n%s", i,
+                          got != NULL ? got : "(null)\n", want);
+        free(got);
+    }
+    free(expected);
+    free(expected_closes);
 }

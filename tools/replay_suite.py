@@ -8,6 +8,7 @@ PASS/FAIL line per case and the closing "N passed, N failed" line."""
 from __future__ import annotations
 
 import fnmatch
+import os
 import subprocess
 import sys
 import tempfile
@@ -37,8 +38,9 @@ def report(name: str, ok: bool, why: str = "", output: str = "") -> None:
     sys.stdout.flush()
 
 
-def run(cmd: list[str]) -> subprocess.CompletedProcess:
-    return subprocess.run(cmd, capture_output=True, text=True, errors="replace", timeout=300)
+def run(cmd: list[str], env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(cmd, capture_output=True, text=True, errors="replace", timeout=300,
+                          env={**os.environ, **env} if env else None)
 
 
 def corpus_cases() -> None:
@@ -96,6 +98,23 @@ def cli_cases() -> None:
             report(name, ok, "traces differ", a.stdout + b.stdout + a.stderr + b.stderr)
 
 
+def warm_cold_case(target: str, binary: Path, seeds: list[str]) -> None:
+    name = f"replay_warm_cold.{target}"
+    regressions = ROOT / "corpus" / "regressions" / target
+    inputs = seeds + sorted(str(f) for f in regressions.glob("*.bin"))
+    if not selected(name) or not inputs:
+        return
+    warm, cold = run([str(binary)] + inputs), run([str(binary)] + inputs, {"KM_FUZZ_COLD": "1"})
+    hw, hc = trace_hashes(warm.stdout), trace_hashes(cold.stdout)
+    if not hw and not hc and warm.returncode == cold.returncode == 0:
+        return  # the decoder target runs no program (the isolation case reports the skip)
+    bad = [f"{a[0]}: warm {a[1]}, cold {b[1]}" for a, b in zip(hw, hc) if a != b]
+    ok = warm.returncode == cold.returncode == 0 and len(hw) == len(hc) == len(inputs) and not bad
+    report(name, ok, f"{len(bad)} of {len(inputs)} inputs traced differently warm and cold "
+                     f"(exit {warm.returncode}/{cold.returncode}, {len(hw)}/{len(hc)} Trace lines)",
+           "\n".join(bad) + warm.stderr[-2000:] + cold.stderr[-2000:])
+
+
 def trace_hashes(out: str) -> list[tuple[str, str]]:
     return [tuple(ln[len("Trace: "):].rsplit(": ", 1)) for ln in out.splitlines() if ln.startswith("Trace: ")]
 
@@ -103,14 +122,20 @@ def trace_hashes(out: str) -> list[tuple[str, str]]:
 def isolation_cases() -> None:
     """No state survives from one input into the next: each fuzz target's replay binary runs its seeds
     twice in one process (every seed A is run again after all the others, A..B..A) and once alone; the
-    three trace hashes of A must agree. km_replay's full text traces of A, B, A must agree too."""
+    three trace hashes of A must agree. km_replay's full text traces of A, B, A must agree too.
+    Fuzz targets keep a warm model between inputs (docs/operation-language.md, "Warm runs"): the same
+    process run with KM_FUZZ_COLD=1, every input from km_init, must give every seed and regression
+    input the same trace hash (replay_warm_cold.<target>)."""
     build = ROOT / "build" / "asan-ubsan"
     for target in sorted(p.name for p in (build / "corpus").iterdir() if p.is_dir()) if (build / "corpus").is_dir() else []:
         name = f"replay_isolation.{target}"
         binary = build / f"fuzz_{target}"
-        if not selected(name) or not binary.exists():
+        if not binary.exists():
             continue
         seeds = sorted(str(f) for f in (build / "corpus" / target).iterdir() if f.is_file())
+        warm_cold_case(target, binary, seeds)
+        if not selected(name):
+            continue
         both = run([str(binary)] + seeds + seeds)
         hashes = trace_hashes(both.stdout)
         if both.returncode == 0 and not hashes:  # the decoder target checks the codec, it runs no program

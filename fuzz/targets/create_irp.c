@@ -7,6 +7,7 @@ static const op_run_config config = {
                 FUZZ_OP_BIT(OP_SET_MODE) | FUZZ_OP_BIT(OP_SET_IRQL) | FUZZ_OP_BIT(OP_OPEN_PIN) |
                 FUZZ_OP_BIT(OP_OPEN_FILTER)},
     .prologue = true,
+    .warm = true, /* docs/operation-language.md, "Warm runs" */
 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {

@@ -8,8 +8,8 @@
 #include "fuzz_target.h"
 #include "interp_diff.h"
 
-static const op_run_config config_a = { .prologue = true, .implementation = OP_IMPL_DEFAULT };
-static const op_run_config config_b = { .prologue = true, .implementation = OP_IMPL_FILTER_SPECIFIC };
+static const op_run_config config_a = { .prologue = true, .warm = true, .implementation = OP_IMPL_DEFAULT };
+static const op_run_config config_b = { .prologue = true, .warm = true, .implementation = OP_IMPL_FILTER_SPECIFIC };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     static op_program prog;

@@ -7,6 +7,7 @@ static const op_run_config config = {
     .allowed = {FUZZ_OP_BIT(OP_CREATE_FRAMING) | FUZZ_OP_BIT(OP_CREATE_DEFAULT_EX) | FUZZ_OP_BIT(OP_PROP_STATUS) |
                 FUZZ_OP_BIT(OP_CLOSE) | FUZZ_OP_BIT(OP_FAULT)},
     .prologue = true,
+    .warm = true, /* docs/operation-language.md, "Warm runs" */
 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {

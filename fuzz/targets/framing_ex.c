@@ -4,6 +4,7 @@
 
 static const op_run_config config = {
     .allowed = {FUZZ_OP_BIT(OP_FRAMING_EX)},
+    .warm = true, /* docs/operation-language.md, "Warm runs" */
 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {

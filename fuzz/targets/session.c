@@ -4,6 +4,7 @@
 
 static const op_run_config config = {
     .prologue = true,
+    .warm = true, /* docs/operation-language.md, "Warm runs" */
     .reference_model = true,
 };
 

@@ -21,6 +21,24 @@ void km_init(void);
  * LOOKASIDE_NOT_DELETED and POOL_LEAK findings (with sites and tags). */
 void km_teardown(void);
 
+/* ---- Warm runs ------------------------------------------------------------------------------ */
+/* Fuzz targets keep one model, its loaded driver and the objects their prologue opened from one input
+ * to the next instead of starting afresh (op_run_config.warm). What makes that sound: after each input
+ * the model must hold exactly what it held when those objects were opened, counted by the census;
+ * any difference sends the input down the full teardown path, whose checks report what it left. */
+typedef struct {
+    uint64_t pool_blocks, pool_bytes; /* outstanding pool allocations */
+    uint64_t handles, files, file_refs, devices, irps, work_items, lookasides, ks_headers;
+} km_census;
+void km_census_take(km_census *census);
+/* Counts km_init calls: a kept model is stale once someone else started a fresh one. */
+uint64_t km_generation(void);
+bool km_census_equal(const km_census *a, const km_census *b);
+/* Per-run state back to what km_init leaves, every live object kept: IRQL PASSIVE_LEVEL, previous
+ * mode KernelMode, no fault plan and zeroed fault counters, no remembered event handles. Only for a
+ * model whose census equals one taken with no IRP, work item or event handle outstanding. */
+void km_rerun(void);
+
 /* ---- Caller context ------------------------------------------------------------------------- */
 /* The previous mode Nt* routines use as Irp->RequestorMode on the calling thread (Zw* always use
  * KernelMode). Models a user-mode caller of NtCreateFile / NtDeviceIoControlFile. */
