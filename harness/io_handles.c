@@ -3,6 +3,7 @@
  * OBJ_KERNEL_HANDLE is accepted and ignored. Handle values are multiples of 4 starting at 4 and
  * the lowest free slot is reused, so numbering is deterministic. */
 #include "io_internal.h"
+#include "core_internal.h" /* KM_NO_COVERAGE */
 
 #include <stdlib.h>
 
@@ -11,6 +12,8 @@ typedef struct {
     io_obj_kind kind;
     uint64_t seq; /* insertion order, for newest-first rundown */
 } io_handle_entry;
+
+#define IO_TABLE_INITIAL 16 /* entries of a fresh model's table */
 
 static io_handle_entry *io_table;
 static size_t io_table_cap;
@@ -39,7 +42,7 @@ NTSTATUS io_handle_insert_locked(void *object, io_obj_kind kind, HANDLE *out)
     while (i < io_table_cap && io_table[i].kind != IO_OBJ_NONE)
         i++;
     if (i == io_table_cap) {
-        size_t cap = io_table_cap ? io_table_cap * 2 : 16;
+        size_t cap = io_table_cap ? io_table_cap * 2 : IO_TABLE_INITIAL;
         io_handle_entry *t = realloc(io_table, cap * sizeof *t);
         if (t == NULL)
             abort();
@@ -84,7 +87,9 @@ HANDLE io_handle_newest_locked(void)
     return best == SIZE_MAX ? NULL : (HANDLE)(uintptr_t)((best + 1) * 4);
 }
 
-bool io_event_known_locked(const void *event)
+/* Events are caller memory: a freed KEVENT's address may come back for a new one, so whether an address
+ * is already known depends on the host allocator: no coverage (core_internal.h). */
+KM_NO_COVERAGE bool io_event_known_locked(const void *event)
 {
     for (size_t i = 0; i < io_event_count; i++)
         if (io_events[i] == event)
@@ -92,10 +97,24 @@ bool io_event_known_locked(const void *event)
     return false;
 }
 
-void io_events_forget(void)
+/* Warm runs (km_rerun): forget event handles, and give the table back the capacity a fresh model starts
+ * with when every live handle fits in it, so that where it grows (and how far io_handle_newest_locked
+ * scans) does not depend on how many handles earlier inputs held at once. The trim itself does depend
+ * on them: no coverage (core_internal.h). */
+KM_NO_COVERAGE void io_events_forget(void)
 {
     io_lock();
     io_event_count = 0; /* the array is kept for the next run */
+    bool fits = io_table_cap > IO_TABLE_INITIAL;
+    for (size_t i = IO_TABLE_INITIAL; fits && i < io_table_cap; i++)
+        fits = io_table[i].kind == IO_OBJ_NONE;
+    if (fits) {
+        io_handle_entry *t = realloc(io_table, IO_TABLE_INITIAL * sizeof *t);
+        if (t != NULL) {
+            io_table = t;
+            io_table_cap = IO_TABLE_INITIAL;
+        }
+    }
     io_unlock();
 }
 
@@ -127,11 +146,8 @@ ULONG km_handle_count(void)
     return n;
 }
 
-NTSTATUS km_event_handle_open(PKEVENT event, PHANDLE handle)
+KM_NO_COVERAGE static void io_event_remember_locked(const void *event)
 {
-    if (event == NULL || handle == NULL)
-        return STATUS_INVALID_PARAMETER;
-    io_lock();
     if (!io_event_known_locked(event)) {
         const void **grown = realloc(io_events, (io_event_count + 1) * sizeof *grown);
         if (grown == NULL)
@@ -139,6 +155,14 @@ NTSTATUS km_event_handle_open(PKEVENT event, PHANDLE handle)
         io_events = grown;
         io_events[io_event_count++] = event;
     }
+}
+
+NTSTATUS km_event_handle_open(PKEVENT event, PHANDLE handle)
+{
+    if (event == NULL || handle == NULL)
+        return STATUS_INVALID_PARAMETER;
+    io_lock();
+    io_event_remember_locked(event);
     NTSTATUS status = io_handle_insert_locked(event, IO_OBJ_EVENT, handle);
     io_unlock();
     return status;
