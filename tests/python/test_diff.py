@@ -55,17 +55,8 @@ class ConformanceOnTheFilterSpecificAllocator(unittest.TestCase):
                       "h1=#2\n0002 create_default_ex STATUS_SUCCESS h2=#3\nend STATUS_SUCCESS\n")
 
     def evaluate(self, impl):
-        import os
         from tools.conformance import match
-        old = os.environ.pop("KM_IMPLEMENTATION", None)
-        try:
-            if impl:
-                os.environ["KM_IMPLEMENTATION"] = impl
-            return match.evaluate(self.case, self.trace)
-        finally:
-            os.environ.pop("KM_IMPLEMENTATION", None)
-            if old is not None:
-                os.environ["KM_IMPLEMENTATION"] = old
+        return match.evaluate(self.case, self.trace, implementation=impl or "default")
 
     def test_licensed_only_on_the_filter_specific_allocator(self):
         from tools.conformance import match
@@ -73,3 +64,19 @@ class ConformanceOnTheFilterSpecificAllocator(unittest.TestCase):
         r = self.evaluate("filter-specific")
         self.assertEqual(r.outcome, match.DELIBERATE)
         self.assertIn("deliberate difference D1", r.case.divergence)
+
+    def test_the_implementation_under_test_comes_from_the_environment_or_the_build(self):
+        import os
+        import tempfile
+        from unittest import mock
+        from tools.conformance import match
+        with tempfile.TemporaryDirectory() as tmp, mock.patch.dict(os.environ):
+            os.environ.pop("KM_IMPLEMENTATION", None)
+            replay = Path(tmp) / "km_replay"
+            self.assertEqual(match.implementation_under_test(replay), "default")  # no listing
+            (Path(tmp) / "code-under-test.txt").write_text("driver\n/mine/a.c\n")
+            self.assertEqual(match.implementation_under_test(replay), "filter-specific")  # a driver seam build
+            (Path(tmp) / "code-under-test.txt").write_text("api\n/mine/a.c\n")
+            self.assertEqual(match.implementation_under_test(replay), "default")
+            os.environ["KM_IMPLEMENTATION"] = "filter-specific"
+            self.assertEqual(match.implementation_under_test(replay), "filter-specific")

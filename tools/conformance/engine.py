@@ -21,7 +21,8 @@ def run(recs: list[recording.Recording], km_replay: Path = replayer.KM_REPLAY,
         select=lambda case: True) -> list[match.Result]:
     cases = [c for r in recs for c in r.cases if select(c)]
     traces = replayer.replay([c.program for c in cases], km_replay) if cases else []
-    return [match.evaluate(c, text, why) for c, (text, why) in zip(cases, traces)]
+    impl = match.implementation_under_test(Path(km_replay))
+    return [match.evaluate(c, text, why, impl) for c, (text, why) in zip(cases, traces)]
 
 
 def counts(results: list[match.Result]) -> dict:

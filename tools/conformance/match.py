@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from pathlib import Path
 from dataclasses import dataclass
 
 from . import statuses
@@ -90,11 +91,25 @@ def ended_why(trace: Trace, exit_info: str) -> str:
     return "the operation has no trace line"
 
 
-def implementation_difference(case: Case) -> str | None:
-    """With KM_IMPLEMENTATION=filter-specific (the test filter pin's own allocator, allocator_fs/), a case
-    whose program holds the licensing operation of one of that allocator's recorded deliberate differences
+def implementation_under_test(km_replay: Path) -> str:
+    """The allocator the pin hosts in km_replay's runs: KM_IMPLEMENTATION when set, else the build's own
+    default, 'filter-specific' in a driver seam build (its code-under-test.txt says 'driver': the seam's
+    create handler sits where allocator_fs/ does), 'default' otherwise."""
+    env = os.environ.get("KM_IMPLEMENTATION")
+    if env:
+        return env
+    try:
+        mode = (km_replay.parent / "code-under-test.txt").read_text().split("\n", 1)[0]
+    except OSError:
+        return "default"
+    return "filter-specific" if mode == "driver" else "default"
+
+
+def implementation_difference(case: Case, implementation: str) -> str | None:
+    """On the filter-specific allocator (the test filter pin's own, allocator_fs/ or a driver seam's), a case
+    whose program holds the licensing operation of one of that position's recorded deliberate differences
     (docs/filter-specific-allocator.md; the rules of tools/diff.py) is deliberate when it diverges."""
-    if os.environ.get("KM_IMPLEMENTATION") != "filter-specific":
+    if implementation != "filter-specific":
         return None
     from tools import diff, opcodec
     for op in opcodec.parse(case.program, case.id).ops:
@@ -104,7 +119,7 @@ def implementation_difference(case: Case) -> str | None:
     return None
 
 
-def evaluate(case: Case, trace_text: str, exit_info: str = "exit status 0") -> Result:
+def evaluate(case: Case, trace_text: str, exit_info: str = "exit status 0", implementation: str = "default") -> Result:
     t = parse(trace_text or "")
     why = ended_why(t, exit_info)
     # A verifier finding or a run that did not finish is a divergence whatever the expectations say.
@@ -123,7 +138,7 @@ def evaluate(case: Case, trace_text: str, exit_info: str = "exit status 0") -> R
                     break
     diffs = common + diffs
     matched = matched_by is not None
-    licensed = None if matched or case.todo or case.divergence else implementation_difference(case)
+    licensed = None if matched or case.todo or case.divergence else implementation_difference(case, implementation)
     if licensed is not None:
         case = dataclasses.replace(case, divergence=licensed)
     if case.todo:
