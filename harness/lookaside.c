@@ -327,8 +327,13 @@ static inline __attribute__((always_inline)) km_lookaside *km_lookaside_try_fast
     km_thread_ctx *t = &km_current_thread;
     if (__builtin_expect(t->id == 0 || t->irql > (paged ? APC_LEVEL : DISPATCH_LEVEL) || list == NULL, 0))
         return NULL;
-    km_lookaside *la = km_lookaside_slot(list->Future[0] - 1);
-    if (__builtin_expect(la == NULL || __atomic_exchange_n(&la->busy, 1, __ATOMIC_ACQUIRE) != 0, 0))
+    ULONG slot = list->Future[0] - 1;
+    if (__builtin_expect(slot >= __atomic_load_n(&km_lookaside_nslots, __ATOMIC_ACQUIRE), 0))
+        return NULL;
+    /* A slot below km_lookaside_nslots is in a published chunk (km_lookaside_take_slot). */
+    km_lookaside *la = &__atomic_load_n(&km_lookaside_slots[slot / KM_LOOKASIDE_CHUNK], __ATOMIC_ACQUIRE)
+                           [slot % KM_LOOKASIDE_CHUNK];
+    if (__builtin_expect(__atomic_exchange_n(&la->busy, 1, __ATOMIC_ACQUIRE) != 0, 0))
         return NULL;
     if (__builtin_expect(la->list == list && la->cookie == list->Future[1] && la->paged == paged, 1))
         return la;
