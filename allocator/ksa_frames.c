@@ -81,8 +81,8 @@ static inline __attribute__((always_inline)) NTSTATUS ksa_frame_from_list(ksa_al
     record->frame = frame;
     a->outstanding++;
     InsertTailList(&a->frames, &record->link);
+    *Frame = frame; /* the caller's variable: nothing but the result is needed after the release */
     KeReleaseSpinLock(&a->lock, irql);
-    *Frame = frame;
     return STATUS_SUCCESS;
 }
 
