@@ -88,6 +88,9 @@ NTSTATUS NTAPI KsCreateDefaultAllocatorEx(PIRP Irp, PVOID InitializeContext, PFN
         else
             ExInitializeNPagedLookasideList(&a->lookaside.nonpaged, NULL, NULL, 0, a->block_size, KSA_TAG_FRAME, 0);
         a->lookaside_live = TRUE;
+        a->list_frames = (BOOLEAN)!a->paged;
+        /* The framing is ours alone here (only an external InitializeAllocator may keep its address). */
+        a->list_limit = !a->list_frames ? 0 : a->framing.Frames != 0 ? a->framing.Frames : MAXULONG;
     }
     status = KsAllocateObjectHeader(&a->header, 0, NULL, Irp, &ksa_dispatch_table);
     if (!NT_SUCCESS(status))

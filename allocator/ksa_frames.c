@@ -63,7 +63,27 @@ static VOID ksa_record_release(ksa_allocator *a, ksa_frame_record *record)
  * DISPATCH_LEVEL, so the limit check, the block and its record take one critical section. */
 static BOOLEAN ksa_frames_from_nonpaged_list(const ksa_allocator *a)
 {
-    return (BOOLEAN)(a->external_allocate == NULL && !a->paged);
+    return a->list_frames;
+}
+
+/* A frame from the nonpaged lookaside list, the limit checked; caller holds the lock, which this drops. */
+static inline __attribute__((always_inline)) NTSTATUS ksa_frame_from_list(ksa_allocator *a, KIRQL irql, PVOID *Frame)
+{
+    ksa_frame_record *record = ExAllocateFromNPagedLookasideList(&a->lookaside.nonpaged);
+    if (__builtin_expect(record == NULL, 0)) {
+        KeReleaseSpinLock(&a->lock, irql);
+        *Frame = NULL;
+        return STATUS_INSUFFICIENT_RESOURCES;
+    }
+    /* Over-allocated by the mask, then aligned up: FileAlignment is 2^n-1 (decisions Q6). */
+    ULONG_PTR mask = a->framing.FileAlignment;
+    PVOID frame = (PVOID)(((ULONG_PTR)(record + 1) + mask) & ~mask);
+    record->frame = frame;
+    a->outstanding++;
+    InsertTailList(&a->frames, &record->link);
+    *Frame = frame; /* the caller's variable: nothing but the result is needed after the release */
+    KeReleaseSpinLock(&a->lock, irql);
+    return STATUS_SUCCESS;
 }
 
 /* Paged pool cannot be touched at DISPATCH_LEVEL and an external DefaultAllocate runs at the
@@ -94,14 +114,13 @@ __attribute__((noinline)) static NTSTATUS ksa_frame_allocate_unlocked(ksa_alloca
     return STATUS_SUCCESS;
 }
 
-/* Inline into both entry points (the IOCTL's ksa_frame_allocate and the function table). */
-static inline __attribute__((always_inline)) NTSTATUS ksa_frame_allocate_inline(ksa_allocator *a, PVOID *Frame,
-                                                                                 BOOLEAN *LimitReached)
+/* Every case but a list frame under list_limit: closed, the Frames limit, paged or external
+ * storage. Caller holds the lock; this drops it. */
+__attribute__((noinline)) static NTSTATUS ksa_frame_allocate_locked(ksa_allocator *a, KIRQL irql, PVOID *Frame,
+                                                                    BOOLEAN *LimitReached)
 {
-    KIRQL irql;
     *Frame = NULL;
     *LimitReached = FALSE;
-    KeAcquireSpinLock(&a->lock, &irql);
     if (a->closed || (a->framing.Frames != 0 && a->outstanding >= a->framing.Frames)) {
         *LimitReached = !a->closed;
         KeReleaseSpinLock(&a->lock, irql);
@@ -109,20 +128,20 @@ static inline __attribute__((always_inline)) NTSTATUS ksa_frame_allocate_inline(
     }
     if (!ksa_frames_from_nonpaged_list(a))
         return ksa_frame_allocate_unlocked(a, irql, Frame);
-    ksa_frame_record *record = ExAllocateFromNPagedLookasideList(&a->lookaside.nonpaged);
-    if (record == NULL) {
-        KeReleaseSpinLock(&a->lock, irql);
-        return STATUS_INSUFFICIENT_RESOURCES;
-    }
-    /* Over-allocated by the mask, then aligned up: FileAlignment is 2^n-1 (decisions Q6). */
-    ULONG_PTR mask = a->framing.FileAlignment;
-    PVOID frame = (PVOID)(((ULONG_PTR)(record + 1) + mask) & ~mask);
-    record->frame = frame;
-    a->outstanding++;
-    InsertTailList(&a->frames, &record->link);
-    KeReleaseSpinLock(&a->lock, irql);
-    *Frame = frame;
-    return STATUS_SUCCESS;
+    return ksa_frame_from_list(a, irql, Frame);
+}
+
+/* Inline into both entry points (the IOCTL's ksa_frame_allocate and the function table). Below
+ * list_limit the allocator is open, under its Frames limit and takes frames from the nonpaged list. */
+static inline __attribute__((always_inline)) NTSTATUS ksa_frame_allocate_inline(ksa_allocator *a, PVOID *Frame,
+                                                                                 BOOLEAN *LimitReached)
+{
+    KIRQL irql;
+    KeAcquireSpinLock(&a->lock, &irql);
+    if (__builtin_expect(a->outstanding >= a->list_limit, 0))
+        return ksa_frame_allocate_locked(a, irql, Frame, LimitReached);
+    *LimitReached = FALSE;
+    return ksa_frame_from_list(a, irql, Frame);
 }
 
 NTSTATUS ksa_frame_allocate(ksa_allocator *a, PVOID *Frame, BOOLEAN *LimitReached)
@@ -175,6 +194,15 @@ static VOID ksa_frame_returned_act(ksa_allocator *a, BOOLEAN queue, BOOLEAN serv
         ksa_service_pending(a);
 }
 
+/* ksa_frame_returned_locked and ksa_frame_returned_act around dropping the lock (taken at `irql`). */
+__attribute__((noinline)) static VOID ksa_frame_returned_unlock(ksa_allocator *a, KIRQL irql)
+{
+    BOOLEAN queue, service;
+    ksa_frame_returned_locked(a, irql, &queue, &service);
+    KeReleaseSpinLock(&a->lock, irql);
+    ksa_frame_returned_act(a, queue, service);
+}
+
 /* The outstanding record of Frame, or NULL when this allocator has not handed it out. Caller holds
  * the lock. Scans from both ends at once, newest first: clients return frames either LIFO (a
  * scratch frame) or FIFO (a ring of frames in flight), and both are found in the first step. */
@@ -221,7 +249,6 @@ __attribute__((noinline)) static VOID ksa_frame_free_unlocked(ksa_allocator *a, 
 static inline __attribute__((always_inline)) BOOLEAN ksa_frame_free_inline(ksa_allocator *a, PVOID Frame)
 {
     KIRQL irql;
-    BOOLEAN queue, service;
     KeAcquireSpinLock(&a->lock, &irql);
     ksa_frame_record *found = ksa_find_outstanding(a, Frame);
     if (found == NULL) {
@@ -237,10 +264,11 @@ static inline __attribute__((always_inline)) BOOLEAN ksa_frame_free_inline(ksa_a
     /* The steps of ksa_frame_free_unlocked in one critical section: the block goes back to the
      * list before FREEFRAME is signalled and pending ALLOCs are looked at. */
     ExFreeToNPagedLookasideList(&a->lookaside.nonpaged, found);
-    ksa_frame_returned_locked(a, irql, &queue, &service);
-    KeReleaseSpinLock(&a->lock, irql);
-    if (queue || service)
-        ksa_frame_returned_act(a, queue, service);
+    if (__builtin_expect(IsListEmpty(&a->events) && IsListEmpty(&a->pending), 1)) {
+        KeReleaseSpinLock(&a->lock, irql); /* no FREEFRAME to signal, no ALLOC waiting */
+        return TRUE;
+    }
+    ksa_frame_returned_unlock(a, irql);
     return TRUE;
 }
 
@@ -356,6 +384,7 @@ VOID ksa_frames_rundown(ksa_allocator *a)
     KIRQL irql;
     KeAcquireSpinLock(&a->lock, &irql);
     a->closed = TRUE;
+    a->list_limit = 0;
     KeReleaseSpinLock(&a->lock, irql);
     /* The I/O manager cancels pending IRPs before IRP_MJ_CLOSE; anything left is completed here. */
     for (PIRP irp; (irp = ksa_dequeue_pending(a)) != NULL;)

@@ -51,9 +51,12 @@ typedef struct ksa_allocator {
     LIST_ENTRY spares;                 /* frames freed while ALLOCs waited, kept for them (paged/external) */
     LIST_ENTRY events;                 /* FREEFRAME KSEVENT_ENTRYs */
     BOOLEAN paged;                     /* PoolType is PagedPool: no function table (Q17) */
+    BOOLEAN list_frames;               /* frames from the nonpaged lookaside list (not paged, not external) */
     BOOLEAN closed;
     BOOLEAN work_queued;
     LONG refs;                         /* the file object + a queued work item */
+    ULONG list_limit;                  /* list_frames and not closed: Frames, or MAXULONG for no limit; else 0.
+                                        * outstanding < list_limit: AllocateFrame takes the one-section path */
     SIZE_T block_size;                 /* lookaside entry size: record + alignment slack + frame */
     union {
         NPAGED_LOOKASIDE_LIST nonpaged;

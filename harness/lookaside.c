@@ -5,7 +5,10 @@
  * LOOKASIDE_NOT_INITIALIZED). Each list has its own lock and its own set of the entries it owns
  * (outstanding or cached); an entry is outstanding when owned and not in the cache, so
  * LOOKASIDE_WRONG_LIST costs one probe and no global lock; only a failing free searches the other
- * lists, to say whose entry it was.
+ * lists, to say whose entry it was. The entry handed out last is remembered (`hot`) while it stays
+ * outstanding, so freeing it, the usual order of scratch buffers, needs neither that probe nor the
+ * cache scan: the same check, answered exactly by an equality that does not depend on where the
+ * host put the entry (so fuzzers see stable edges).
  * Freed entries are cached up to a fixed depth of 16 and reused LIFO: Windows tunes the depth
  * between 4 and 256 at run time, which would make reuse depend on timing; a fixed depth keeps
  * runs deterministic while still exercising reuse of discarded frames (facts file §5.3). Cached
@@ -55,6 +58,7 @@ typedef struct {
     PFREE_FUNCTION free;           /* NULL: ExFreePool */
     char site[24];                 /* "lookaside 'Tag'": fault plans can target the list's pool */
     unsigned cached;
+    PVOID hot;                     /* NULL, or an outstanding entry: the one handed out last */
     PVOID cache[KM_LOOKASIDE_DEPTH];
     km_ptrmap entries;             /* every entry the list owns, outstanding or in cache[] */
 } km_lookaside;
@@ -221,6 +225,7 @@ static void km_lookaside_init(PGENERAL_LOOKASIDE list, bool paged, PALLOCATE_FUN
         la->free = Free;
         memcpy(la->site, site, sizeof site);
         la->cached = 0;
+        la->hot = NULL;
         km_lookaside_unlock_list(la);
         km_ptrmap_put(&km_lookaside_lists, list, la);
     }
@@ -237,6 +242,8 @@ static void km_lookaside_init(PGENERAL_LOOKASIDE list, bool paged, PALLOCATE_FUN
  * the list's lock. */
 static inline bool km_lookaside_outstanding(const km_lookaside *la, PVOID entry)
 {
+    if (la->hot == entry && entry != NULL)
+        return true;
     if (km_ptrmap_find(&la->entries, entry) == NULL)
         return false;
     for (unsigned i = 0; i < la->cached; i++)
@@ -277,26 +284,72 @@ __attribute__((noinline)) static PVOID km_lookaside_allocate_miss(km_lookaside *
     PVOID entry = allocate != NULL ? allocate(type, size, tag) : KmAllocatePoolAt(type, size, tag, FALSE, site, 0);
     if (entry != NULL) {
         km_lookaside_lock_list(la);
-        if (la->list == list && la->cookie == cookie) /* else deleted meanwhile: the entry is plain pool */
+        if (la->list == list && la->cookie == cookie) { /* else deleted meanwhile: the entry is plain pool */
             km_ptrmap_put(&la->entries, entry, KM_ENTRY_OWNED);
+            la->hot = entry;
+        }
         km_lookaside_unlock_list(la);
     }
     return entry;
 }
 
-static inline __attribute__((always_inline)) PVOID km_lookaside_allocate(PGENERAL_LOOKASIDE list, bool paged, const char *routine)
+/* A cache hit, the list locked and known to be `list` of this kind: the entry leaves the cache. */
+static inline __attribute__((always_inline)) PVOID km_lookaside_pop(km_lookaside *la, PGENERAL_LOOKASIDE list)
 {
-    km_lookaside_irql(paged, routine);
-    km_lookaside *la = km_lookaside_find(list, paged, routine);
     list->TotalAllocates++;
-    if (__builtin_expect(la->cached == 0, 0))
-        return km_lookaside_allocate_miss(la, list);
     PVOID entry = la->cache[--la->cached];
+    la->hot = entry;
     ULONG size = la->size;
     km_lookaside_unlock_list(la);
     KM_UNPOISON(entry, size);
     KM_MARK_UNINITIALISED(entry, size);
     return entry;
+}
+
+/* Every check in order, then the hit or the miss; also every case the fast path leaves to it. */
+__attribute__((noinline)) static PVOID km_lookaside_allocate_checked(PGENERAL_LOOKASIDE list, bool paged,
+                                                                     const char *routine)
+{
+    km_lookaside_irql(paged, routine);
+    km_lookaside *la = km_lookaside_find(list, paged, routine);
+    if (__builtin_expect(la->cached == 0, 0)) {
+        list->TotalAllocates++;
+        return km_lookaside_allocate_miss(la, list);
+    }
+    return km_lookaside_pop(la, list);
+}
+
+/* The list's state when every check of the checked path is known to pass (a known thread at a
+ * permitted IRQL, an initialised list of this kind), locked without waiting; else NULL, holding
+ * nothing and having changed nothing, and the caller takes the checked path. */
+static inline __attribute__((always_inline)) km_lookaside *km_lookaside_try_fast(PGENERAL_LOOKASIDE list, bool paged)
+{
+    km_thread_ctx *t = &km_current_thread;
+    if (__builtin_expect(t->id == 0 || t->irql > (paged ? APC_LEVEL : DISPATCH_LEVEL) || list == NULL, 0))
+        return NULL;
+    ULONG slot = list->Future[0] - 1;
+    if (__builtin_expect(slot >= __atomic_load_n(&km_lookaside_nslots, __ATOMIC_ACQUIRE), 0))
+        return NULL;
+    /* A slot below km_lookaside_nslots is in a published chunk (km_lookaside_take_slot). */
+    km_lookaside *la = &__atomic_load_n(&km_lookaside_slots[slot / KM_LOOKASIDE_CHUNK], __ATOMIC_ACQUIRE)
+                           [slot % KM_LOOKASIDE_CHUNK];
+    if (__builtin_expect(__atomic_exchange_n(&la->busy, 1, __ATOMIC_ACQUIRE) != 0, 0))
+        return NULL;
+    if (__builtin_expect(la->list == list && la->cookie == list->Future[1] && la->paged == paged, 1))
+        return la;
+    km_lookaside_unlock_list(la);
+    return NULL;
+}
+
+static inline __attribute__((always_inline)) PVOID km_lookaside_allocate(PGENERAL_LOOKASIDE list, bool paged, const char *routine)
+{
+    km_lookaside *la = km_lookaside_try_fast(list, paged);
+    if (__builtin_expect(la != NULL, 1)) {
+        if (__builtin_expect(la->cached != 0, 1))
+            return km_lookaside_pop(la, list);
+        km_lookaside_unlock_list(la);
+    }
+    return km_lookaside_allocate_checked(list, paged, routine);
 }
 
 static void km_lookaside_release(PFREE_FUNCTION free_fn, PVOID entry)
@@ -327,21 +380,50 @@ __attribute__((noinline)) static void km_lookaside_free_miss(km_lookaside *la, P
     km_lookaside_release(free_fn, entry);
 }
 
-static inline __attribute__((always_inline)) void km_lookaside_free(PGENERAL_LOOKASIDE list, PVOID entry, bool paged, const char *routine)
+/* An outstanding entry of `list` (locked) goes back into the cache, which has room. */
+static inline __attribute__((always_inline)) void km_lookaside_push(km_lookaside *la, PGENERAL_LOOKASIDE list,
+                                                                    PVOID entry)
+{
+    list->TotalFrees++;
+    if (la->hot == entry)
+        la->hot = NULL;
+    la->cache[la->cached++] = entry;
+    KM_POISON(entry, la->size);
+    km_lookaside_unlock_list(la);
+}
+
+/* Every check in order, then the cache or the release; also every case the fast path leaves to it. */
+__attribute__((noinline)) static void km_lookaside_free_checked(PGENERAL_LOOKASIDE list, PVOID entry, bool paged,
+                                                                const char *routine)
 {
     KM_VERIFY(API_INVALID_PARAMETER, entry != NULL, "%s of NULL", routine);
     km_lookaside_irql(paged, routine);
     km_lookaside *la = km_lookaside_find(list, paged, routine);
     if (__builtin_expect(!km_lookaside_outstanding(la, entry), 0))
         km_lookaside_wrong_list(la, entry, routine);
-    list->TotalFrees++;
     if (__builtin_expect(la->cached == KM_LOOKASIDE_DEPTH, 0)) {
+        list->TotalFrees++;
+        if (la->hot == entry)
+            la->hot = NULL;
         km_lookaside_free_miss(la, list, entry);
         return;
     }
-    la->cache[la->cached++] = entry;
-    KM_POISON(entry, la->size);
-    km_lookaside_unlock_list(la);
+    km_lookaside_push(la, list, entry);
+}
+
+/* The fast path frees the entry handed out last (so outstanding: no probe, no cache scan) into a
+ * cache with room; anything else, including every finding, is the checked path's. */
+static inline __attribute__((always_inline)) void km_lookaside_free(PGENERAL_LOOKASIDE list, PVOID entry, bool paged, const char *routine)
+{
+    km_lookaside *la = entry != NULL ? km_lookaside_try_fast(list, paged) : NULL;
+    if (__builtin_expect(la != NULL, 1)) {
+        if (__builtin_expect(la->hot == entry && la->cached != KM_LOOKASIDE_DEPTH, 1)) {
+            km_lookaside_push(la, list, entry);
+            return;
+        }
+        km_lookaside_unlock_list(la);
+    }
+    km_lookaside_free_checked(list, entry, paged, routine);
 }
 
 /* Outstanding entries of a deleted list lose their ownership record (they stay plain pool); its
@@ -357,6 +439,7 @@ static void km_lookaside_delete(PGENERAL_LOOKASIDE list, bool paged, const char 
     PFREE_FUNCTION free_fn = la->free;
     memcpy(cache, la->cache, sizeof cache);
     la->cached = 0;
+    la->hot = NULL;
     la->list = NULL;
     la->cookie = 0;
     km_ptrmap_clear(&la->entries);
@@ -432,6 +515,7 @@ KM_NO_COVERAGE static void km_lookaside_reset(void)
         for (unsigned i = 0; i < la->cached; i++)
             KM_UNPOISON(la->cache[i], la->size);
         la->cached = 0;
+        la->hot = NULL;
         la->list = NULL;
         la->cookie = 0;
         km_ptrmap_clear(&la->entries);

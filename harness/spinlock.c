@@ -111,8 +111,10 @@ VOID KeReleaseSpinLock(PKSPIN_LOCK SpinLock, KIRQL NewIrql)
 {
     km_thread_ctx *t = &km_current_thread;
     ULONG_PTR me = t->id;
-    if (__builtin_expect(me != 0 && SpinLock != NULL && t->irql == DISPATCH_LEVEL && NewIrql <= DISPATCH_LEVEL &&
-                             me <= km_thread_id_max() && __atomic_load_n(SpinLock, __ATOMIC_RELAXED) == me, 1)) {
+    /* me - 1 < max: a known thread (not 0) numbered since km_init (not above max), in one compare. */
+    if (__builtin_expect(SpinLock != NULL && t->irql == DISPATCH_LEVEL && NewIrql <= DISPATCH_LEVEL &&
+                             (unsigned)(me - 1) < km_thread_id_max() &&
+                             __atomic_load_n(SpinLock, __ATOMIC_RELAXED) == me, 1)) {
         __atomic_store_n(SpinLock, 0, __ATOMIC_RELEASE);
         t->irql = NewIrql;
         return;

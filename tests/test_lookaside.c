@@ -43,6 +43,33 @@ KTEST(lookaside, ExFreeToNPagedLookasideList_entries_are_reused_lifo)
     ExDeleteNPagedLookasideList(&la);
 }
 
+/* Entries come back in any order: the one handed out last and the others alike. */
+KTEST(lookaside, ExFreeToNPagedLookasideList_any_order)
+{
+    NPAGED_LOOKASIDE_LIST la;
+    ExInitializeNPagedLookasideList(&la, NULL, NULL, 0, 16, TAG_LA, 0);
+    PVOID a = ExAllocateFromNPagedLookasideList(&la);
+    PVOID b = ExAllocateFromNPagedLookasideList(&la);
+    PVOID c = ExAllocateFromNPagedLookasideList(&la);
+    ExFreeToNPagedLookasideList(&la, b);
+    ExFreeToNPagedLookasideList(&la, c);
+    ExFreeToNPagedLookasideList(&la, a);
+    EXPECT_TRUE(ExAllocateFromNPagedLookasideList(&la) == a);
+    ExFreeToNPagedLookasideList(&la, a);
+    EXPECT_TRUE(ExAllocateFromNPagedLookasideList(&la) == a);
+    EXPECT_TRUE(ExAllocateFromNPagedLookasideList(&la) == c);
+    EXPECT_TRUE(ExAllocateFromNPagedLookasideList(&la) == b);
+    ExFreeToNPagedLookasideList(&la, c);
+    ExFreeToNPagedLookasideList(&la, a);
+    ExFreeToNPagedLookasideList(&la, b);
+    EXPECT_EQ(la.L.TotalAllocates, 7);
+    EXPECT_EQ(la.L.AllocateMisses, 3);
+    EXPECT_EQ(la.L.TotalFrees, 7);
+    EXPECT_EQ(la.L.FreeMisses, 0);
+    ExDeleteNPagedLookasideList(&la);
+    EXPECT_EQ(km_pool_outstanding_for_tag(TAG_LA), 0);
+}
+
 KTEST(lookaside, ExFreeToNPagedLookasideList_beyond_depth_frees_to_pool)
 {
     NPAGED_LOOKASIDE_LIST la;

@@ -240,6 +240,17 @@ KTEST_NEGATIVE(lookaside_negative, ExFreeToNPagedLookasideList_other_list, LOOKA
     ExFreeToNPagedLookasideList(&b, ExAllocateFromNPagedLookasideList(&a));
 }
 
+/* The entry handed out last is freed without the entry-map probe: that must not also let it be
+ * freed a second time (it sits in the cache now, so it is not outstanding). */
+KTEST_NEGATIVE(lookaside_negative, ExFreeToNPagedLookasideList_twice, LOOKASIDE_WRONG_LIST)
+{
+    static NPAGED_LOOKASIDE_LIST a;
+    ExInitializeNPagedLookasideList(&a, NULL, NULL, 0, 8, TAG_TEST, 0);
+    PVOID e = ExAllocateFromNPagedLookasideList(&a);
+    ExFreeToNPagedLookasideList(&a, e);
+    ExFreeToNPagedLookasideList(&a, e);
+}
+
 KTEST_NEGATIVE(lookaside_negative, ExFreeToNPagedLookasideList_pool_block, LOOKASIDE_WRONG_LIST)
 {
     static NPAGED_LOOKASIDE_LIST a;
