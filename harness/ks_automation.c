@@ -1,8 +1,10 @@
-/* ks_automation.c: helpers shared by the KS property, method and event handlers (request copy,
+/* ks_automation.c: helpers shared by the KS property, method and event handlers (request copy, set lookup,
  * size answers, event-list locks). */
 #include "ks_automation_internal.h"
 
-PKSIDENTIFIER km_ks_copy_request(PIRP Irp, ULONG InputBufferLength)
+/* Copies the whole input buffer (InputBufferLength >= sizeof(KSIDENTIFIER) checked by the caller)
+ * into NonPagedPool, so the request is read from caller memory exactly once. NULL on failure. */
+static PKSIDENTIFIER km_ks_copy_request(PIRP Irp, ULONG InputBufferLength)
 {
     PIO_STACK_LOCATION stack = IoGetCurrentIrpStackLocation(Irp);
     const void *source = stack->Parameters.DeviceIoControl.Type3InputBuffer;
@@ -34,9 +36,30 @@ NTSTATUS km_ks_begin(PIRP Irp, PKSIDENTIFIER *Request, ULONG *InputBufferLength,
     return *Request != NULL ? STATUS_SUCCESS : STATUS_INSUFFICIENT_RESOURCES;
 }
 
-VOID km_ks_free_request(PKSIDENTIFIER Request)
+static VOID km_ks_free_request(PKSIDENTIFIER Request)
 {
     ExFreePoolWithTag(Request, KM_TAG_KS_REQUEST);
+}
+
+C_ASSERT(FIELD_OFFSET(KSPROPERTY_SET, Set) == 0 && FIELD_OFFSET(KSMETHOD_SET, Set) == 0 &&
+         FIELD_OFFSET(KSEVENT_SET, Set) == 0);
+
+ULONG km_ks_find_set(const void *Sets, ULONG Count, size_t Stride, const GUID *Set)
+{
+    for (ULONG i = 0; i < Count; i++) {
+        const GUID *const *guid = (const GUID *const *)((const char *)Sets + i * Stride);
+        if (IsEqualGUID(*guid, Set))
+            return i;
+    }
+    return Count;
+}
+
+NTSTATUS km_ks_end(PIRP Irp, PKSIDENTIFIER Request, NTSTATUS Status)
+{
+    km_ks_free_request(Request);
+    if (NT_ERROR(Status))
+        Irp->IoStatus.Information = 0;
+    return Status;
 }
 
 NTSTATUS km_ks_size_gate(PIRP Irp, ULONG OutputBufferLength, ULONG Needed)

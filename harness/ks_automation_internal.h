@@ -12,13 +12,14 @@
 #define KM_KSEVENT_ENTRY_DELETED 0x00000001
 #define KM_KSEVENT_ENTRY_ONESHOT 0x00000002
 
-/* Copies the whole input buffer (InputBufferLength >= sizeof(KSIDENTIFIER) checked by the caller)
- * into NonPagedPool, so the request is read from caller memory exactly once. NULL on failure. */
 /* The common start of KsPropertyHandler/KsMethodHandler/KsEnableEvent: zeroes Information, checks
- * the input length and both buffers, copies the request out (free it with km_ks_free_request). */
+ * the input length and both buffers, copies the request out (free it with km_ks_end). */
 NTSTATUS km_ks_begin(PIRP Irp, PKSIDENTIFIER *Request, ULONG *InputBufferLength, ULONG *OutputBufferLength);
-PKSIDENTIFIER km_ks_copy_request(PIRP Irp, ULONG InputBufferLength);
-VOID km_ks_free_request(PKSIDENTIFIER Request);
+/* The first of Count sets (KSPROPERTY_SET, KSMETHOD_SET or KSEVENT_SET: each starts with its
+ * `const GUID *Set`; Stride is the element size) whose GUID is Set: its index, Count when none. */
+ULONG km_ks_find_set(const void *Sets, ULONG Count, size_t Stride, const GUID *Set);
+/* The common end: frees the request copy; an error leaves Information 0. Returns Status. */
+NTSTATUS km_ks_end(PIRP Irp, PKSIDENTIFIER Request, NTSTATUS Status);
 
 /* Answers a request for a ULONG-or-description style support query (decisions Q14):
  * output 0 -> BUFFER_OVERFLOW with Information = full; < small -> BUFFER_TOO_SMALL. */

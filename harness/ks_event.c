@@ -97,24 +97,18 @@ NTSTATUS NTAPI KsEnableEvent(PIRP Irp, ULONG EventSetsCount, const KSEVENT_SET *
     NTSTATUS status = km_ks_begin(Irp, &request, &in_len, &out_len);
     if (status != STATUS_SUCCESS)
         return status;
-    status = STATUS_PROPSET_NOT_FOUND;
-    for (ULONG i = 0; i < EventSetsCount; i++) {
-        if (!IsEqualGUID(EventSet[i].Set, &request->Set))
-            continue;
-        const KSEVENT_ITEM *item = km_find_event(&EventSet[i], request->Id);
-        if (item == NULL) {
-            status = STATUS_NOT_FOUND;
-            break;
-        }
+    ULONG i = km_ks_find_set(EventSet, EventSetsCount, sizeof *EventSet, &request->Set);
+    const KSEVENT_ITEM *item = i < EventSetsCount ? km_find_event(&EventSet[i], request->Id) : NULL;
+    if (i == EventSetsCount)
+        status = STATUS_PROPSET_NOT_FOUND;
+    else if (item == NULL)
+        status = STATUS_NOT_FOUND;
+    else {
         KSEVENT_SET_IRP_STORAGE(Irp) = &EventSet[i];
         KSEVENT_ITEM_IRP_STORAGE(Irp) = item;
         status = km_event_enable(Irp, request, &EventSet[i], item, out_len, EventsList, EventsFlags, EventsLock);
-        break;
     }
-    km_ks_free_request(request);
-    if (NT_ERROR(status))
-        Irp->IoStatus.Information = 0;
-    return status;
+    return km_ks_end(Irp, request, status);
 }
 
 /* Removes the entries matching (FileObject, EventData or any when NULL) onto `out`, under the lock. */

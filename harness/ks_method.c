@@ -56,22 +56,16 @@ NTSTATUS NTAPI KsMethodHandler(PIRP Irp, ULONG MethodSetsCount, const KSMETHOD_S
     NTSTATUS status = km_ks_begin(Irp, &request, &in_len, &out_len);
     if (status != STATUS_SUCCESS)
         return status;
-    status = STATUS_PROPSET_NOT_FOUND;
-    for (ULONG i = 0; i < MethodSetsCount; i++) {
-        if (!IsEqualGUID(MethodSet[i].Set, &request->Set))
-            continue;
-        const KSMETHOD_ITEM *item = km_find_method(&MethodSet[i], request->Id);
-        if (item == NULL) {
-            status = STATUS_NOT_FOUND;
-            break;
-        }
+    ULONG i = km_ks_find_set(MethodSet, MethodSetsCount, sizeof *MethodSet, &request->Set);
+    const KSMETHOD_ITEM *item = i < MethodSetsCount ? km_find_method(&MethodSet[i], request->Id) : NULL;
+    if (i == MethodSetsCount)
+        status = STATUS_PROPSET_NOT_FOUND;
+    else if (item == NULL)
+        status = STATUS_NOT_FOUND;
+    else {
         KSMETHOD_SET_IRP_STORAGE(Irp) = &MethodSet[i];
         KSMETHOD_ITEM_IRP_STORAGE(Irp) = item;
         status = km_method_dispatch(Irp, request, item, in_len, out_len);
-        break;
     }
-    km_ks_free_request(request);
-    if (NT_ERROR(status))
-        Irp->IoStatus.Information = 0;
-    return status;
+    return km_ks_end(Irp, request, status);
 }

@@ -83,22 +83,16 @@ NTSTATUS NTAPI KsPropertyHandler(PIRP Irp, ULONG PropertySetsCount, const KSPROP
     NTSTATUS status = km_ks_begin(Irp, &request, &in_len, &out_len);
     if (status != STATUS_SUCCESS)
         return status;
-    status = STATUS_PROPSET_NOT_FOUND;
-    for (ULONG i = 0; i < PropertySetsCount; i++) {
-        if (!IsEqualGUID(PropertySet[i].Set, &request->Set))
-            continue;
-        const KSPROPERTY_ITEM *item = km_find_property(&PropertySet[i], request->Id);
-        if (item == NULL) {
-            status = STATUS_NOT_FOUND;
-            break;
-        }
+    ULONG i = km_ks_find_set(PropertySet, PropertySetsCount, sizeof *PropertySet, &request->Set);
+    const KSPROPERTY_ITEM *item = i < PropertySetsCount ? km_find_property(&PropertySet[i], request->Id) : NULL;
+    if (i == PropertySetsCount)
+        status = STATUS_PROPSET_NOT_FOUND;
+    else if (item == NULL)
+        status = STATUS_NOT_FOUND;
+    else {
         KSPROPERTY_SET_IRP_STORAGE(Irp) = &PropertySet[i];
         KSPROPERTY_ITEM_IRP_STORAGE(Irp) = item;
         status = km_property_dispatch(Irp, request, item, in_len, out_len);
-        break;
     }
-    km_ks_free_request(request);
-    if (NT_ERROR(status))
-        Irp->IoStatus.Information = 0;
-    return status;
+    return km_ks_end(Irp, request, status);
 }
