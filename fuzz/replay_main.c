@@ -106,43 +106,6 @@ static bool rp_collect(const char *path, rp_list *out, bool top)
  * inputs are refused before they are read (tools/opcodec.py MAX_INPUT says the same). */
 #define RP_MAX_INPUT ((long long)64 << 20)
 
-static uint8_t *rp_read(const char *path, size_t *size)
-{
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) {
-        fprintf(stderr, "km_replay: %s: %s\n", path, strerror(errno));
-        return NULL;
-    }
-    struct stat st;
-    if (fstat(fileno(f), &st) == 0 && (long long)st.st_size > RP_MAX_INPUT) {
-        fprintf(stderr, "km_replay: %s: too large (%lld bytes; programs are at most %lld MiB)\n", path,
-                (long long)st.st_size, RP_MAX_INPUT >> 20);
-        fclose(f);
-        return NULL;
-    }
-    size_t cap = 4096, len = 0;
-    uint8_t *data = malloc(cap);
-    for (size_t n; data != NULL && (n = fread(data + len, 1, cap - len, f)) > 0;) {
-        len += n;
-        if (len == cap) {
-            uint8_t *bigger = realloc(data, cap * 2);
-            if (bigger == NULL)
-                free(data);
-            data = bigger;
-            cap *= 2;
-        }
-    }
-    bool failed = ferror(f) != 0;
-    fclose(f);
-    if (data == NULL || failed) {
-        fprintf(stderr, "km_replay: %s: %s\n", path, data == NULL ? "out of memory" : "read error");
-        free(data);
-        return NULL;
-    }
-    *size = len;
-    return data;
-}
-
 static int rp_usage(const char *why)
 {
     if (why != NULL)
@@ -220,7 +183,7 @@ int main(int argc, char **argv)
     int status = 0;
     for (size_t i = 0; i < files.count; i++) {
         size_t size = 0;
-        uint8_t *data = rp_read(files.paths[i], &size);
+        uint8_t *data = op_read_file("km_replay", files.paths[i], RP_MAX_INPUT, &size);
         if (data == NULL) {
             status = 2;
             continue;
