@@ -281,6 +281,24 @@ void ip_fault_resume(void)
     km_fault_arm(&p);
 }
 
+/* The interpreter's own GET of a KSPROPSETID_StreamAllocator property (kernel mode, untraced): the
+ * program's fault plan is suspended, so it is not spent on it. `out` is zeroed first. */
+NTSTATUS ip_get_property(HANDLE handle, ULONG id, void *out, ULONG size, ULONG_PTR *information)
+{
+    KSPROPERTY p;
+    memset(&p, 0, sizeof p);
+    p.Set = KSPROPSETID_StreamAllocator;
+    p.Id = id;
+    p.Flags = KSPROPERTY_TYPE_GET;
+    memset(out, 0, size);
+    IO_STATUS_BLOCK iosb = { { STATUS_PENDING }, 0 };
+    ip_fault_suspend();
+    NTSTATUS s = ZwDeviceIoControlFile(handle, NULL, NULL, NULL, &iosb, IOCTL_KS_PROPERTY, &p, sizeof p, out, size);
+    ip_fault_resume();
+    *information = iosb.Information;
+    return s;
+}
+
 /* ---- The reference model's per-op checks ----------------------------------------------------------- */
 bool ip_model_on(void) { return ip.config->reference_model; }
 
@@ -301,23 +319,13 @@ void ip_model_after_op(void)
         ip_object *o = &ip.objects[i];
         if (!o->open || o->kind != IP_ALLOCATOR)
             continue;
-        KSPROPERTY p;
-        memset(&p, 0, sizeof p);
-        p.Set = KSPROPSETID_StreamAllocator;
-        p.Id = KSPROPERTY_STREAMALLOCATOR_STATUS;
-        p.Flags = KSPROPERTY_TYPE_GET;
         KSSTREAMALLOCATOR_STATUS st;
-        memset(&st, 0, sizeof st);
-        IO_STATUS_BLOCK iosb = { { STATUS_PENDING }, 0 };
-        ip_fault_suspend();
-        NTSTATUS s = ZwDeviceIoControlFile(o->handle, NULL, NULL, NULL, &iosb, IOCTL_KS_PROPERTY, &p, sizeof p, &st,
-                                           sizeof st);
-        ip_fault_resume();
+        ULONG_PTR info;
+        NTSTATUS s = ip_get_property(o->handle, KSPROPERTY_STREAMALLOCATOR_STATUS, &st, sizeof st, &info);
         char what[48];
         snprintf(what, sizeof what, "after %s, allocator #%u", ip.label, o->ordinal);
-        rm_check(s == STATUS_SUCCESS && iosb.Information == sizeof st,
-                 "%s: the STATUS property failed (0x%08X, Information %llu)", what, (unsigned)s,
-                 (unsigned long long)iosb.Information);
+        rm_check(s == STATUS_SUCCESS && info == sizeof st, "%s: the STATUS property failed (0x%08X, Information %llu)",
+                 what, (unsigned)s, (unsigned long long)info);
         rm_check_framing(what, &st.Framing, &o->model.framing);
         rm_check_allocated_frames(what, st.AllocatedFrames, o->model.outstanding);
     }

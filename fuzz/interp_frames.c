@@ -6,19 +6,11 @@
 
 NTSTATUS ip_fetch_table(int o)
 {
-    KSPROPERTY p;
-    memset(&p, 0, sizeof p);
-    p.Set = KSPROPSETID_StreamAllocator;
-    p.Id = KSPROPERTY_STREAMALLOCATOR_FUNCTIONTABLE;
-    p.Flags = KSPROPERTY_TYPE_GET;
     KSSTREAMALLOCATOR_FUNCTIONTABLE table;
-    memset(&table, 0, sizeof table);
-    IO_STATUS_BLOCK iosb = { { STATUS_PENDING }, 0 };
-    ip_fault_suspend(); /* the interpreter's own request: the program's fault plan is not spent on it */
-    NTSTATUS s = ZwDeviceIoControlFile(ip.objects[o].handle, NULL, NULL, NULL, &iosb, IOCTL_KS_PROPERTY, &p,
-                                       sizeof p, &table, sizeof table);
-    ip_fault_resume();
-    if (s == STATUS_SUCCESS && iosb.Information == sizeof table) {
+    ULONG_PTR info;
+    NTSTATUS s = ip_get_property(ip.objects[o].handle, KSPROPERTY_STREAMALLOCATOR_FUNCTIONTABLE, &table, sizeof table,
+                                 &info);
+    if (s == STATUS_SUCCESS && info == sizeof table) {
         ip.objects[o].table = table;
         ip.objects[o].have_table = true;
     } else if (NT_SUCCESS(s)) {

@@ -223,6 +223,7 @@ void ip_op_fn_alloc(const op_args_fn_alloc *a);
 void ip_op_fn_free(const op_args_fn_free *a);
 /* Fetches (kernel mode, PASSIVE_LEVEL, untraced) the function table of an object. */
 NTSTATUS ip_fetch_table(int object);
+NTSTATUS ip_get_property(HANDLE handle, ULONG id, void *out, ULONG size, ULONG_PTR *information); /* interp.c */
 
 /* ---- interp_events.c ------------------------------------------------------------------------------- */
 void ip_op_event_enable(const op_args_event_enable *a);
