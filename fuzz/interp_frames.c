@@ -2,8 +2,6 @@
  * called at the op's IRQL (raised with KeRaiseIrql, contract: <= DISPATCH_LEVEL, decisions Q17). */
 #include "interp_internal.h"
 
-#include <string.h>
-
 NTSTATUS ip_fetch_table(int o)
 {
     KSSTREAMALLOCATOR_FUNCTIONTABLE table;

@@ -138,6 +138,20 @@ class EngineRun:
         log.flush()
         return proc
 
+    def _run_logged(self, cmd: list[str], env: dict[str, str], log_name: str) -> int:
+        """Runs a corpus tool (merge, minimisation) to completion with its output in logs/<log_name>; the
+        exit status. Stoppable like the fuzzer (self._proc)."""
+        with open(self.workdir / "logs" / log_name, "w", encoding="utf-8", errors="replace") as log:
+            proc = self._popen(cmd, env, log)
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                log.write(line)
+            rc = proc.wait()
+            proc.stdout.close()
+        with self._lock:
+            self._proc = None
+        return rc
+
     def record(self, data: bytes, output: str, exit_text: str = "") -> fnd.Finding:
         f = fnd.save(self.findings_root, self.spec.name, self.engine, data, output, exit_text, self.registry)
         (self.outcome.new if f.new else self.outcome.known).append(f)
@@ -261,15 +275,7 @@ class LibFuzzerRun(EngineRun):
         # the caller's working directory.
         cmd = [str(self.spec.binary), "-merge=1", f"-merge_control_file={self.workdir / 'merge.control'}", *keep,
                f"-artifact_prefix={self.artifacts}/", str(merging), str(self.corpus)]
-        with open(self.workdir / "logs" / "merge.log", "w", encoding="utf-8", errors="replace") as log:
-            proc = self._popen(cmd, self.env(), log)
-            assert proc.stdout is not None
-            for line in proc.stdout:
-                log.write(line)
-            rc = proc.wait()
-            proc.stdout.close()
-        with self._lock:
-            self._proc = None
+        rc = self._run_logged(cmd, self.env(), "merge.log")
         if rc == 0 and any(merging.iterdir()):
             swap_in(merging, self.corpus)
         else:
@@ -400,15 +406,7 @@ class AflRun(EngineRun):
         timeout_ms = self.spec.options.int_option("timeout", 25) * 1000
         cmd = ["afl-cmin", "-i", str(union), "-o", str(merging), "-m", "none", "-t", str(timeout_ms), "--",
                str(self.spec.binary)]
-        with open(self.workdir / "logs" / "afl-cmin.log", "w", encoding="utf-8", errors="replace") as log:
-            proc = self._popen(cmd, self.afl_env(), log)
-            assert proc.stdout is not None
-            for line in proc.stdout:
-                log.write(line)
-            rc = proc.wait()
-            proc.stdout.close()
-        with self._lock:
-            self._proc = None
+        rc = self._run_logged(cmd, self.afl_env(), "afl-cmin.log")
         if rc == 0 and merging.is_dir() and any(merging.iterdir()):
             swap_in(merging, self.corpus)
         else:  # keep everything rather than lose the queue
