@@ -91,8 +91,8 @@ static size_t op_prefix_variant(op_rng *r, const uint8_t *old, size_t old_len, u
                 *c = (char)(*c - 'A' + 'a');
         break;
     case 2: { /* the current prefix with one letter's case toggled */
-        if (old_len == 0 || old_len > 2 * 44)
-            break;
+        if (old_len < 2 || old_len > 2 * 44)
+            break; /* a one-byte prefix has no code unit to toggle (out[1] would be read unset: MSan) */
         memcpy(out, old, old_len);
         for (int tries = 0; tries < 8; tries++) {
             size_t at = (size_t)op_rng_below(r, old_len / 2) * 2;

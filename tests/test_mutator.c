@@ -495,6 +495,36 @@ KTEST(mutator, name_prefix_separator_and_framing_variants)
     EXPECT_TRUE(s.framing_field);
 }
 
+/* A create_raw name of 0 to 3 bytes (no class string, no separator): every name mutation reads only
+ * bytes it has. The campaign's MSan run found the one-byte prefix toggle reading an unset byte, which
+ * only the unit-msan suite can see; everywhere the output must stay a decodable create_raw. */
+KTEST(mutator, name_variants_of_names_shorter_than_a_code_unit_pair)
+{
+    static op_program p;
+    static uint8_t in[256], out[8192];
+    static const uint8_t bytes[3] = { '{', 0, 'x' };
+    op_mutator *m = op_mutator_new();
+    ASSERT_TRUE(m != NULL);
+    for (size_t len = 0; len <= 3; len++) {
+        memset(&p, 0, sizeof p);
+        p.version = OP_FORMAT_VERSION;
+        p.count = 1;
+        p.ops[0].code = OP_CREATE_RAW;
+        p.ops[0].u.create_raw = (op_args_create_raw){ .parent = 1, .name = { bytes, len }, .length = (uint16_t)len,
+                                                      .max_length = (uint16_t)len, .mode = 0xFF, .irql = 0xFF };
+        size_t n_in = op_encode(&p, in, sizeof in);
+        ASSERT_TRUE(n_in > 0);
+        for (uint32_t seed = 0; seed < 2000; seed++) {
+            op_mut_info info;
+            size_t n = op_mutate(m, in, n_in, out, sizeof out, seed, OP_MUT_NAME, &info);
+            EXPECT_TRUE(info.kind == OP_MUT_NAME);
+            op_decode(out, n, &mt_out);
+            EXPECT_TRUE(mt_out.count == 1 && mt_out.ops[0].code == OP_CREATE_RAW);
+        }
+    }
+    op_mutator_free(m);
+}
+
 KTEST(mutator, lengths_skew)
 {
     mt_seen s = { 0 };
