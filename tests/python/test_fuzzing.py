@@ -30,7 +30,9 @@ class Arguments(unittest.TestCase):
     def test_bad_values_are_usage_errors(self):
         for argv, needle in [(["--time", "0"], "at least 1"), (["--time", "ten"], "whole number"),
                              (["--jobs", "-2"], "at least 1"), (["--engine", "honggfuzz"], "invalid choice"),
-                             (["--interval", "nan"], "positive number"), (["--interval", "abc"], "number of seconds")]:
+                             (["--interval", "nan"], "positive number"), (["--interval", "abc"], "number of seconds"),
+                             (["--runs", "0"], "at least 1"), (["--runs", "1e6"], "whole number"),
+                             (["--engine", "msan"], "invalid choice")]:
             rc, _, err = run_cli("fuzz", *argv)
             self.assertEqual(rc, 2, argv)
             self.assertIn(needle, err, argv)
@@ -305,6 +307,28 @@ class ShortCampaigns(unittest.TestCase):
         before = sorted(p.name for p in corpus.iterdir())
         c2, said2 = self.campaign(out, ["noop"], 1)  # the second campaign starts from the merged corpus
         self.assertTrue(set(before) & set(p.name for p in corpus.iterdir()) or not before, said2)
+
+    def test_a_runs_budget_stops_at_that_many_executions(self):
+        out = Path(self.tmp.name) / "out-runs"
+        said: list[str] = []
+        layout = campaign.Layout(ROOT, out, "libfuzzer", build_dir=self.bin)
+        c = campaign.Campaign(layout, ["noop"], None, 1, 1.0, said.append, runs=20000)
+        c.run()
+        self.assertEqual(c.exit_status(), 0, said)
+        self.assertIn("noop: fuzzing for 20000 executions with libfuzzer", said[0])
+        self.assertEqual(c.outcomes[0].progress.total_execs, 20000, said)
+        self.assertEqual(c.outcomes[0].progress.runs, 1, said)
+
+    def test_a_runs_budget_counts_across_restarts_after_findings(self):
+        out = Path(self.tmp.name) / "out-runs-crash"
+        said: list[str] = []
+        layout = campaign.Layout(ROOT, out, "libfuzzer", build_dir=self.bin)
+        c = campaign.Campaign(layout, ["framing"], 30, 1, 1.0, said.append, runs=3000)
+        c.run()
+        p = c.outcomes[0].progress
+        self.assertGreaterEqual(p.runs, 2, said)  # the fixture crashes often: several processes share the budget
+        self.assertGreaterEqual(p.total_execs, 3000, said)
+        self.assertLess(p.total_execs, 3000 + 3000, said)
 
     def test_findings_are_saved_and_fuzzing_goes_on(self):
         out = Path(self.tmp.name) / "out-crash"

@@ -1,5 +1,5 @@
-"""`run_tests.py fuzz`: build the fuzzers, run every target (or --target T) for --time seconds each
-(--jobs at a time) under --engine, print progress at a fixed interval, save findings as they appear,
+"""`run_tests.py fuzz`: build the fuzzers, run every target (or --target T) for --time seconds and/or
+--runs executions each (--jobs at a time) under --engine, print progress at a fixed interval, save findings as they appear,
 merge each target's new corpus into out/fuzz/<engine>/<target>/corpus, and end with one summary line."""
 from __future__ import annotations
 
@@ -15,9 +15,12 @@ from ..triage.registry import Registry
 from .engines import ENGINES, EngineRun, Outcome, TargetSpec
 
 CEILING = "noop"  # fuzz_noop: the engine's ceiling; a valid --target, not in the registry
-ENGINE_PRESETS = {"libfuzzer": ("libfuzzer", None), "afl": ("afl", "afl-cmplog")}
+ENGINE_PRESETS = {"libfuzzer": ("libfuzzer", None), "libfuzzer-msan": ("libfuzzer-msan", None),
+                  "afl": ("afl", "afl-cmplog")}
 ENGINE_NEEDS = {"libfuzzer": ("cmake", "ninja", "clang", "llvm", "asan-ubsan-runtime", "libfuzzer-runtime"),
+                "libfuzzer-msan": ("cmake", "ninja", "clang", "llvm", "msan-runtime", "libfuzzer-runtime"),
                 "afl": ("cmake", "ninja", "clang", "llvm", "asan-ubsan-runtime", "afl++")}
+DEFAULT_SECONDS = 60  # per target, when neither --time nor --runs is given
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
@@ -54,11 +57,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--target", action="append", default=[], metavar="T",
                    help="fuzz only this target (repeatable); default: every fuzz/targets/*.c. "
                         f"'{CEILING}' is the ceiling target")
-    p.add_argument("--time", type=positive_int, default=60, metavar="SECONDS",
-                   help="fuzzing time per target (default 60)")
+    p.add_argument("--time", type=positive_int, default=None, metavar="SECONDS",
+                   help=f"fuzzing time per target (default {DEFAULT_SECONDS}; none with --runs)")
+    p.add_argument("--runs", type=positive_int, default=None, metavar="N",
+                   help="stop each target after N executions, the first pass over its corpus included "
+                        "(libFuzzer -runs, AFL++ -E); with --time too, whichever comes first")
     p.add_argument("--jobs", type=positive_int, default=1, metavar="N",
                    help="targets fuzzed at the same time (default 1; this machine has 2 cores)")
-    p.add_argument("--engine", choices=sorted(ENGINES), default="libfuzzer", help="default libfuzzer")
+    p.add_argument("--engine", choices=sorted(ENGINES), default="libfuzzer",
+                   help="libfuzzer (ASan+UBSan, the default), libfuzzer-msan (MemorySanitizer) or afl (AFL++)")
     p.add_argument("--interval", type=positive_float, default=10.0, metavar="SECONDS",
                    help="seconds between progress lines (default 10)")
     p.add_argument("--out", type=Path, default=None, metavar="DIR",
@@ -114,10 +121,17 @@ def select_targets(requested: list[str], known: list[str]) -> list[str]:
     return seen
 
 
+def budget_text(seconds: float | None, runs: int | None) -> str:
+    parts = ([f"{seconds}s"] if seconds is not None else []) + ([f"{runs} executions"] if runs is not None else [])
+    return " or ".join(parts) or "no limit"
+
+
 class Campaign:
-    def __init__(self, layout: Layout, targets: list[str], seconds: int, jobs: int, interval: float,
-                 say: Callable[[str], None]):
+    def __init__(self, layout: Layout, targets: list[str], seconds: int | None, jobs: int, interval: float,
+                 say: Callable[[str], None], runs: int | None = None):
+        """seconds and runs: each target's budget (None: no limit of that kind; one of them is set)."""
         self.layout, self.targets, self.seconds, self.jobs, self.interval = layout, targets, seconds, jobs, interval
+        self.runs_per_target = runs
         self.say = say
         self.runs: dict[str, EngineRun] = {}
         self.outcomes: list[Outcome] = []
@@ -127,14 +141,14 @@ class Campaign:
         spec = self.layout.spec(target)
         registry = Registry(self.layout.registry) if self.layout.registry is not None else None
         run = ENGINES[self.layout.engine](spec, self.layout.workdir(target), self.layout.findings, self.seconds,
-                                          self.say, registry)
+                                          self.say, registry, runs=self.runs_per_target)
         self.runs[target] = run
 
         def work() -> None:
             self.outcomes.append(run.run())
         t = threading.Thread(target=work, name=f"fuzz-{target}", daemon=True)
         t.start()
-        self.say(f"{target}: fuzzing for {self.seconds}s with {self.layout.engine} "
+        self.say(f"{target}: fuzzing for {budget_text(self.seconds, self.runs_per_target)} with {self.layout.engine} "
                  f"(corpus {self.layout.workdir(target) / 'corpus'})")
         return t
 

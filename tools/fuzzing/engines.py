@@ -21,6 +21,7 @@ from . import options as opt
 from ..triage.registry import Registry
 from .progress import Progress, apply_afl_plot, apply_afl_stats, feed_afl_line, feed_libfuzzer, parse_fuzzer_stats
 
+SYMBOLIZE = {"ASAN_OPTIONS": "symbolize=1", "MSAN_OPTIONS": "symbolize=1"}  # reports name functions and lines
 OUTPUT_KEEP_LINES = 3000  # of the current fuzzer process, for the report of a crash
 ARTIFACT_PREFIXES = ("crash-", "leak-", "timeout-", "oom-")
 REPRODUCE_TIMEOUT = 120.0
@@ -104,9 +105,11 @@ class Outcome:
 class EngineRun:
     engine = "?"
 
-    def __init__(self, spec: TargetSpec, workdir: Path, findings_root: Path, seconds: float,
-                 say: Callable[[str], None], registry: Registry | None = None):
+    def __init__(self, spec: TargetSpec, workdir: Path, findings_root: Path, seconds: float | None,
+                 say: Callable[[str], None], registry: Registry | None = None, runs: int | None = None):
+        """seconds, runs: the budget (None: no limit of that kind)."""
         self.spec, self.workdir, self.findings_root, self.seconds = spec, workdir, findings_root, seconds
+        self.runs = runs
         self.registry = registry  # out/triage/registry.jsonl: known across campaigns
         self.say = say
         self.corpus = workdir / "corpus"
@@ -163,7 +166,7 @@ class EngineRun:
 
     def reproduce(self, data_path: Path, extra_env: dict[str, str] | None = None) -> str:
         """The report of one input, from the target binary run on that file alone."""
-        env = self.env({"ASAN_OPTIONS": "symbolize=1:abort_on_error=0", **(extra_env or {})})
+        env = self.env({**SYMBOLIZE, "ASAN_OPTIONS": "symbolize=1:abort_on_error=0", **(extra_env or {})})
         try:
             res = subprocess.run([str(self.spec.binary), str(data_path)], stdin=subprocess.DEVNULL,
                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, text=True,
@@ -179,12 +182,15 @@ class EngineRun:
             fnd.clean_partial(self.findings_root)
             recover_corpus(self.corpus)
             self.recover()
-            self.fuzz(time.monotonic() + self.seconds)
+            self.fuzz(time.monotonic() + self.seconds if self.seconds is not None else float("inf"))
             self.merge()  # after Ctrl-C too: it is quick and keeps the work
         except OSError as exc:
             self.outcome.error = f"{exc.strerror or exc} ({exc.filename})" if exc.filename else str(exc)
         self.outcome.corpus_size = sum(1 for p in self.corpus.iterdir() if p.is_file()) if self.corpus.is_dir() else 0
         return self.outcome
+
+    def remaining_runs(self) -> int | None:
+        return None if self.runs is None else self.runs - self.outcome.progress.total_execs
 
     def recover(self) -> None: ...
     def fuzz(self, deadline: float) -> None: ...
@@ -208,9 +214,11 @@ class LibFuzzerRun(EngineRun):
                 self.record(art.read_bytes(), self.reproduce(art))
                 art.unlink()
 
-    def command(self, seconds: int) -> list[str]:
-        cmd = [str(self.spec.binary), *self.spec.options.libfuzzer_flags(), f"-max_total_time={seconds}",
-               "-print_final_stats=1", f"-artifact_prefix={self.artifacts}/"]
+    def command(self, seconds: int | None, runs: int | None = None) -> list[str]:
+        cmd = [str(self.spec.binary), *self.spec.options.libfuzzer_flags()]
+        cmd += [f"-max_total_time={seconds}"] if seconds is not None else []
+        cmd += [f"-runs={runs}"] if runs is not None else []
+        cmd += ["-print_final_stats=1", f"-artifact_prefix={self.artifacts}/"]
         if self.spec.dictionary is not None:
             cmd.append(f"-dict={self.spec.dictionary}")
         cmd.append(str(self.corpus))
@@ -223,15 +231,17 @@ class LibFuzzerRun(EngineRun):
         logs = self.workdir / "logs"
         logs.mkdir(exist_ok=True)
         p = self.outcome.progress
-        while not self.stop_requested.is_set():
-            remaining = int(deadline - time.monotonic())
-            if remaining < 1:
-                break
+        def budget_left() -> bool:
+            runs = self.remaining_runs()
+            return deadline - time.monotonic() >= 1 and (runs is None or runs > 0)
+
+        while not self.stop_requested.is_set() and budget_left():
             p.base_execs += p.execs
             p.execs = 0
             p.runs += 1
+            seconds = int(deadline - time.monotonic()) if deadline != float("inf") else None
             with open(logs / f"run-{p.runs}.log", "w", encoding="utf-8", errors="replace") as log:
-                proc = self._popen(self.command(remaining), self.env({"ASAN_OPTIONS": "symbolize=1"}), log)
+                proc = self._popen(self.command(seconds, self.remaining_runs()), self.env(SYMBOLIZE), log)
                 lines: list[str] = []
                 artifact, inited = None, False
                 assert proc.stdout is not None
@@ -256,13 +266,13 @@ class LibFuzzerRun(EngineRun):
                     self.outcome.error = (f"an input of the corpus ({self.corpus} or {self.spec.seeds}) crashes "
                                           f"fuzz_{self.spec.name} before fuzzing starts; fix the bug or move it out")
                     return
-                continue  # fuzz on with the remaining time
+                continue  # fuzz on with the remaining budget
             if rc != 0 and not self.stop_requested.is_set():
                 tail = "".join(lines[-15:]).rstrip()
                 self.outcome.error = f"fuzz_{self.spec.name} exited with status {rc} without a crash input:\n{tail}"
                 return
-            if rc == 0 and int(deadline - time.monotonic()) >= 1 and not self.stop_requested.is_set():
-                continue  # e.g. -runs reached; unusual, but keep the budget honest
+            if rc == 0 and self.runs is None and budget_left() and not self.stop_requested.is_set():
+                continue  # an -runs of the options file reached; unusual, but keep the time budget honest
             break
 
     def merge(self) -> None:
@@ -348,12 +358,13 @@ class AflRun(EngineRun):
         sources = [self.corpus] + ([self.spec.seeds] if self.spec.seeds is not None else [])
         if copy_unique(sources, inputs) == 0:
             (inputs / "empty-seed").write_bytes(b"\x01")  # afl-fuzz needs one input
-        remaining = int(deadline - time.monotonic())
+        remaining = deadline - time.monotonic()
         if remaining < 1:
             return
         timeout_ms = self.spec.options.int_option("timeout", 25) * 1000
-        cmd = ["afl-fuzz", "-i", str(inputs), "-o", str(self.run_dir), "-V", str(remaining), "-m", "none",
-               "-t", f"{timeout_ms}+"]
+        cmd = ["afl-fuzz", "-i", str(inputs), "-o", str(self.run_dir), "-m", "none", "-t", f"{timeout_ms}+"]
+        cmd += ["-V", str(int(remaining))] if remaining != float("inf") else []
+        cmd += ["-E", str(self.runs)] if self.runs is not None else []
         if self.spec.dictionary is not None:
             cmd += ["-x", str(self.spec.dictionary)]
         if self.spec.cmplog_binary is not None and self.spec.cmplog_binary.is_file():
@@ -419,4 +430,9 @@ class AflRun(EngineRun):
         (self.workdir / "saved-crashes.txt").unlink(missing_ok=True)
 
 
-ENGINES: dict[str, type[EngineRun]] = {"libfuzzer": LibFuzzerRun, "afl": AflRun}
+class LibFuzzerMsanRun(LibFuzzerRun):
+    """The same targets built with MemorySanitizer instead of ASan+UBSan (preset libfuzzer-msan)."""
+    engine = "libfuzzer-msan"
+
+
+ENGINES: dict[str, type[EngineRun]] = {"libfuzzer": LibFuzzerRun, "libfuzzer-msan": LibFuzzerMsanRun, "afl": AflRun}

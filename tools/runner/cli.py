@@ -169,7 +169,9 @@ def run_fuzz(args, console: Console, root: Path, host: prereqs.Host | None) -> i
                 return EXIT_USAGE
     try:
         targets = fuzz_campaign.check_binaries(layout, targets, bool(args.target), console.say)
-        campaign = fuzz_campaign.Campaign(layout, targets, args.time, args.jobs, args.interval, console.say)
+        seconds = args.time if args.time is not None or args.runs is not None else fuzz_campaign.DEFAULT_SECONDS
+        campaign = fuzz_campaign.Campaign(layout, targets, seconds, args.jobs, args.interval, console.say,
+                                          runs=args.runs)
         campaign.run()
     except OptionsError as exc:
         raise UsageError(str(exc)) from None
