@@ -1,6 +1,7 @@
 /* ks_test_filter.h: a small KS filter driver that hosts allocators for tests: device
  * "\Device\KsTestFilter" -> filter (KSSTRING_Filter) -> pin (KSSTRING_Pin) -> allocator
- * (KSSTRING_Allocator, created by KsCreateDefaultAllocatorEx with a configurable callback set). */
+ * (KSSTRING_Allocator, created by KsCreateDefaultAllocator or KsCreateDefaultAllocatorEx with a
+ * configurable callback set). */
 #ifndef KS_TEST_FILTER_H
 #define KS_TEST_FILTER_H
 
@@ -10,8 +11,10 @@
 #define KSTF_DEVICE_NAME L"\\Device\\KsTestFilter"
 
 /* Which of KsCreateDefaultAllocatorEx's five optional arguments the allocator create passes, and
- * how the driver's callbacks behave. All-zero = KsCreateDefaultAllocatorEx(Irp, NULL x5). */
+ * how the driver's callbacks behave. All-zero = KsCreateDefaultAllocatorEx(Irp, NULL x5);
+ * `plain` = KsCreateDefaultAllocator(Irp) (the pass_* fields are then ignored). */
 typedef struct {
+    BOOLEAN plain;
     BOOLEAN pass_initialize_context;
     BOOLEAN pass_default_allocate;
     BOOLEAN pass_default_free;

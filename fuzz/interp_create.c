@@ -167,8 +167,8 @@ static void ip_create_allocator(op_ref parent_ref, const KSALLOCATOR_FRAMING *fr
 
 void ip_op_create_framing(const op_args_create_framing *a)
 {
-    static const kstf_allocator_config none;
-    kstf_configure_allocator(&none); /* a plain KsCreateDefaultAllocator allocator */
+    static const kstf_allocator_config plain = { .plain = TRUE };
+    kstf_configure_allocator(&plain); /* KsCreateDefaultAllocator: the form without callbacks */
     ip.allocate_fails = false;
     KSALLOCATOR_FRAMING f = ip_framing(a->options, a->pool, a->frames, a->frame_size, a->alignment, a->reserved);
     ip_create_allocator(a->parent, &f, 0, 0, a->mode, a->irql, a->out);
