@@ -8,7 +8,7 @@ Goals (issue 5): create_irp and framing >= 15% of the ceiling under ASan+UBSan, 
 AFL++ persistent >= half of libFuzzer's rate with stability 100%; seeds reach >= 95% lines and
 >= 90% branches of allocator/.
 
-Usage: python3 tools/bench_fuzz.py [--time SECONDS] [--engine libfuzzer|afl|both] [--target T ...]
+Usage: python3 tools/bench_fuzz.py [--time SECONDS] [--engine libfuzzer|afl|both|none] [--target T ...]
                                    [--no-build] [--no-coverage]"""
 from __future__ import annotations
 
@@ -158,7 +158,8 @@ def coverage(build: Path, targets: list[str]) -> dict | None:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="bench_fuzz.py", description=__doc__.splitlines()[0])
     ap.add_argument("--time", type=int, default=10, metavar="SECONDS", help="per target and engine (default 10)")
-    ap.add_argument("--engine", choices=("libfuzzer", "afl", "both"), default="both")
+    ap.add_argument("--engine", choices=("libfuzzer", "afl", "both", "none"), default="both",
+                    help="none: only the seed corpus's coverage")
     ap.add_argument("--target", action="append", default=[], metavar="T")
     ap.add_argument("--no-build", action="store_true")
     ap.add_argument("--no-coverage", action="store_true")
@@ -170,7 +171,9 @@ def main(argv: list[str] | None = None) -> int:
         if t not in known:
             ap.error(f"unknown target '{t}'; valid targets: {', '.join(known)}")
     targets = args.target or known
-    engines = ["libfuzzer", "afl"] if args.engine == "both" else [args.engine]
+    engines = {"both": ["libfuzzer", "afl"], "none": []}.get(args.engine, [args.engine])
+    if not engines and args.no_coverage:
+        ap.error("--engine none with --no-coverage measures nothing")
     presets = [p for e in engines for p in ({"libfuzzer": ["libfuzzer"], "afl": ["afl", "afl-cmplog"]}[e])]
     if not args.no_coverage:
         presets.append("coverage")
