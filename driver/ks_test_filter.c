@@ -106,11 +106,13 @@ static NTSTATUS kstf_create_allocator(PDEVICE_OBJECT DeviceObject, PIRP Irp)
     if (kstf_pin_hosts == KSTF_PIN_FILTER_SPECIFIC)
         return KSTF_FILTER_SPECIFIC_CREATE(DeviceObject, Irp); /* completes the IRP itself */
     /* The create handler completes the IRP: KsCreateDefaultAllocator(Ex) does not (facts §1.3). */
-    NTSTATUS status = c->plain ? KsCreateDefaultAllocator(Irp) : KsCreateDefaultAllocatorEx(Irp, c->pass_initialize_context ? KSTF_INITIALIZE_CONTEXT : NULL,
-                                                 c->pass_default_allocate ? kstf_default_allocate : NULL,
-                                                 c->pass_default_free ? kstf_default_free : NULL,
-                                                 c->pass_initialize_allocator ? kstf_initialize_allocator : NULL,
-                                                 c->pass_delete_allocator ? kstf_delete_allocator : NULL);
+    NTSTATUS status =
+        c->plain ? KsCreateDefaultAllocator(Irp)
+                 : KsCreateDefaultAllocatorEx(Irp, c->pass_initialize_context ? KSTF_INITIALIZE_CONTEXT : NULL,
+                                              c->pass_default_allocate ? kstf_default_allocate : NULL,
+                                              c->pass_default_free ? kstf_default_free : NULL,
+                                              c->pass_initialize_allocator ? kstf_initialize_allocator : NULL,
+                                              c->pass_delete_allocator ? kstf_delete_allocator : NULL);
     Irp->IoStatus.Status = status;
     Irp->IoStatus.Information = 0;
     IoCompleteRequest(Irp, IO_NO_INCREMENT);

@@ -1,6 +1,7 @@
 """`run_tests.py fuzz`: build the fuzzers, run every target (or --target T) for --time seconds and/or
---runs executions each (--jobs at a time) under --engine, print progress at a fixed interval, save findings as they appear,
-merge each target's new corpus into out/fuzz/<engine>/<target>/corpus, and end with one summary line."""
+--runs executions each (--jobs at a time) under --engine, print progress at a fixed interval, save
+findings as they appear, merge each target's new corpus into out/fuzz/<engine>/<target>/corpus, and
+end with one summary line."""
 from __future__ import annotations
 
 import argparse

@@ -231,6 +231,7 @@ class LibFuzzerRun(EngineRun):
         logs = self.workdir / "logs"
         logs.mkdir(exist_ok=True)
         p = self.outcome.progress
+
         def budget_left() -> bool:
             runs = self.remaining_runs()
             return deadline - time.monotonic() >= 1 and (runs is None or runs > 0)
