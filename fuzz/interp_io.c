@@ -263,6 +263,19 @@ void ip_op_prop(op_code code, op_ref target, uint32_t out_size, uint8_t mode_fie
     ip_check(table ? "FUNCTIONTABLE" : "STATUS", s, &e);
 }
 
+/* A METHOD request whose output the interpreter has already traced (ip_ioctl): send it, then check the
+ * status against the reference model's expectation. */
+static void ip_method_checked(const ip_ioctl_args *a, const char *what, const rm_expect *e)
+{
+    NTSTATUS s;
+    ULONG_PTR info;
+    ip_request *r = ip_ioctl(a, &s, &info);
+    if (r == NULL)
+        return;
+    ip_request_release(r);
+    ip_check(what, s, e);
+}
+
 void ip_op_method_alloc(const op_args_method_alloc *m)
 {
     HANDLE h;
@@ -277,13 +290,7 @@ void ip_op_method_alloc(const op_args_method_alloc *m)
     ip_ioctl_args a = { .target_object = o, .target = h, .code = IOCTL_KS_METHOD, .in = (const uint8_t *)&k,
                         .in_len = sizeof k, .in_size = sizeof k, .out_size = m->out_size, .mode = mode,
                         .out_kind = IP_OUT_FRAME0, .alloc_shaped = true, .has_out_slot = true, .out_slot = m->out };
-    NTSTATUS s;
-    ULONG_PTR info;
-    ip_request *r = ip_ioctl(&a, &s, &info);
-    if (r == NULL)
-        return;
-    ip_request_release(r);
-    ip_check("ALLOC", s, &e);
+    ip_method_checked(&a, "ALLOC", &e);
 }
 
 void ip_op_method_free(const op_args_method_free *m)
@@ -304,13 +311,7 @@ void ip_op_method_free(const op_args_method_free *m)
     ip_ioctl_args a = { .target_object = o, .target = h, .code = IOCTL_KS_METHOD, .in = (const uint8_t *)&k,
                         .in_len = sizeof k, .in_size = sizeof k, .out_size = m->out_size, .frame = frame,
                         .has_frame = true, .mode = mode, .out_kind = IP_OUT_FRAME0, .free_shaped = true };
-    NTSTATUS s;
-    ULONG_PTR info;
-    ip_request *r = ip_ioctl(&a, &s, &info);
-    if (r == NULL)
-        return;
-    ip_request_release(r);
-    ip_check("FREE", s, &e);
+    ip_method_checked(&a, "FREE", &e);
 }
 
 void ip_op_ioctl(const op_args_ioctl *x)
