@@ -170,6 +170,7 @@ void ip_op_create_framing(const op_args_create_framing *a)
     static const kstf_allocator_config plain = { .plain = TRUE };
     kstf_configure_allocator(&plain); /* KsCreateDefaultAllocator: the form without callbacks */
     ip.allocate_fails = false;
+    ip.filter_callbacks = 0;
     KSALLOCATOR_FRAMING f = ip_framing(a->options, a->pool, a->frames, a->frame_size, a->alignment, a->reserved);
     ip_create_allocator(a->parent, &f, 0, 0, a->mode, a->irql, a->out);
 }
@@ -191,6 +192,7 @@ void ip_op_create_default_ex(const op_args_create_default_ex *a)
     /* The filter-specific allocator ignores the callback set (a recorded deliberate difference). */
     bool used = !ip_filter_specific();
     ip.allocate_fails = used && c.allocate_fails;
+    ip.filter_callbacks = used ? a->callbacks : 0; /* even when the create below is skipped */
     KSALLOCATOR_FRAMING f = ip_framing(a->options, a->pool, a->frames, a->frame_size, a->alignment, a->reserved);
     ip_create_allocator(a->parent, &f, used ? a->callbacks : 0, used ? a->fail : 0, a->mode, a->irql, a->out);
 }
@@ -250,8 +252,11 @@ void ip_op_create_raw(const op_args_create_raw *a)
             rm_check(!NT_SUCCESS(s) || (parsed && rm_framing_status(&framing) == STATUS_SUCCESS),
                      "%s an allocator was created from a name the decisions (Q1, Q2, Q6) refuse", ip.label);
     }
-    if (o != IP_NONE && kind == IP_ALLOCATOR && parsed)
+    if (o != IP_NONE && kind == IP_ALLOCATOR && parsed) {
         ip.objects[o].model.framing = framing;
+        /* The filter serves a raw name with whatever callbacks the last create configured. */
+        ip.objects[o].model.external = (ip.filter_callbacks & RM_CB_ALLOCATE) != 0;
+    }
     else if (o != IP_NONE && kind == IP_ALLOCATOR)
         ip.objects[o].kind = IP_OTHER; /* not an allocator the model can follow */
 }

@@ -100,6 +100,7 @@ typedef struct ip_state {
     char fault_site[64];
     bool fault_armed;
     bool allocate_fails; /* the test filter's DefaultAllocate currently returns NULL (global config) */
+    unsigned filter_callbacks; /* RM_CB_* the test filter currently passes (what a create_raw gets) */
     uint64_t fault_consumed; /* attempts counted against the plan before the last re-arm */
     uint64_t fault_injected; /* failures the plan injected before the last re-arm */
     char fault_last_site[64]; /* the site of the latest of those */
