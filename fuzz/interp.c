@@ -94,12 +94,14 @@ bool ip_ref_frame(op_ref ref, PVOID *frame)
         if (!ip.have_freed_frame)
             return ip_empty('f', ref);
         *frame = ip.freed_frame;
+        ip.frame_reused = ip_frame_live(IP_NONE, *frame) != IP_NONE;
         return true;
     default: {
         int f = ip.fslot[op_slot_index(ref)];
         if (f == IP_NONE)
             return ip_empty('f', ref);
         *frame = ip.frames[f].addr;
+        ip.frame_reused = !ip.frames[f].live && ip_frame_live(IP_NONE, *frame) != IP_NONE;
         return true;
     }
     }
@@ -423,6 +425,7 @@ static void ip_sweep_note(int code)
 static void ip_op_begin(const char *label, const char *name)
 {
     ip.line_has_status = false;
+    ip.frame_reused = false;
     snprintf(ip.label, sizeof ip.label, "%s", label);
     ip_line_begin(label, name);
     km_pool_stats stats;

@@ -8,21 +8,21 @@ void ip_op_set_irql(const op_args_set_irql *a)
 {
     if (a->irql != 0xFF) /* `current` keeps the current value */
         ip.irql = a->irql; /* out-of-range values make later ops `SKIPPED irql` */
-    ip_line_add(" -");
+    ip_line_no_status();
 }
 
 void ip_op_set_mode(const op_args_set_mode *a)
 {
     if (a->mode != 0xFF)
         ip.mode = a->mode; /* out-of-range values make later ops `SKIPPED mode` */
-    ip_line_add(" -");
+    ip_line_no_status();
 }
 
 /* The site is the blob up to its first NUL byte (at most 63 bytes). */
 void ip_op_fault(const op_args_fault *a)
 {
     if (ip.config->external_faults) { /* a fault sweep owns the plan (op_run_config) */
-        ip_line_add(" -");
+        ip_line_no_status();
         return;
     }
     size_t n = 0;
@@ -39,5 +39,5 @@ void ip_op_fault(const op_args_fault *a)
         ip.fault_armed = true;
         km_fault_arm(&ip.fault);
     }
-    ip_line_add(" -");
+    ip_line_no_status();
 }

@@ -19,6 +19,20 @@ static const char *od_licence(const op_op *op)
     return NULL;
 }
 
+/* D5: the mark interp's trace gives an op naming a returned frame whose address is now another frame's. */
+static const char od_reused[] = " frame=reused";
+
+/* line without its D5 mark (in place); true when it had one. Whether the host reuses an address is
+ * not the allocator's behaviour, so the mark alone is no divergence. */
+static bool od_strip_reused(char *line)
+{
+    char *mark = strstr(line, od_reused);
+    if (mark == NULL)
+        return false;
+    memmove(mark, mark + sizeof od_reused - 1, strlen(mark + sizeof od_reused - 1) + 1);
+    return true;
+}
+
 /* Line n (0-based) of text, without its newline, into buf; false past the end. */
 static bool od_line(const char *text, size_t n, char *buf, size_t cap)
 {
@@ -99,6 +113,8 @@ void op_trace_diverge(const op_program *prog, const char *trace_a, const char *t
         bool ha = od_line(trace_a, n, la, sizeof la), hb = od_line(trace_b, n, lb, sizeof lb);
         if (!ha && !hb)
             return;
+        bool reused_a = ha && od_strip_reused(la), reused_b = hb && od_strip_reused(lb);
+        bool reused = reused_a || reused_b;
         if (ha && hb && strcmp(la, lb) == 0)
             continue;
         out->found = true;
@@ -137,6 +153,8 @@ void op_trace_diverge(const op_program *prog, const char *trace_a, const char *t
                 snprintf(out->b, sizeof out->b, "%s", lb);
             }
         }
+        if (reused)
+            out->known = "D5"; /* the op named a reused address on one side: what follows may differ */
         long last = out->op_index < (long)prog->count ? out->op_index : (long)prog->count - 1;
         for (long i = 0; i <= last && out->known == NULL; i++)
             out->known = od_licence(&prog->ops[i]);

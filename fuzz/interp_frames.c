@@ -93,7 +93,7 @@ void ip_op_fn_free(const op_args_fn_free *a)
     ip_enter_irql(irql);
     obj->table.FreeFrame(file, frame);
     ip_leave_irql(irql);
-    ip_line_add(" -");
+    ip_line_no_status();
     ip_frame_returned(f);
     if (obj->model.pending > 0) {
         ip.completion_target = o;

@@ -105,6 +105,7 @@ typedef struct ip_state {
     uint64_t fault_injected; /* failures the plan injected before the last re-arm */
     char fault_last_site[64]; /* the site of the latest of those */
     bool line_has_status;    /* the current op's own status (for op_fault_outcome) */
+    bool frame_reused; /* the op names a returned frame whose address is now another frame's */
     NTSTATUS line_status;
 
     uint64_t pool_failed_before; /* km_pool_stats.failed when the current op started */
@@ -137,6 +138,7 @@ void tr_printf(op_trace *t, const char *fmt, ...) __attribute__((format(printf, 
 void ip_line_begin(const char *label, const char *name);
 void ip_line_add(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void ip_line_status(NTSTATUS status);
+void ip_line_no_status(void); /* " -": an op that has no status (fn_free, set_irql, ...) */
 void ip_line_commit(void);
 /* `out=HEX` of out[0, n) with pointer words replaced by tokens; nothing when n == 0. */
 void ip_line_out(const uint8_t *out, size_t n, ip_out_kind kind);

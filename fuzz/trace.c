@@ -101,9 +101,19 @@ void ip_line_add(const char *fmt, ...)
         tr_append(&ip.line, small, (size_t)n < sizeof small ? (size_t)n : sizeof small - 1);
 }
 
+/* After the op's own status: `frame=reused` when the op names a frame already returned whose address
+ * an allocator has since handed out again. Whether an address is reused is the host allocator's
+ * business, so the mark is what lets a differential comparison tell that apart (interp_diff.c, D5). */
+static void ip_line_own_status_done(void)
+{
+    if (ip.frame_reused)
+        ip_line_add(" frame=reused");
+}
+
 void ip_line_status(NTSTATUS status)
 {
-    if (!ip.line_has_status) { /* the op's own status comes first; `done` lines come later */
+    bool own = !ip.line_has_status; /* the op's own status comes first; `done` lines come later */
+    if (own) {
         ip.line_has_status = true;
         ip.line_status = status;
     }
@@ -112,6 +122,14 @@ void ip_line_status(NTSTATUS status)
         ip_line_add(" %s", name);
     else
         ip_line_add(" 0x%08X", (unsigned)status);
+    if (own)
+        ip_line_own_status_done();
+}
+
+void ip_line_no_status(void)
+{
+    ip_line_add(" -");
+    ip_line_own_status_done();
 }
 
 void ip_line_commit(void)

@@ -102,3 +102,25 @@ KTEST(fsa, differential_comparator_names_the_first_differing_field)
     op_trace_diverge(&prog, a, "trace 1\n0000 open_filter STATUS_SUCCESS info=0 h0=#1\n0001 close STATUS_SUCCESS h0=closed\nend finding=POOL_LEAK\n", &d);
     EXPECT_TRUE(d.found && d.op_index == 2 && strcmp(d.op, "end") == 0 && strcmp(d.field, "status") == 0);
 }
+
+/* D5: a line marked frame=reused (the op named a returned frame whose address is now another frame's) is
+ * no divergence by the mark alone; if it differs otherwise, the difference is licensed, and only there. */
+KTEST(fsa, differential_comparator_licenses_a_reused_frame_address_where_the_line_differs)
+{
+    p_reset(&prog);
+    P_ADD(&prog, METHOD_FREE, method_free, .target = 2, .frame = 0, .mode = P_CUR, .irql = P_CUR);
+    P_ADD(&prog, CLOSE, close, .handle = 2, .mode = P_CUR);
+    op_divergence d;
+    const char *a = "trace 1\n0000 method_free STATUS_INVALID_PARAMETER info=0\n0001 close STATUS_SUCCESS h2=closed\n";
+    op_trace_diverge(&prog, a, "trace 1\n0000 method_free STATUS_INVALID_PARAMETER frame=reused info=0\n"
+                               "0001 close STATUS_SUCCESS h2=closed\n", &d);
+    EXPECT_TRUE(!d.found);
+    op_trace_diverge(&prog, a, "trace 1\n0000 method_free STATUS_SUCCESS frame=reused info=0\n", &d);
+    EXPECT_TRUE(d.found && d.op_index == 0 && strcmp(d.field, "status") == 0 && d.known != NULL &&
+                strcmp(d.known, "D5") == 0);
+    op_trace_diverge(&prog, a, "trace 1\n0000 method_free STATUS_INVALID_PARAMETER frame=reused info=0\n"
+                               "0001 close STATUS_SUCCESS h2=#9\n", &d);
+    EXPECT_TRUE(d.found && d.op_index == 1 && d.known == NULL);
+    op_trace_diverge(&prog, a, "trace 1\n0000 method_free STATUS_SUCCESS info=0\n", &d);
+    EXPECT_TRUE(d.found && d.op_index == 0 && d.known == NULL);
+}

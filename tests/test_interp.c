@@ -34,7 +34,7 @@ KTEST(interp, op_run_worked_example)
                  "0006 method_alloc STATUS_PENDING info=0\n"
                  "0007 method_free STATUS_SUCCESS info=0\n"
                  "done 0006 method_alloc STATUS_SUCCESS info=8 out=[f2] f2=#3\n"
-                 "0008 method_free STATUS_SUCCESS info=0\n"
+                 "0008 method_free STATUS_SUCCESS frame=reused info=0\n"
                  "0009 close STATUS_SUCCESS h2=closed\n"
                  "end STATUS_SUCCESS\n");
 }
@@ -236,6 +236,37 @@ KTEST(interp, op_run_fn_free_of_a_foreign_frame_is_skipped)
                  "0005 fn_free SKIPPED frame\n"
                  "0006 fn_free -\n"
                  "0007 fn_free SKIPPED frame\n"
+                 "end STATUS_SUCCESS\n");
+}
+
+/* A frame slot whose frame was freed still holds its address. When the lookaside list hands that address
+ * out again, a FREE through the stale slot reaches the live frame: the line says frame=reused, and the
+ * live frame is the one returned (so the next FREE through its own slot fails, unmarked). */
+KTEST(interp, op_run_stale_frame_reference_to_a_reused_address_is_marked)
+{
+    p_reset(&prog);
+    p_session(&prog, 0, 0, 64, 7);
+    P_ADD(&prog, FN_ALLOC, fn_alloc, .target = 2, .irql = P_CUR, .out = 0);
+    P_ADD(&prog, METHOD_FREE, method_free, .target = 2, .frame = 0, .out_size = 8, .mode = P_CUR, .irql = P_CUR);
+    P_ADD(&prog, METHOD_FREE, method_free, .target = 2, .frame = 0, .out_size = 8, .mode = P_CUR, .irql = P_CUR);
+    P_ADD(&prog, FN_ALLOC, fn_alloc, .target = 2, .irql = P_CUR, .out = 1);
+    P_ADD(&prog, METHOD_FREE, method_free, .target = 2, .frame = 0, .out_size = 8, .mode = P_CUR, .irql = P_CUR);
+    P_ADD(&prog, METHOD_FREE, method_free, .target = 2, .frame = 1, .out_size = 8, .mode = P_CUR, .irql = P_CUR);
+    P_ADD(&prog, FN_ALLOC, fn_alloc, .target = 2, .irql = P_CUR, .out = 2);
+    P_ADD(&prog, FN_FREE, fn_free, .target = 2, .frame = OP_REF_CLOSED, .irql = P_CUR);
+    EXPECT_TRACE(&prog, &model_default,
+                 "trace 1\n"
+                 "0000 open_filter STATUS_SUCCESS info=0 h0=#1\n"
+                 "0001 open_pin STATUS_SUCCESS info=0 h1=#2\n"
+                 "0002 create_framing STATUS_SUCCESS h2=#3\n"
+                 "0003 fn_alloc STATUS_SUCCESS f0=#1\n"
+                 "0004 method_free STATUS_SUCCESS info=0\n"
+                 "0005 method_free STATUS_INVALID_PARAMETER info=0\n"
+                 "0006 fn_alloc STATUS_SUCCESS f1=#2\n"
+                 "0007 method_free STATUS_SUCCESS frame=reused info=0\n"
+                 "0008 method_free STATUS_INVALID_PARAMETER info=0\n"
+                 "0009 fn_alloc STATUS_SUCCESS f2=#3\n"
+                 "0010 fn_free - frame=reused\n"
                  "end STATUS_SUCCESS\n");
 }
 

@@ -3,7 +3,9 @@
 operation whose observations differ (op index, op name, field, value A vs value B). The rules are those of
 fuzz/interp_diff.c: lines in order, then fields in order; a recorded deliberate difference
 (docs/filter-specific-allocator.md: D1 create_default_ex with callbacks, D2 an armed fault plan) at or before
-the divergence licenses it ("known"). Two ways to get the traces:
+the divergence licenses it ("known"), and so does D5, a differing line that carries `frame=reused` on either
+side (its operation named a returned frame whose address the host has handed out again); the mark alone is no
+divergence. Two ways to get the traces:
   --a default --b filter-specific   one km_replay binary, the pin's two allocators (--impl)
   --replay-a BIN --replay-b BIN      two replay binaries, e.g. two seam builds (--a/--b pass --impl to each)
 Exit status: 0 no unknown divergence, 1 at least one, 2 bad input."""
@@ -44,6 +46,9 @@ def licence(op: opcodec.Op) -> str | None:
     return None
 
 
+REUSED = " frame=reused"
+
+
 def _line_op(line: str, count: int) -> tuple[int, str, int]:
     """(op index, op name, index of the first field token) of a trace line."""
     tok = line.split(" ")
@@ -65,6 +70,9 @@ def diverge(prog: opcodec.Program, trace_a: str, trace_b: str) -> Divergence | N
     for n in range(max(len(la), len(lb))):
         a = la[n] if n < len(la) else None
         b = lb[n] if n < len(lb) else None
+        reused = REUSED in (a or "") or REUSED in (b or "")
+        a = a.replace(REUSED, "", 1) if a is not None else None
+        b = b.replace(REUSED, "", 1) if b is not None else None
         if a == b:
             continue
         ia, name_a, fa = _line_op(a, count) if a is not None else (count, "", 0)
@@ -87,6 +95,7 @@ def diverge(prog: opcodec.Program, trace_a: str, trace_b: str) -> Divergence | N
                 d.a = vx if x and kx == ky else (x or "(absent)")
                 d.b = vy if y and kx == ky else (y or "(absent)")
                 break
+        d.known = "D5" if reused else None
         last = min(index, count - 1)
         for op_ in prog.ops[:last + 1]:
             d.known = d.known or licence(op_)

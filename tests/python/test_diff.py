@@ -37,6 +37,18 @@ class Diverge(unittest.TestCase):
         self.assertEqual(diff.diverge(prog, a, a.replace("0002 create_framing STATUS_SUCCESS",
                                                          "0002 create_framing STATUS_NO_MEMORY")).known, "D2")
 
+    def test_a_reused_frame_address_licenses_only_a_line_that_differs(self):
+        prog = opcodec.parse("method_free target=h2 frame=f0\nclose handle=h2\n")
+        a = "trace 1\n0000 method_free STATUS_INVALID_PARAMETER info=0\n0001 close STATUS_SUCCESS h2=closed\n"
+        marked = a.replace("PARAMETER info=0", "PARAMETER frame=reused info=0")
+        self.assertIsNone(diff.diverge(prog, a, marked))  # the mark alone: both sides agree
+        d = diff.diverge(prog, a, marked.replace("STATUS_INVALID_PARAMETER", "STATUS_SUCCESS"))
+        self.assertEqual((d.op_index, d.field, d.known), (0, "status", "D5"))
+        d = diff.diverge(prog, a, marked.replace("h2=closed", "h2=#9"))  # a later line: no licence
+        self.assertEqual((d.op_index, d.field, d.known), (1, "h2", None))
+        d = diff.diverge(prog, a, a.replace("STATUS_INVALID_PARAMETER", "STATUS_SUCCESS"))
+        self.assertIsNone(d.known)  # no mark: a finding
+
 
 if __name__ == "__main__":
     unittest.main()
