@@ -1,7 +1,8 @@
 /* bench_frames.c: a benchmark, not a test: one frame AllocateFrame+FreeFrame round trip through a
  * default allocator's function table (at DISPATCH_LEVEL, as direct-call clients use it) against
  * glibc malloc+free of the same size, in one run; both get a warm-up, then 7 interleaved repetitions
- * of the same iteration count; prints the median ns/op of each (with min and max) and the ratio.
+ * of the same iteration count; prints the median ns/op of each (with min and max) and the ratio, and
+ * the same for the round trip's four locked operations alone (the floor of its locking design).
  * Built only in the release preset: cmake --preset release && cmake --build --preset release &&
  * ./build/release/bench_frames [frame_size] [iterations]. Uses the monotonic clock (benchmarks
  * measure time; nothing in the model or the tests reads a clock). */
@@ -52,6 +53,26 @@ static double bench_malloc(size_t frame_size, long iterations)
             abort();
         *(volatile unsigned char *)block = (unsigned char)i;
         free(block);
+    }
+    return (now_ns() - start) / (double)iterations;
+}
+
+/* ns for the locked operations a round trip cannot do without, alone: a thread-safe allocate and
+ * free each take the allocator's spin lock (compare-exchange, release store) and go through the
+ * lookaside list's own lock (exchange, release store), as Windows' spin locks and interlocked
+ * S-lists do. A floor for any design with that locking, whatever else it does. */
+static double bench_locked_ops(long iterations)
+{
+    static volatile ULONG_PTR spin, list;
+    double start = now_ns();
+    for (long i = 0; i < iterations; i++) {
+        for (int side = 0; side < 2; side++) { /* allocate, then free */
+            ULONG_PTR expected = 0;
+            __atomic_compare_exchange_n(&spin, &expected, 1, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED);
+            __atomic_exchange_n(&list, 1, __ATOMIC_ACQUIRE);
+            __atomic_store_n(&list, 0, __ATOMIC_RELEASE);
+            __atomic_store_n(&spin, 0, __ATOMIC_RELEASE);
+        }
     }
     return (now_ns() - start) / (double)iterations;
 }
@@ -127,14 +148,16 @@ int main(int argc, char **argv)
 
     /* Warm-up for both, then REPS interleaved repetitions of `iterations` round trips each (KS, then
      * malloc, alternately, so machine noise hits both alike); the median of each is reported. */
-    double ks[BENCH_REPS], mal[BENCH_REPS];
+    double ks[BENCH_REPS], mal[BENCH_REPS], locked[BENCH_REPS];
     bench_ks(&table, file, iterations / 10 + 1);
     bench_malloc(frame_size, iterations / 10 + 1);
+    bench_locked_ops(iterations / 10 + 1);
     for (int r = 0; r < BENCH_REPS; r++) {
         ks[r] = bench_ks(&table, file, iterations);
         mal[r] = bench_malloc(frame_size, iterations);
+        locked[r] = bench_locked_ops(iterations);
     }
-    double ks_ns = median(ks), malloc_ns = median(mal);
+    double ks_ns = median(ks), malloc_ns = median(mal), locked_ns = median(locked);
 
     printf("frame size %lu bytes, %ld iterations, median of %d repetitions (after a warm-up)\n",
            (unsigned long)frame_size, iterations, BENCH_REPS);
@@ -143,6 +166,8 @@ int main(int argc, char **argv)
     printf("glibc malloc+free:                        %.1f ns/op (min %.1f, max %.1f)\n", malloc_ns, minimum(mal),
            maximum(mal));
     printf("ratio (KS / malloc):                      %.2f\n", ks_ns / malloc_ns);
+    printf("its 4 locked operations alone:            %.1f ns/op (min %.1f, max %.1f), %.2f of malloc\n",
+           locked_ns, minimum(locked), maximum(locked), locked_ns / malloc_ns);
     ZwClose(alloc);
     ZwClose(pin);
     ZwClose(filter);
