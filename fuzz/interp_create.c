@@ -256,8 +256,7 @@ void ip_op_create_raw(const op_args_create_raw *a)
         ip.objects[o].model.framing = framing;
         /* The filter serves a raw name with whatever callbacks the last create configured. */
         ip.objects[o].model.external = (ip.filter_callbacks & RM_CB_ALLOCATE) != 0;
-    }
-    else if (o != IP_NONE && kind == IP_ALLOCATOR)
+    } else if (o != IP_NONE && kind == IP_ALLOCATOR)
         ip.objects[o].kind = IP_OTHER; /* not an allocator the model can follow */
 }
 
