@@ -14,7 +14,7 @@ static const char *od_licence(const op_op *op)
 {
     if (op->code == OP_CREATE_DEFAULT_EX && op->u.create_default_ex.callbacks != 0)
         return "D1"; /* the filter-specific allocator ignores KsCreateDefaultAllocatorEx's callbacks */
-    if (op->code == OP_FAULT && (op->u.fault.nth != 0 || op->u.fault.site.len != 0))
+    if (op->code == OP_FAULT && (op->u.fault.nth != 0 || op->u.fault.also != 0 || op->u.fault.site.len != 0))
         return "D2"; /* different pool allocations: a fault plan hits different calls */
     return NULL;
 }

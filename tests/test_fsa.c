@@ -103,6 +103,30 @@ KTEST(fsa, differential_comparator_names_the_first_differing_field)
     EXPECT_TRUE(d.found && d.op_index == 2 && strcmp(d.op, "end") == 0 && strcmp(d.field, "status") == 0);
 }
 
+/* D2: any armed fault plan licenses what follows it (nth, also or a site; `also` alone arms one too, which
+ * the first MSan differential run showed), a disarmed one (every field zero) licenses nothing. */
+KTEST(fsa, differential_comparator_licenses_every_armed_fault_plan)
+{
+    static const char site[] = "ksa_create.c";
+    const op_args_fault plans[] = { { .nth = 3 }, { .also = 16 }, { .site = { (const uint8_t *)site, sizeof site - 1 } },
+                                    { 0 } };
+    const char *a = "trace 1\n0000 fault -\n0001 create_framing STATUS_SUCCESS h3=#3\n";
+    const char *b = "trace 1\n0000 fault -\n0001 create_framing STATUS_INSUFFICIENT_RESOURCES\n";
+    for (size_t i = 0; i < sizeof plans / sizeof plans[0]; i++) {
+        p_reset(&prog);
+        prog.ops[prog.count++] = (op_op){ .code = OP_FAULT, .u.fault = plans[i] };
+        P_ADD(&prog, CREATE_FRAMING, create_framing, .parent = 1, .options = 2, .frame_size = 64, .mode = P_CUR,
+              .irql = P_CUR, .out = 3);
+        op_divergence d;
+        op_trace_diverge(&prog, a, b, &d);
+        EXPECT_TRUE(d.found && d.op_index == 1 && strcmp(d.field, "status") == 0);
+        if (i + 1 < sizeof plans / sizeof plans[0])
+            EXPECT_TRUE(d.known != NULL && strcmp(d.known, "D2") == 0);
+        else
+            EXPECT_TRUE(d.known == NULL);
+    }
+}
+
 /* D5: a line marked frame=reused (the op named a returned frame whose address is now another frame's) is
  * no divergence by the mark alone; if it differs otherwise, the difference is licensed, and only there. */
 KTEST(fsa, differential_comparator_licenses_a_reused_frame_address_where_the_line_differs)

@@ -2,7 +2,7 @@
 """diff.py: run the same programs on two allocator implementations and report, per program, the FIRST
 operation whose observations differ (op index, op name, field, value A vs value B). The rules are those of
 fuzz/interp_diff.c: lines in order, then fields in order; a recorded deliberate difference
-(docs/filter-specific-allocator.md: D1 create_default_ex with callbacks, D2 an armed fault plan) at or before
+(docs/filter-specific-allocator.md: D1 create_default_ex with callbacks, D2 an armed fault plan: nth, also or site) at or before
 the divergence licenses it ("known"), and so does D5, a differing line that carries `frame=reused` on either
 side (its operation named a returned frame whose address the host has handed out again); the mark alone is no
 divergence. Two ways to get the traces:
@@ -41,7 +41,8 @@ class Divergence:
 def licence(op: opcodec.Op) -> str | None:
     if op.name == "create_default_ex" and op.args.get("callbacks", 0) != 0:
         return "D1"
-    if op.name == "fault" and (op.args.get("nth", 0) != 0 or op.args.get("site", b"") != b""):
+    if op.name == "fault" and (op.args.get("nth", 0) != 0 or op.args.get("also", 0) != 0
+                               or op.args.get("site", b"") != b""):
         return "D2"
     return None
 

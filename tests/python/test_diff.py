@@ -36,6 +36,9 @@ class Diverge(unittest.TestCase):
         self.assertIsNone(diff.diverge(prog, a, a.replace("h2=#3", "h2=#4")).known)  # before the fault: a finding
         self.assertEqual(diff.diverge(prog, a, a.replace("0002 create_framing STATUS_SUCCESS",
                                                          "0002 create_framing STATUS_NO_MEMORY")).known, "D2")
+        prog = opcodec.parse("fault also=16\ncreate_framing parent=h1 out=h3\n")  # `also` alone arms a plan
+        a = "trace 1\n0000 fault -\n0001 create_framing STATUS_SUCCESS\n"
+        self.assertEqual(diff.diverge(prog, a, a.replace("SUCCESS", "INSUFFICIENT_RESOURCES")).known, "D2")
 
     def test_a_reused_frame_address_licenses_only_a_line_that_differs(self):
         prog = opcodec.parse("method_free target=h2 frame=f0\nclose handle=h2\n")
