@@ -13,7 +13,6 @@ Usage: python3 tools/bench_fuzz.py [--time SECONDS] [--engine libfuzzer|afl|both
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import shutil
@@ -25,6 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from tools.fuzzing import options as opt  # noqa: E402
+from tools.gate import coverage as cov  # noqa: E402
 from tools.fuzzing.campaign import registry  # noqa: E402
 from tools.fuzzing.progress import parse_fuzzer_stats  # noqa: E402
 from tools.runner.build import build_preset  # noqa: E402
@@ -131,28 +131,14 @@ def afl_rate(build: Path, cmplog: Path, target: str, seconds: int, seeds: Path |
 
 
 def coverage(build: Path, targets: list[str]) -> dict | None:
-    binaries = [build / f"fuzz_{t}" for t in targets if (build / f"fuzz_{t}").is_file()]
-    if not binaries:
+    """llvm-cov totals of allocator/*.c from each target's committed seeds (the gate's measurement)."""
+    corpora = {t: [build / "corpus" / t] for t in targets if (build / f"fuzz_{t}").is_file()}
+    if not corpora:
         return None
-    with tempfile.TemporaryDirectory(prefix="bench-cov-") as tmp:
-        for b in binaries:
-            t = b.name[len("fuzz_"):]
-            env = {**os.environ, "LLVM_PROFILE_FILE": f"{tmp}/{t}-%p.profraw"}
-            # One process per seed: a seed that aborts (a finding) loses only its own profile.
-            for seed in sorted((build / "corpus" / t).iterdir()):
-                subprocess.run([str(b), str(seed)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               env=env, timeout=600)
-        raws = sorted(str(p) for p in Path(tmp).glob("*.profraw"))
-        if not raws:
-            return None
-        data = f"{tmp}/merged.profdata"
-        subprocess.run(["llvm-profdata", "merge", "-sparse", *raws, "-o", data], check=True)
-        cmd = ["llvm-cov", "export", "-summary-only", f"-instr-profile={data}", str(binaries[0])]
-        for b in binaries[1:]:
-            cmd += ["-object", str(b)]
-        cmd += sorted(str(p) for p in (ROOT / "allocator").glob("*.c"))
-        res = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, check=True)
-    return json.loads(res.stdout)["data"][0]["totals"]
+    try:
+        return cov.totals(build, corpora, sorted((ROOT / "allocator").glob("*.c")))
+    except RuntimeError:
+        return None
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -37,8 +37,8 @@ def code_under_test(build: Path) -> tuple[str, list[Path]]:
     return ("allocator/" if mode == "builtin" else f"KM_ALLOCATOR_SOURCES ({mode} mode)"), sources
 
 
-def measure(build: Path, corpora: dict[str, list[Path]], sources: list[Path]) -> dict[str, float]:
-    """Percent of the lines, branches and functions of `sources` covered. corpora: target -> input dirs."""
+def totals(build: Path, corpora: dict[str, list[Path]], sources: list[Path]) -> dict:
+    """llvm-cov's totals for `sources` (per measure: count, covered, percent). corpora: target -> input dirs."""
     with tempfile.TemporaryDirectory(prefix="gate-cov-") as tmp:
         binaries = []
         for target, dirs in sorted(corpora.items()):
@@ -59,5 +59,10 @@ def measure(build: Path, corpora: dict[str, list[Path]], sources: list[Path]) ->
             cmd += ["-object", str(b)]
         cmd += sorted(map(str, sources))
         res = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, check=True)
-    totals = json.loads(res.stdout)["data"][0]["totals"]
-    return {k: round(float(totals[k]["percent"]), 2) for k in ("lines", "branches", "functions")}
+    return json.loads(res.stdout)["data"][0]["totals"]
+
+
+def measure(build: Path, corpora: dict[str, list[Path]], sources: list[Path]) -> dict[str, float]:
+    """Percent of the lines, branches and functions of `sources` covered. corpora: target -> input dirs."""
+    t = totals(build, corpora, sources)
+    return {k: round(float(t[k]["percent"]), 2) for k in ("lines", "branches", "functions")}
