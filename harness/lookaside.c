@@ -380,13 +380,20 @@ __attribute__((noinline)) static void km_lookaside_free_miss(km_lookaside *la, P
     km_lookaside_release(free_fn, entry);
 }
 
-/* An outstanding entry of `list` (locked) goes back into the cache, which has room. */
-static inline __attribute__((always_inline)) void km_lookaside_push(km_lookaside *la, PGENERAL_LOOKASIDE list,
-                                                                    PVOID entry)
+/* An outstanding entry of `list` (locked) is being freed: counted, and no longer the hot one. */
+static inline __attribute__((always_inline)) void km_lookaside_returned(km_lookaside *la, PGENERAL_LOOKASIDE list,
+                                                                        PVOID entry)
 {
     list->TotalFrees++;
     if (la->hot == entry)
         la->hot = NULL;
+}
+
+/* An outstanding entry of `list` (locked) goes back into the cache, which has room. */
+static inline __attribute__((always_inline)) void km_lookaside_push(km_lookaside *la, PGENERAL_LOOKASIDE list,
+                                                                    PVOID entry)
+{
+    km_lookaside_returned(la, list, entry);
     la->cache[la->cached++] = entry;
     KM_POISON(entry, la->size);
     km_lookaside_unlock_list(la);
@@ -402,9 +409,7 @@ __attribute__((noinline)) static void km_lookaside_free_checked(PGENERAL_LOOKASI
     if (__builtin_expect(!km_lookaside_outstanding(la, entry), 0))
         km_lookaside_wrong_list(la, entry, routine);
     if (__builtin_expect(la->cached == KM_LOOKASIDE_DEPTH, 0)) {
-        list->TotalFrees++;
-        if (la->hot == entry)
-            la->hot = NULL;
+        km_lookaside_returned(la, list, entry);
         km_lookaside_free_miss(la, list, entry);
         return;
     }
