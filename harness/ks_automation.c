@@ -54,6 +54,13 @@ ULONG km_ks_find_set(const void *Sets, ULONG Count, size_t Stride, const GUID *S
     return Count;
 }
 
+NTSTATUS km_ks_found(ULONG Index, ULONG Count, const void *Item)
+{
+    if (Index == Count)
+        return STATUS_PROPSET_NOT_FOUND;
+    return Item == NULL ? STATUS_NOT_FOUND : STATUS_SUCCESS;
+}
+
 NTSTATUS km_ks_end(PIRP Irp, PKSIDENTIFIER Request, NTSTATUS Status)
 {
     km_ks_free_request(Request);

@@ -18,6 +18,9 @@ NTSTATUS km_ks_begin(PIRP Irp, PKSIDENTIFIER *Request, ULONG *InputBufferLength,
 /* The first of Count sets (KSPROPERTY_SET, KSMETHOD_SET or KSEVENT_SET: each starts with its
  * `const GUID *Set`; Stride is the element size) whose GUID is Set: its index, Count when none. */
 ULONG km_ks_find_set(const void *Sets, ULONG Count, size_t Stride, const GUID *Set);
+/* The lookup's answer: STATUS_PROPSET_NOT_FOUND when no set matched (index == Count), STATUS_NOT_FOUND
+ * when the set has no such item, else STATUS_SUCCESS. */
+NTSTATUS km_ks_found(ULONG Index, ULONG Count, const void *Item);
 /* The common end: frees the request copy; an error leaves Information 0. Returns Status. */
 NTSTATUS km_ks_end(PIRP Irp, PKSIDENTIFIER Request, NTSTATUS Status);
 

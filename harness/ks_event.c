@@ -99,11 +99,8 @@ NTSTATUS NTAPI KsEnableEvent(PIRP Irp, ULONG EventSetsCount, const KSEVENT_SET *
         return status;
     ULONG i = km_ks_find_set(EventSet, EventSetsCount, sizeof *EventSet, &request->Set);
     const KSEVENT_ITEM *item = i < EventSetsCount ? km_find_event(&EventSet[i], request->Id) : NULL;
-    if (i == EventSetsCount)
-        status = STATUS_PROPSET_NOT_FOUND;
-    else if (item == NULL)
-        status = STATUS_NOT_FOUND;
-    else {
+    status = km_ks_found(i, EventSetsCount, item);
+    if (status == STATUS_SUCCESS) {
         KSEVENT_SET_IRP_STORAGE(Irp) = &EventSet[i];
         KSEVENT_ITEM_IRP_STORAGE(Irp) = item;
         status = km_event_enable(Irp, request, &EventSet[i], item, out_len, EventsList, EventsFlags, EventsLock);

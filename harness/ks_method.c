@@ -58,11 +58,8 @@ NTSTATUS NTAPI KsMethodHandler(PIRP Irp, ULONG MethodSetsCount, const KSMETHOD_S
         return status;
     ULONG i = km_ks_find_set(MethodSet, MethodSetsCount, sizeof *MethodSet, &request->Set);
     const KSMETHOD_ITEM *item = i < MethodSetsCount ? km_find_method(&MethodSet[i], request->Id) : NULL;
-    if (i == MethodSetsCount)
-        status = STATUS_PROPSET_NOT_FOUND;
-    else if (item == NULL)
-        status = STATUS_NOT_FOUND;
-    else {
+    status = km_ks_found(i, MethodSetsCount, item);
+    if (status == STATUS_SUCCESS) {
         KSMETHOD_SET_IRP_STORAGE(Irp) = &MethodSet[i];
         KSMETHOD_ITEM_IRP_STORAGE(Irp) = item;
         status = km_method_dispatch(Irp, request, item, in_len, out_len);

@@ -85,11 +85,8 @@ NTSTATUS NTAPI KsPropertyHandler(PIRP Irp, ULONG PropertySetsCount, const KSPROP
         return status;
     ULONG i = km_ks_find_set(PropertySet, PropertySetsCount, sizeof *PropertySet, &request->Set);
     const KSPROPERTY_ITEM *item = i < PropertySetsCount ? km_find_property(&PropertySet[i], request->Id) : NULL;
-    if (i == PropertySetsCount)
-        status = STATUS_PROPSET_NOT_FOUND;
-    else if (item == NULL)
-        status = STATUS_NOT_FOUND;
-    else {
+    status = km_ks_found(i, PropertySetsCount, item);
+    if (status == STATUS_SUCCESS) {
         KSPROPERTY_SET_IRP_STORAGE(Irp) = &PropertySet[i];
         KSPROPERTY_ITEM_IRP_STORAGE(Irp) = item;
         status = km_property_dispatch(Irp, request, item, in_len, out_len);
