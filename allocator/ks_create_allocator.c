@@ -19,9 +19,11 @@ NTSTATUS NTAPI KsCreateAllocator(HANDLE ConnectionHandle, PKSALLOCATOR_FRAMING A
                                  PHANDLE AllocatorHandle)
 {
     PAGED_CODE();
-    if (AllocatorFraming == NULL || AllocatorHandle == NULL)
+    if (AllocatorHandle == NULL)
         return STATUS_INVALID_PARAMETER;
-    *AllocatorHandle = NULL;
+    *AllocatorHandle = NULL; /* before any other check: NULL on every failure (decisions Q7) */
+    if (AllocatorFraming == NULL)
+        return STATUS_INVALID_PARAMETER;
     WCHAR buffer[KSA_NAME_BYTES / sizeof(WCHAR)];
     UNICODE_STRING name;
     OBJECT_ATTRIBUTES attributes;

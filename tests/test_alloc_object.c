@@ -32,7 +32,9 @@ KTEST(alloc_object, KsCreateAllocator_invalid_framing)
     f = fx_default_framing;
     f.FrameSize = 0;
     EXPECT_STATUS(KsCreateAllocator(fx.pin, &f, &h), STATUS_INVALID_PARAMETER);
+    h = (HANDLE)0x1234;
     EXPECT_STATUS(KsCreateAllocator(fx.pin, NULL, &h), STATUS_INVALID_PARAMETER);
+    EXPECT_TRUE(h == NULL); /* decisions Q7: NULL on every failure, a NULL framing too */
     EXPECT_STATUS(KsCreateAllocator(fx.pin, &f, NULL), STATUS_INVALID_PARAMETER);
     fx_close_all(&fx);
 }
