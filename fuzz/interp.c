@@ -390,6 +390,8 @@ static void ip_dispatch(const op_op *op)
     case OP_SET_IRQL: ip_op_set_irql(&op->u.set_irql); break;
     case OP_SET_MODE: ip_op_set_mode(&op->u.set_mode); break;
     case OP_FAULT: ip_op_fault(&op->u.fault); break;
+    case OP_VALIDATE_IRP: ip_op_validate_irp(&op->u.validate_irp); break;
+    case OP_NULL_ARGS: ip_op_null_args(&op->u.null_args); break;
     default: ip_line_add(" -"); break; /* raw: bytes the decoder skipped, never run */
     }
 }

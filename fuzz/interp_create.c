@@ -197,9 +197,8 @@ void ip_op_create_default_ex(const op_args_create_default_ex *a)
     ip_create_allocator(a->parent, &f, used ? a->callbacks : 0, used ? a->fail : 0, a->mode, a->irql, a->out);
 }
 
-/* decisions Q2/Q18, stated independently: the framing a raw allocator name carries, when the name
- * (Length bytes only) is [\]KSSTRING_Allocator\ + exactly 24 bytes. */
-static bool ip_raw_framing(const uint8_t *name, size_t length, KSALLOCATOR_FRAMING *framing)
+/* decisions Q2/Q18, stated independently of the allocator's parser. */
+bool ip_raw_framing(const uint8_t *name, size_t length, KSALLOCATOR_FRAMING *framing)
 {
     static const WCHAR cls[] = KSSTRING_Allocator;
     size_t cls_bytes = sizeof cls - sizeof(WCHAR), pos = 0;

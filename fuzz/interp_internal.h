@@ -217,9 +217,15 @@ void ip_op_create_framing(const op_args_create_framing *a);
 void ip_op_create_raw(const op_args_create_raw *a);
 void ip_op_create_default_ex(const op_args_create_default_ex *a);
 void ip_op_close(const op_args_close *a);
+/* decisions Q2/Q18: the framing a create name of `length` bytes carries, if it is [\]KSSTRING_Allocator\ + 24 bytes. */
+bool ip_raw_framing(const uint8_t *name, size_t length, KSALLOCATOR_FRAMING *framing);
 /* Opens the test filter (kernel mode) into the object table; used by open_filter and the prologue. */
 NTSTATUS ip_open_relative(HANDLE root, const UNICODE_STRING *name, KPROCESSOR_MODE mode, HANDLE *handle,
                           IO_STATUS_BLOCK *iosb);
+
+/* ---- interp_ddi.c ---------------------------------------------------------------------------------- */
+void ip_op_validate_irp(const op_args_validate_irp *a);
+void ip_op_null_args(const op_args_null_args *a);
 
 /* ---- interp_frames.c --------------------------------------------------------------------------------- */
 void ip_op_fn_alloc(const op_args_fn_alloc *a);

@@ -152,8 +152,8 @@ static bool op_kind_matches(op_mut_kind kind, const op_op *op, const op_field_in
     case OP_MUT_INT: return op_is_int(f->type) && (ck == OP_K_DEC || ck == OP_K_HEX);
     case OP_MUT_GUID: return f->type == OP_T_GUID;
     case OP_MUT_BLOB: return f->type == OP_T_BYTES;
-    case OP_MUT_NAME: return op->code == OP_CREATE_RAW && f->type == OP_T_BYTES && strcmp(f->name, "name") == 0;
-    case OP_MUT_LENGTHS: return op->code == OP_CREATE_RAW && strcmp(f->name, "length") == 0;
+    case OP_MUT_NAME: return op_has_create_name(op->code) && f->type == OP_T_BYTES && strcmp(f->name, "name") == 0;
+    case OP_MUT_LENGTHS: return op_has_create_name(op->code) && strcmp(f->name, "length") == 0;
     case OP_MUT_REF: return op_is_ref(f->type);
     case OP_MUT_OUT: return op_is_out(f->type);
     default: return false;

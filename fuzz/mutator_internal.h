@@ -39,7 +39,8 @@ uint64_t op_value_int(op_rng *r, unsigned bits, uint64_t old);
 op_class op_reqflags_class(uint32_t ioctl_code);
 void op_guid_to_bytes(const GUID *g, uint8_t out[16]);
 
-/* mutator_name.c */
+/* mutator_name.c: the operations whose `name`, `length` and `max_length` are a create name's UNICODE_STRING. */
+static inline bool op_has_create_name(op_code code) { return code == OP_CREATE_RAW || code == OP_VALIDATE_IRP; }
 bool op_mutate_name(op_mutator *m, op_op *op, size_t max_size);
 /* Per-opcode sane values on top of the table defaults (well-formed create name, a framing, ...). */
 void op_template_specifics(op_mutator *m, op_op *op, const op_info *info);

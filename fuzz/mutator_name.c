@@ -238,7 +238,8 @@ void op_template_specifics(op_mutator *m, op_op *op, const op_info *info)
         OP_SET("alignment", FILE_LONG_ALIGNMENT);
         OP_SET("callbacks", 0x1E); /* ALLOCATE|FREE|INITIALIZE|DELETE */
         break;
-    case OP_CREATE_RAW: {
+    case OP_CREATE_RAW:
+    case OP_VALIDATE_IRP: {
         uint8_t *name = op_arena_alloc(m, 2 * OP_CLASS_UNITS + 2 + OP_FRAMING_BYTES);
         if (name != NULL && (f = op_field_named(info, "name", NULL)) != NULL) {
             size_t n = op_put_default_name(name);
@@ -268,6 +269,7 @@ void op_template_specifics(op_mutator *m, op_op *op, const op_info *info)
         break;
     }
     case OP_FAULT: OP_SET("nth", 1); break;
+    case OP_NULL_ARGS: OP_SET("null", 0x2); break; /* KsCreateAllocator with a NULL framing */
     default: break;
     }
 #undef OP_SET

@@ -3,6 +3,7 @@
  * pending requests and their completion, events, fault plans, the allowed-op mask, the prologue,
  * determinism (twice, and A B A) and op_run_bytes. */
 #include <stdlib.h>
+#include <string.h>
 
 #include "interp_fixture.h"
 
@@ -267,6 +268,54 @@ KTEST(interp, op_run_stale_frame_reference_to_a_reused_address_is_marked)
                  "0008 method_free STATUS_INVALID_PARAMETER info=0\n"
                  "0009 fn_alloc STATUS_SUCCESS f2=#3\n"
                  "0010 fn_free - frame=reused\n"
+                 "end STATUS_SUCCESS\n");
+}
+
+/* A hand-built create IRP: UTF-16LE class string, '\', 24 framing bytes (102 bytes, as KsCreateAllocator builds). */
+static uint8_t p_create_name[102];
+static op_bytes p_allocator_name(void)
+{
+    static const char cls[] = "{642F5D00-4791-11D0-A5D6-28DB04C10000}\\";
+    static const uint32_t framing[6] = { 2, 0, 2, 4096, 3, 0 };
+    for (size_t i = 0; i < sizeof cls - 1; i++) {
+        p_create_name[2 * i] = (uint8_t)cls[i];
+        p_create_name[2 * i + 1] = 0;
+    }
+    memcpy(p_create_name + 78, framing, sizeof framing);
+    return (op_bytes){ p_create_name, sizeof p_create_name };
+}
+
+/* validate_irp and null_args (docs/decisions.md, "Calls outside the create path"): the returned copy
+ * is traced and freed (no POOL_LEAK at the end), each refusal is the decided status, null_args with no
+ * NULL argument of its DDI and an unknown DDI are not run, and both are PASSIVE_LEVEL only. */
+KTEST(interp, op_run_driver_side_calls)
+{
+    p_reset(&prog);
+    op_bytes name = p_allocator_name();
+    P_ADD(&prog, VALIDATE_IRP, validate_irp, .name = name, .length = 102, .max_length = 102, .irql = P_CUR);
+    P_ADD(&prog, VALIDATE_IRP, validate_irp, .name = name, .length = 102, .max_length = 102, .major = 0x0e,
+          .irql = P_CUR);
+    P_ADD(&prog, VALIDATE_IRP, validate_irp, .name = name, .length = 102, .max_length = 102, .shape = 0x10,
+          .irql = P_CUR);
+    P_ADD(&prog, VALIDATE_IRP, validate_irp, .name = name, .length = 100, .max_length = 102, .irql = P_CUR);
+    P_ADD(&prog, NULL_ARGS, null_args, .ddi = 0, .null = 2, .irql = P_CUR);
+    P_ADD(&prog, NULL_ARGS, null_args, .ddi = 1, .null = 4, .irql = P_CUR);
+    P_ADD(&prog, NULL_ARGS, null_args, .ddi = 3, .null = 1, .irql = P_CUR);
+    P_ADD(&prog, NULL_ARGS, null_args, .ddi = 2, .null = 6, .irql = P_CUR);
+    P_ADD(&prog, NULL_ARGS, null_args, .ddi = 9, .null = 7, .irql = P_CUR);
+    P_ADD(&prog, VALIDATE_IRP, validate_irp, .name = name, .length = 102, .max_length = 102, .irql = 2);
+    EXPECT_TRACE(&prog, &model,
+                 "trace 1\n"
+                 "0000 validate_irp STATUS_SUCCESS out=020000000000000002000000001000000300000000000000\n"
+                 "0001 validate_irp STATUS_INVALID_PARAMETER\n"
+                 "0002 validate_irp STATUS_INVALID_PARAMETER\n"
+                 "0003 validate_irp STATUS_INVALID_PARAMETER\n"
+                 "0004 null_args STATUS_INVALID_PARAMETER\n"
+                 "0005 null_args win32:87\n"
+                 "0006 null_args STATUS_INVALID_PARAMETER\n"
+                 "0007 null_args SKIPPED args\n"
+                 "0008 null_args SKIPPED ddi\n"
+                 "0009 validate_irp SKIPPED irql\n"
                  "end STATUS_SUCCESS\n");
 }
 

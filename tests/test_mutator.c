@@ -75,6 +75,8 @@ static size_t mt_build_rich(uint8_t *out, size_t cap)
     MT_OP(OP_FAULT, fault, .nth = 1, .site = { (const uint8_t *)"Ksal", 4 });
     MT_OP(OP_SET_IRQL, set_irql, .irql = 0);
     MT_OP(OP_SET_MODE, set_mode, .mode = 1);
+    MT_OP(OP_VALIDATE_IRP, validate_irp, .name = { mt_name, 102 }, .length = 102, .max_length = 102, .irql = 0xFF);
+    MT_OP(OP_NULL_ARGS, null_args, .ddi = 0, .null = 2, .irql = 0xFF);
     MT_OP(OP_CLOSE, close, .handle = 2, .mode = 0xFF);
 #undef MT_OP
     p.count = (size_t)(o - p.ops);
@@ -422,8 +424,10 @@ static void mt_check_kind(op_mut_kind kind, mt_seen *seen)
         case OP_MUT_INT: EXPECT_TRUE((ck == OP_K_DEC || ck == OP_K_HEX) && f->type <= OP_T_U64); break;
         case OP_MUT_GUID: EXPECT_TRUE(f->type == OP_T_GUID); break;
         case OP_MUT_BLOB: EXPECT_TRUE(f->type == OP_T_BYTES); break;
-        case OP_MUT_NAME: EXPECT_TRUE(b->code == OP_CREATE_RAW && strcmp(f->name, "name") == 0); break;
-        case OP_MUT_LENGTHS: EXPECT_TRUE(b->code == OP_CREATE_RAW); break;
+        case OP_MUT_NAME:
+            EXPECT_TRUE((b->code == OP_CREATE_RAW || b->code == OP_VALIDATE_IRP) && strcmp(f->name, "name") == 0);
+            break;
+        case OP_MUT_LENGTHS: EXPECT_TRUE(b->code == OP_CREATE_RAW || b->code == OP_VALIDATE_IRP); break;
         case OP_MUT_REF: EXPECT_TRUE(f->type == OP_T_HREF || f->type == OP_T_FREF || f->type == OP_T_EREF); break;
         case OP_MUT_OUT: EXPECT_TRUE(f->type == OP_T_HOUT || f->type == OP_T_FOUT || f->type == OP_T_EOUT); break;
         default: break;
@@ -618,7 +622,8 @@ KTEST(mutator, program_level_kinds)
     op_mutator_free(m);
 }
 
-/* Inserted operations come from templates: a create_raw gets the well-formed allocator name. */
+/* Inserted operations come from templates: a create_raw or validate_irp gets the well-formed allocator
+ * name, a null_args a NULL argument its DDI has. */
 KTEST(mutator, insert_templates_are_well_formed)
 {
     mt_setup();
@@ -626,7 +631,7 @@ KTEST(mutator, insert_templates_are_well_formed)
     ASSERT_TRUE(m != NULL);
     static uint8_t out[8192];
     uint8_t prog[] = { OP_FORMAT_VERSION, OP_OPEN_FILTER, 0, 0, OP_OPEN_PIN, 0, 0, 0, 0, 0, 1 };
-    bool saw_raw = false, saw_framing = false;
+    bool saw_raw = false, saw_framing = false, saw_validate = false, saw_null = false;
     for (uint32_t seed = 0; seed < 400; seed++) {
         op_mut_info info;
         size_t n = op_mutate(m, prog, sizeof prog, out, sizeof out, seed, OP_MUT_INSERT, &info);
@@ -641,6 +646,19 @@ KTEST(mutator, insert_templates_are_well_formed)
             EXPECT_EQ(op->u.create_raw.length, 102);
             EXPECT_EQ(op->u.create_raw.max_length, 102);
         }
+        if (op->code == OP_VALIDATE_IRP) {
+            saw_validate = true;
+            op_bytes name = op->u.validate_irp.name;
+            EXPECT_EQ(name.len, 102);
+            EXPECT_TRUE(mt_name_starts(&name, "{642F5D00-4791-11D0-A5D6-28DB04C10000}\\"));
+            EXPECT_EQ(op->u.validate_irp.length, 102);
+            EXPECT_EQ(op->u.validate_irp.max_length, 102);
+        }
+        if (op->code == OP_NULL_ARGS) {
+            saw_null = true;
+            EXPECT_EQ(op->u.null_args.ddi, 0);  /* KsCreateAllocator */
+            EXPECT_EQ(op->u.null_args.null, 2); /* FRAMING */
+        }
         if (op->code == OP_CREATE_FRAMING && info.op >= 2) {
             saw_framing = true;
             EXPECT_EQ(op->u.create_framing.parent, 1); /* the pin opened before it */
@@ -650,6 +668,8 @@ KTEST(mutator, insert_templates_are_well_formed)
     }
     EXPECT_TRUE(saw_raw);
     EXPECT_TRUE(saw_framing);
+    EXPECT_TRUE(saw_validate);
+    EXPECT_TRUE(saw_null);
     op_mutator_free(m);
 }
 
