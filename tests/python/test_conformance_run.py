@@ -45,6 +45,7 @@ class Committed(unittest.TestCase):
             self.assertIn(f"docs/decisions.md#{q}", cites, q)
         self.assertIn(curated.CALLBACKS, cites)
         self.assertIn(curated.FOREIGN, cites)
+        self.assertIn(curated.DRIVER_CALLS, cites)
 
     def test_docs_table_counts_the_committed_cases(self):
         counts = {cls: [0, 0] for cls in recording.CLASSES}

@@ -18,6 +18,7 @@ DEVCORE = "https://devco.re/blog/2025/05/17/frame-by-frame-kernel-streaming-keep
 DEC = "docs/decisions.md#"
 CALLBACKS = DEC + "default-allocator-callbacks-kscreatedefaultallocatorex"
 FOREIGN = DEC + "frames-that-were-not-handed-out"
+DRIVER_CALLS = DEC + "calls-outside-the-create-path"
 CLASS = "{642F5D00-4791-11D0-A5D6-28DB04C10000}"
 INVALID = "STATUS_INVALID_PARAMETER"
 OK = "STATUS_SUCCESS"
@@ -619,6 +620,58 @@ def framing_ex(R: Recordings) -> None:
          "(0xF): STATUS_NOT_SUPPORTED.", framing_ex_blob(items=[item(align=0xF)]))
 
 
+# ---- Driver-side calls outside the create path ---------------------------------------------------------
+
+def driver_calls(R: Recordings) -> None:
+    R.file("curated-driver-calls.jsonl", "KsValidateAllocatorCreateRequest on IRPs a driver builds or receives, "
+           "and the create DDIs given NULL pointers: undocumented, so every expectation is a decision. Kernel "
+           "callers only.")
+    anchor = DRIVER_CALLS
+    blob = name_blob(framing_bytes())
+
+    def validate(cid, status, statement, name=blob, length=102, max_length=102, extra="", cite=anchor):
+        p = Program(parents=False)
+        op = p.add(f"validate_irp name={name} length={length} max_length={max_length}{extra}")
+        exp = st(op, status, out=framing_bytes().hex()) if status == OK else st(op, status)
+        R.case(f"driver.validate.{cid}", p, [exp], inferred(cite, statement))
+
+    validate("good", OK, "A well-formed allocator create request: the framing comes back as a copy the caller "
+             "owns (Q3), byte for byte the name's 24 framing bytes.", cite="Q3")
+    validate("null_framing", INVALID, "AllocatorFraming NULL: refused, nothing written.", extra=" shape=NULL_FRAMING")
+    validate("null_irp", INVALID, "Irp NULL: refused.", extra=" shape=NULL_IRP")
+    validate("no_stack_location", INVALID, "An IRP with no current stack location: refused.",
+             extra=" shape=NO_STACK_LOCATION")
+    validate("not_a_create", INVALID, "The current stack location's MajorFunction is IRP_MJ_DEVICE_CONTROL: "
+             "not a create request, refused before the name is read.", extra=" major=IRP_MJ_DEVICE_CONTROL")
+    validate("no_file_object", INVALID, "No FileObject: refused before the name is read.",
+             extra=" shape=NO_FILE_OBJECT")
+    validate("null_buffer", INVALID, "FileName.Buffer NULL with a non-zero Length: a corrupt string, refused "
+             "before anything is read through it.", extra=" shape=NULL_BUFFER", cite="Q18")
+    validate("empty_name", INVALID, "An empty FileName: no class component, refused.", name='""', length=0,
+             max_length=0, cite="Q2")
+    validate("wrong_class", INVALID, "A class component other than KSSTRING_Allocator, which the I/O manager's "
+             "create-item matching would not route here: refused by the allocator itself.",
+             name=name_blob(framing_bytes(), "{742F5D00-4791-11D0-A5D6-28DB04C10000}\\\\"), cite="Q2")
+
+    def null(cid, ddi, args, statement, win32=False):
+        p = Program(parents=False)
+        op = p.add(f"null_args ddi={ddi} null={args}")
+        R.case(f"driver.null.{cid}", p, [st(op, "win32:87" if win32 else INVALID)], inferred(
+            "Q7" if ddi.endswith("CreateAllocator") else anchor, statement))
+
+    null("create_allocator_framing", "KsCreateAllocator", "FRAMING", "KsCreateAllocator with AllocatorFraming "
+         "NULL: STATUS_INVALID_PARAMETER, and the handle variable is set to NULL.")
+    null("create_allocator_handle", "KsCreateAllocator", "HANDLE", "KsCreateAllocator with AllocatorHandle NULL: "
+         "STATUS_INVALID_PARAMETER.")
+    null("user_create_allocator_framing", "KsUserCreateAllocator", "FRAMING", "ksuser KsCreateAllocator with "
+         "AllocatorFraming NULL: ERROR_INVALID_PARAMETER (87), the handle variable set to INVALID_HANDLE_VALUE.",
+         win32=True)
+    null("default_allocator_irp", "KsCreateDefaultAllocator", "IRP", "KsCreateDefaultAllocator with Irp NULL: "
+         "STATUS_INVALID_PARAMETER.")
+    null("default_allocator_ex_irp", "KsCreateDefaultAllocatorEx", "IRP", "KsCreateDefaultAllocatorEx with Irp "
+         "NULL: STATUS_INVALID_PARAMETER.")
+
+
 # ---- KsCreateDefaultAllocatorEx callbacks ------------------------------------------------------------
 
 def default_ex(R: Recordings) -> None:
@@ -785,8 +838,8 @@ def contract(R: Recordings) -> None:
 
 def render() -> dict[str, str]:
     R = Recordings()
-    for part in (framing_fields, devcore, names, ksuser, ioctls, frames, events, framing_ex, default_ex, examples,
-                 contract):
+    for part in (framing_fields, devcore, names, ksuser, ioctls, frames, events, framing_ex, driver_calls, default_ex,
+                 examples, contract):
         part(R)
     return R.render()
 
