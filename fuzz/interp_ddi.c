@@ -75,14 +75,14 @@ void ip_op_validate_irp(const op_args_validate_irp *x)
         char what[64];
         snprintf(what, sizeof what, "%s KsValidateAllocatorCreateRequest", ip.label);
         KSALLOCATOR_FRAMING framing;
+        NTSTATUS expected = ip_validate_expected(x, buffer, &framing);
         rm_expect e;
-        rm_expect_one(&e, ip_validate_expected(x, buffer, &framing));
+        rm_expect_one(&e, expected);
         rm_check_status(what, s, &e, ip_pool_refused());
         if ((x->shape & IP_SHAPE_NULL_FRAMING) == 0) {
             rm_check(NT_SUCCESS(s) || copy == NULL, "%s failed without setting *AllocatorFraming = NULL", what);
             rm_check(!NT_SUCCESS(s) || returned, "%s succeeded without returning a framing", what);
-            rm_check(!returned || !NT_SUCCESS(ip_validate_expected(x, buffer, &framing)) ||
-                     memcmp(copy, &framing, sizeof framing) == 0,
+            rm_check(!returned || expected != STATUS_SUCCESS || memcmp(copy, &framing, sizeof framing) == 0,
                      "%s returned a framing that differs from the request's (decisions Q3)", what);
         }
     }
@@ -94,60 +94,49 @@ void ip_op_validate_irp(const op_args_validate_irp *x)
 /* Runs one NULL-argument call; false when the op names no NULL argument the DDI has. */
 static bool ip_null_call(const op_args_null_args *a)
 {
-    rm_expect e;
-    char what[64];
     static const KSALLOCATOR_FRAMING good = { { KSALLOCATOR_OPTIONF_SYSTEM_MEMORY }, NonPagedPool, 2, 4096,
                                               { FILE_LONG_ALIGNMENT }, 0 };
     KSALLOCATOR_FRAMING framing = good; /* the DDIs take a non-const pointer */
     PKSALLOCATOR_FRAMING f = (a->null & IP_NULL_FRAMING) != 0 ? NULL : &framing;
-    HANDLE h = IP_BOGUS_HANDLE;
+    HANDLE h = IP_BOGUS_HANDLE; /* the DDI must overwrite it (decisions Q7) */
     PHANDLE ph = (a->null & IP_NULL_HANDLE) != 0 ? NULL : &h;
-    bool irp = (a->null & IP_NULL_IRP) != 0;
-    rm_expect_one(&e, STATUS_INVALID_PARAMETER); /* Q7 and "Calls outside the create path" */
-    switch (a->ddi) {
-    case IP_DDI_CREATE: {
-        if (f != NULL && ph != NULL)
-            return false;
-        NTSTATUS s = KsCreateAllocator(NULL, f, ph);
-        ip_line_status(s);
-        snprintf(what, sizeof what, "%s KsCreateAllocator", ip.label);
-        if (ip_model_on()) {
-            rm_check_status(what, s, &e, false);
-            rm_check(ph == NULL || h == NULL, "%s failed without setting *AllocatorHandle = NULL (decisions Q7)", what);
-        }
-        return true;
-    }
-    case IP_DDI_USER_CREATE: {
-        if (f != NULL && ph != NULL)
-            return false;
-        km_set_previous_mode(UserMode);
-        DWORD err = KsUserCreateAllocator(NULL, f, ph);
-        km_set_previous_mode(KernelMode);
-        ip_line_add(" win32:%u", (unsigned)err);
-        snprintf(what, sizeof what, "%s KsCreateAllocator (ksuser)", ip.label);
-        if (ip_model_on()) {
-            rm_check_win32(what, err, &e, false);
-            rm_check(ph == NULL || h == INVALID_HANDLE_VALUE,
-                     "%s failed without setting *AllocatorHandle = INVALID_HANDLE_VALUE (decisions Q7)", what);
-        }
-        return true;
-    }
-    case IP_DDI_DEFAULT:
-    case IP_DDI_DEFAULT_EX: {
-        if (!irp)
-            return false;
-        NTSTATUS s = a->ddi == IP_DDI_DEFAULT ? KsCreateDefaultAllocator(NULL)
-                                              : KsCreateDefaultAllocatorEx(NULL, NULL, NULL, NULL, NULL, NULL);
-        ip_line_status(s);
-        snprintf(what, sizeof what, "%s %s", ip.label,
-                 a->ddi == IP_DDI_DEFAULT ? "KsCreateDefaultAllocator" : "KsCreateDefaultAllocatorEx");
-        if (ip_model_on())
-            rm_check_status(what, s, &e, false);
-        return true;
-    }
-    default:
+    bool creates = a->ddi == IP_DDI_CREATE || a->ddi == IP_DDI_USER_CREATE;
+    if (creates ? f != NULL && ph != NULL : (a->null & IP_NULL_IRP) == 0)
         return false;
+    NTSTATUS s = STATUS_SUCCESS;
+    DWORD err = ERROR_SUCCESS;
+    switch (a->ddi) {
+    case IP_DDI_CREATE: s = KsCreateAllocator(NULL, f, ph); break;
+    case IP_DDI_USER_CREATE:
+        km_set_previous_mode(UserMode);
+        err = KsUserCreateAllocator(NULL, f, ph);
+        km_set_previous_mode(KernelMode);
+        break;
+    case IP_DDI_DEFAULT: s = KsCreateDefaultAllocator(NULL); break;
+    default: s = KsCreateDefaultAllocatorEx(NULL, NULL, NULL, NULL, NULL, NULL); break;
     }
+    if (a->ddi == IP_DDI_USER_CREATE)
+        ip_line_add(" win32:%u", (unsigned)err);
+    else
+        ip_line_status(s);
+    if (!ip_model_on())
+        return true;
+    static const char *const names[] = { "KsCreateAllocator", "KsCreateAllocator (ksuser)",
+                                         "KsCreateDefaultAllocator", "KsCreateDefaultAllocatorEx" };
+    char what[64];
+    snprintf(what, sizeof what, "%s %s", ip.label, names[a->ddi]);
+    rm_expect e;
+    rm_expect_one(&e, STATUS_INVALID_PARAMETER); /* Q7 and "Calls outside the create path" */
+    if (a->ddi == IP_DDI_USER_CREATE)
+        rm_check_win32(what, err, &e, false);
+    else
+        rm_check_status(what, s, &e, false);
+    if (creates && ph != NULL) {
+        HANDLE want = a->ddi == IP_DDI_CREATE ? NULL : INVALID_HANDLE_VALUE;
+        rm_check(h == want, "%s failed without setting *AllocatorHandle = %s (decisions Q7)", what,
+                 want == NULL ? "NULL" : "INVALID_HANDLE_VALUE");
+    }
+    return true;
 }
 
 void ip_op_null_args(const op_args_null_args *a)
