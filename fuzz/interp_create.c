@@ -197,6 +197,15 @@ void ip_op_create_default_ex(const op_args_create_default_ex *a)
     ip_create_allocator(a->parent, &f, used ? a->callbacks : 0, used ? a->fail : 0, a->mode, a->irql, a->out);
 }
 
+uint8_t *ip_name_buffer(op_bytes name, uint16_t max_length, size_t *size)
+{
+    *size = name.len > max_length ? name.len : max_length;
+    uint8_t *buffer = *size != 0 ? ip_xalloc(*size) : NULL; /* zeroed */
+    if (name.len != 0)
+        memcpy(buffer, name.data, name.len);
+    return buffer;
+}
+
 /* decisions Q2/Q18, stated independently of the allocator's parser. */
 bool ip_raw_framing(const uint8_t *name, size_t length, KSALLOCATOR_FRAMING *framing)
 {
@@ -231,10 +240,8 @@ void ip_op_create_raw(const op_args_create_raw *a)
     if (!ip_ref_handle(a->parent, &parent, &p) || !ip_op_mode(a->mode, &mode) ||
         !ip_op_irql(a->irql, PASSIVE_LEVEL, &irql))
         return;
-    size_t size = a->name.len > a->max_length ? a->name.len : a->max_length;
-    uint8_t *buffer = size != 0 ? ip_xalloc(size) : NULL; /* exact size, zero padded */
-    if (a->name.len != 0)
-        memcpy(buffer, a->name.data, a->name.len);
+    size_t size;
+    uint8_t *buffer = ip_name_buffer(a->name, a->max_length, &size);
     UNICODE_STRING name = { a->length, a->max_length, (PWSTR)(void *)buffer };
     IO_STATUS_BLOCK iosb;
     HANDLE h = NULL;

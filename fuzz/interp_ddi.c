@@ -47,12 +47,8 @@ void ip_op_validate_irp(const op_args_validate_irp *x)
     KIRQL irql;
     if (!ip_op_irql(x->irql, PASSIVE_LEVEL, &irql))
         return;
-    size_t size = x->name.len > x->max_length ? x->name.len : x->max_length;
-    uint8_t *buffer = size != 0 && (x->shape & IP_SHAPE_NULL_BUFFER) == 0 ? ip_xalloc(size) : NULL;
-    if (buffer != NULL) { /* exact size, zero padded, as create_raw */
-        memset(buffer, 0, size);
-        memcpy(buffer, x->name.data, x->name.len);
-    }
+    size_t size;
+    uint8_t *buffer = (x->shape & IP_SHAPE_NULL_BUFFER) != 0 ? NULL : ip_name_buffer(x->name, x->max_length, &size);
     ip_built_irp b;
     memset(&b, 0, sizeof b);
     b.irp.Tail.Overlay.CurrentStackLocation = (x->shape & IP_SHAPE_NO_STACK_LOCATION) != 0 ? NULL : &b.stack[1];

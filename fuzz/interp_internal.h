@@ -217,6 +217,9 @@ void ip_op_create_framing(const op_args_create_framing *a);
 void ip_op_create_raw(const op_args_create_raw *a);
 void ip_op_create_default_ex(const op_args_create_default_ex *a);
 void ip_op_close(const op_args_close *a);
+/* A create name's buffer: max(blob size, max_length) bytes, exactly (ASan sees any read past it), the blob
+ * then zeros; NULL when that is 0 bytes. *size receives the size. Free with free(). */
+uint8_t *ip_name_buffer(op_bytes name, uint16_t max_length, size_t *size);
 /* decisions Q2/Q18: the framing a create name of `length` bytes carries, if it is [\]KSSTRING_Allocator\ + 24 bytes. */
 bool ip_raw_framing(const uint8_t *name, size_t length, KSALLOCATOR_FRAMING *framing);
 /* Opens the test filter (kernel mode) into the object table; used by open_filter and the prologue. */

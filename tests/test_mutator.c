@@ -622,6 +622,15 @@ KTEST(mutator, program_level_kinds)
     op_mutator_free(m);
 }
 
+/* The template's create name: the class string, a backslash, 24 framing bytes, Length = MaximumLength = 102. */
+static void mt_expect_well_formed_name(op_bytes name, uint16_t length, uint16_t max_length)
+{
+    EXPECT_EQ(name.len, 102);
+    EXPECT_TRUE(mt_name_starts(&name, "{642F5D00-4791-11D0-A5D6-28DB04C10000}\\"));
+    EXPECT_EQ(length, 102);
+    EXPECT_EQ(max_length, 102);
+}
+
 /* Inserted operations come from templates: a create_raw or validate_irp gets the well-formed allocator
  * name, a null_args a NULL argument its DDI has. */
 KTEST(mutator, insert_templates_are_well_formed)
@@ -640,19 +649,12 @@ KTEST(mutator, insert_templates_are_well_formed)
         const op_op *op = &mt_out.ops[info.op];
         if (op->code == OP_CREATE_RAW) {
             saw_raw = true;
-            op_bytes name = op->u.create_raw.name;
-            EXPECT_EQ(name.len, 102);
-            EXPECT_TRUE(mt_name_starts(&name, "{642F5D00-4791-11D0-A5D6-28DB04C10000}\\"));
-            EXPECT_EQ(op->u.create_raw.length, 102);
-            EXPECT_EQ(op->u.create_raw.max_length, 102);
+            mt_expect_well_formed_name(op->u.create_raw.name, op->u.create_raw.length, op->u.create_raw.max_length);
         }
         if (op->code == OP_VALIDATE_IRP) {
             saw_validate = true;
-            op_bytes name = op->u.validate_irp.name;
-            EXPECT_EQ(name.len, 102);
-            EXPECT_TRUE(mt_name_starts(&name, "{642F5D00-4791-11D0-A5D6-28DB04C10000}\\"));
-            EXPECT_EQ(op->u.validate_irp.length, 102);
-            EXPECT_EQ(op->u.validate_irp.max_length, 102);
+            mt_expect_well_formed_name(op->u.validate_irp.name, op->u.validate_irp.length,
+                                       op->u.validate_irp.max_length);
         }
         if (op->code == OP_NULL_ARGS) {
             saw_null = true;
