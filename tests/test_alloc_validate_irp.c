@@ -1,5 +1,6 @@
 /* test_alloc_validate_irp.c: KsValidateAllocatorCreateRequest on hand-built IRPs: the returned
- * copy and its owner (decisions Q3), wrong requests, allocation failure, misaligned FileName. */
+ * copy and its owner (decisions Q3), wrong requests and NULL pointers (decisions, "Calls outside the
+ * create path"), allocation failure, misaligned FileName. */
 #include "ktest.h"
 
 #include <stdlib.h>
@@ -66,7 +67,16 @@ KTEST(alloc_validate, KsValidateAllocatorCreateRequest_bad_requests)
     fake_init(&c, name, n, n);
     c.stack[1].FileObject = NULL;
     EXPECT_STATUS(KsValidateAllocatorCreateRequest(&c.irp, &out), STATUS_INVALID_PARAMETER);
+    out = (PKSALLOCATOR_FRAMING)1;
     EXPECT_STATUS(KsValidateAllocatorCreateRequest(NULL, &out), STATUS_INVALID_PARAMETER);
+    EXPECT_TRUE(out == NULL);
+    fake_init(&c, name, n, n);
+    c.irp.Tail.Overlay.CurrentStackLocation = NULL; /* an IRP never dispatched */
+    out = (PKSALLOCATOR_FRAMING)1;
+    EXPECT_STATUS(KsValidateAllocatorCreateRequest(&c.irp, &out), STATUS_INVALID_PARAMETER);
+    EXPECT_TRUE(out == NULL);
+    EXPECT_STATUS(KsCreateDefaultAllocator(NULL), STATUS_INVALID_PARAMETER);
+    EXPECT_STATUS(KsCreateDefaultAllocatorEx(NULL, NULL, NULL, NULL, NULL, NULL), STATUS_INVALID_PARAMETER);
     fake_init(&c, name, n, n);
     EXPECT_STATUS(KsValidateAllocatorCreateRequest(&c.irp, NULL), STATUS_INVALID_PARAMETER);
     fake_init(&c, name, (USHORT)(n - 2), n);
