@@ -9,11 +9,6 @@ typedef struct {
     KSOBJECT_HEADER header; /* first field (KSDISPATCH_TABLE page) */
 } kstf_object;
 
-/* External allocator context: one per allocator, created by InitializeAllocator. */
-typedef struct {
-    KSALLOCATOR_FRAMING framing;
-    BOOLEAN pooled; /* allocated by InitializeAllocator: DeleteAllocator frees it */
-} kstf_external;
 
 static kstf_allocator_config kstf_config;
 static kstf_callback_counts kstf_counts;
@@ -38,8 +33,14 @@ VOID kstf_get_callback_counts(kstf_callback_counts *Counts)
 /* ---- The external allocator callbacks ------------------------------------------------------- */
 /* Without InitializeAllocator the driver has no framing: it serves page-aligned 4 KB frames, which
  * satisfy any framing of at most 4096 bytes (the tests' default is 256 bytes, 64-byte aligned). */
-static kstf_external kstf_default_external = { { { 0 }, NonPagedPool, 0, 4096, { 0xFFF }, 0 } };
+static const KSALLOCATOR_FRAMING kstf_default_framing = { { 0 }, NonPagedPool, 0, 4096, { 0xFFF }, 0 };
 
+/* The context is the framing this allocator serves, one per allocator. With DeleteAllocator it is a
+ * pool copy that DeleteAllocator frees. Without it nobody could free a copy, so the context is the
+ * allocator's own framing, which lives as long as the allocator (decisions, "InitializeAllocator
+ * present"; a pin's InitializeAllocator "may keep the framing/pin pointers", facts §1.3). A
+ * single static copy shared by such allocators let the latest create change the frames of earlier
+ * ones (found by the session fuzzer: AllocateFrame failed on a frame aligned for another allocator). */
 static NTSTATUS kstf_initialize_allocator(PVOID InitialContext, PKSALLOCATOR_FRAMING AllocatorFraming, PVOID *Context)
 {
     kstf_counts.initialize_calls++;
@@ -47,16 +48,15 @@ static NTSTATUS kstf_initialize_allocator(PVOID InitialContext, PKSALLOCATOR_FRA
     kstf_counts.last_framing = *AllocatorFraming;
     if (!NT_SUCCESS(kstf_config.initialize_status))
         return kstf_config.initialize_status;
-    /* Without DeleteAllocator nobody would free a pool context: use static storage then. */
-    static kstf_external undeletable;
-    kstf_external *ext = kstf_config.pass_delete_allocator
-                             ? ExAllocatePoolWithTag(NonPagedPool, sizeof *ext, KSTF_TAG_OBJECT)
-                             : &undeletable;
-    if (ext == NULL)
+    if (!kstf_config.pass_delete_allocator) {
+        *Context = AllocatorFraming;
+        return kstf_config.initialize_status;
+    }
+    PKSALLOCATOR_FRAMING copy = ExAllocatePoolWithTag(NonPagedPool, sizeof *copy, KSTF_TAG_OBJECT);
+    if (copy == NULL)
         return STATUS_INSUFFICIENT_RESOURCES;
-    ext->framing = *AllocatorFraming;
-    ext->pooled = kstf_config.pass_delete_allocator;
-    *Context = ext;
+    *copy = *AllocatorFraming;
+    *Context = copy;
     return kstf_config.initialize_status;
 }
 
@@ -65,11 +65,11 @@ static PVOID kstf_default_allocate(PVOID Context)
 {
     kstf_counts.allocate_calls++;
     kstf_counts.last_context = Context;
-    const kstf_external *ext = Context != NULL ? Context : &kstf_default_external;
+    const KSALLOCATOR_FRAMING *framing = Context != NULL ? Context : &kstf_default_framing;
     if (kstf_config.allocate_fails)
         return NULL;
-    ULONG_PTR mask = ext->framing.FileAlignment;
-    SIZE_T size = sizeof(PVOID) + mask + 1 + ext->framing.FrameSize;
+    ULONG_PTR mask = framing->FileAlignment;
+    SIZE_T size = sizeof(PVOID) + mask + 1 + framing->FrameSize;
     PUCHAR block = ExAllocatePoolWithTag(NonPagedPool, size, KSTF_TAG_FRAME);
     if (block == NULL)
         return NULL;
@@ -93,9 +93,10 @@ static VOID kstf_delete_allocator(PVOID Context)
 {
     kstf_counts.delete_calls++;
     kstf_counts.last_context = Context;
-    /* Decided by the allocator's own context, not by the configuration at delete time (which a
-     * later create may have changed: that leaked the context). */
-    if (Context != NULL && ((kstf_external *)Context)->pooled)
+    /* DeleteAllocator is only passed together with it, so a context here is always InitializeAllocator's
+     * pool copy (decided by the allocator's own context, never by the configuration at delete time,
+     * which a later create may have changed: that once leaked the context). */
+    if (Context != NULL)
         ExFreePoolWithTag(Context, KSTF_TAG_OBJECT);
 }
 

@@ -116,6 +116,31 @@ KTEST(alloc_callbacks, DefaultAllocate_misaligned_frame_refused)
     fx_close_all(&fx);
 }
 
+/* Without DeleteAllocator each allocator still keeps its own context: a later create with another
+ * framing does not change the frames of an earlier one (the test filter once shared one static
+ * context; regression corpus/regressions/session/820e4b6c91ca8dcf.bin). */
+KTEST(alloc_callbacks, contexts_without_delete_allocator_stay_per_allocator)
+{
+    kstf_allocator_config c = config_from_bits(2 | 4 | 8);
+    alloc_fx fx;
+    KSALLOCATOR_FRAMING wide = fx_default_framing;
+    wide.FileAlignment = FILE_256_BYTE_ALIGNMENT;
+    fx_open(&fx, &wide, &c);
+    KSALLOCATOR_FRAMING narrow = fx_default_framing;
+    narrow.FileAlignment = FILE_LONG_ALIGNMENT;
+    narrow.FrameSize = 4096;
+    HANDLE second = NULL;
+    ASSERT_STATUS(KsCreateAllocator(fx.pin, &narrow, &second), STATUS_SUCCESS);
+    /* The first allocator's DefaultAllocate must still serve its own 256-byte alignment (a frame
+     * aligned for the second one is refused by the allocator: STATUS_INSUFFICIENT_RESOURCES). */
+    PVOID frame = NULL;
+    ASSERT_STATUS(fx_alloc(fx.alloc, &frame), STATUS_SUCCESS);
+    EXPECT_EQ((ULONG_PTR)frame & 0xFF, 0);
+    EXPECT_STATUS(fx_free(fx.alloc, frame), STATUS_SUCCESS);
+    EXPECT_STATUS(ZwClose(second), STATUS_SUCCESS);
+    fx_close_all(&fx);
+}
+
 KTEST(alloc_callbacks, close_returns_outstanding_external_frames)
 {
     kstf_allocator_config c = config_from_bits(2 | 4 | 8 | 16);
