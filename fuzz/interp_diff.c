@@ -109,12 +109,13 @@ void op_trace_diverge(const op_program *prog, const char *trace_a, const char *t
 {
     static char la[4096], lb[4096];
     memset(out, 0, sizeof *out);
+    bool reused = false; /* a line so far carried the D5 mark on either side */
     for (size_t n = 0;; n++) {
         bool ha = od_line(trace_a, n, la, sizeof la), hb = od_line(trace_b, n, lb, sizeof lb);
         if (!ha && !hb)
             return;
         bool reused_a = ha && od_strip_reused(la), reused_b = hb && od_strip_reused(lb);
-        bool reused = reused_a || reused_b;
+        reused = reused || reused_a || reused_b;
         if (ha && hb && strcmp(la, lb) == 0)
             continue;
         out->found = true;
@@ -153,8 +154,8 @@ void op_trace_diverge(const op_program *prog, const char *trace_a, const char *t
                 snprintf(out->b, sizeof out->b, "%s", lb);
             }
         }
-        if (reused)
-            out->known = "D5"; /* the op named a reused address on one side: what follows may differ */
+        if (reused) /* an op named a reused address: from there on the sides may hold different frames */
+            out->known = "D5";
         long last = out->op_index < (long)prog->count ? out->op_index : (long)prog->count - 1;
         for (long i = 0; i <= last && out->known == NULL; i++)
             out->known = od_licence(&prog->ops[i]);

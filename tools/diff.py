@@ -3,9 +3,9 @@
 operation whose observations differ (op index, op name, field, value A vs value B). The rules are those of
 fuzz/interp_diff.c: lines in order, then fields in order; a recorded deliberate difference
 (docs/filter-specific-allocator.md: D1 create_default_ex with callbacks, D2 an armed fault plan: nth, also or site) at or before
-the divergence licenses it ("known"), and so does D5, a differing line that carries `frame=reused` on either
-side (its operation named a returned frame whose address the host has handed out again); the mark alone is no
-divergence. Two ways to get the traces:
+the divergence licenses it ("known"), and so does D5, a line at or before the divergence that carries
+`frame=reused` on either side (its operation named a returned frame whose address the host has handed out
+again, so from there on the two sides may hold different frames); the mark alone is no divergence. Two ways to get the traces:
   --a default --b filter-specific   one km_replay binary, the pin's two allocators (--impl)
   --replay-a BIN --replay-b BIN      two replay binaries, e.g. two seam builds (--a/--b pass --impl to each)
 Exit status: 0 no unknown divergence, 1 at least one, 2 bad input."""
@@ -68,10 +68,11 @@ def _kv(token: str) -> tuple[str, str]:
 def diverge(prog: opcodec.Program, trace_a: str, trace_b: str) -> Divergence | None:
     la, lb = trace_a.splitlines(), trace_b.splitlines()
     count = len(prog.ops)
+    reused = False  # a line so far carried the D5 mark on either side
     for n in range(max(len(la), len(lb))):
         a = la[n] if n < len(la) else None
         b = lb[n] if n < len(lb) else None
-        reused = REUSED in (a or "") or REUSED in (b or "")
+        reused = reused or REUSED in (a or "") or REUSED in (b or "")
         a = a.replace(REUSED, "", 1) if a is not None else None
         b = b.replace(REUSED, "", 1) if b is not None else None
         if a == b:

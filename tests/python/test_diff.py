@@ -40,15 +40,18 @@ class Diverge(unittest.TestCase):
         a = "trace 1\n0000 fault -\n0001 create_framing STATUS_SUCCESS\n"
         self.assertEqual(diff.diverge(prog, a, a.replace("SUCCESS", "INSUFFICIENT_RESOURCES")).known, "D2")
 
-    def test_a_reused_frame_address_licenses_only_a_line_that_differs(self):
+    def test_a_reused_frame_address_licenses_its_line_and_what_follows(self):
         prog = opcodec.parse("method_free target=h2 frame=f0\nclose handle=h2\n")
         a = "trace 1\n0000 method_free STATUS_INVALID_PARAMETER info=0\n0001 close STATUS_SUCCESS h2=closed\n"
         marked = a.replace("PARAMETER info=0", "PARAMETER frame=reused info=0")
         self.assertIsNone(diff.diverge(prog, a, marked))  # the mark alone: both sides agree
         d = diff.diverge(prog, a, marked.replace("STATUS_INVALID_PARAMETER", "STATUS_SUCCESS"))
         self.assertEqual((d.op_index, d.field, d.known), (0, "status", "D5"))
-        d = diff.diverge(prog, a, marked.replace("h2=closed", "h2=#9"))  # a later line: no licence
-        self.assertEqual((d.op_index, d.field, d.known), (1, "h2", None))
+        d = diff.diverge(prog, a, marked.replace("h2=closed", "h2=#9"))  # a later line: the sides may hold
+        self.assertEqual((d.op_index, d.field, d.known), (1, "h2", "D5"))  # different frames from the mark on
+        late = a.replace("STATUS_INVALID_PARAMETER", "STATUS_SUCCESS").replace("h2=closed", "frame=reused h2=closed")
+        d = diff.diverge(prog, a, late)
+        self.assertEqual((d.op_index, d.known), (0, None))  # a mark after the divergence licenses nothing
         d = diff.diverge(prog, a, a.replace("STATUS_INVALID_PARAMETER", "STATUS_SUCCESS"))
         self.assertIsNone(d.known)  # no mark: a finding
 
