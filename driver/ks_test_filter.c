@@ -9,7 +9,6 @@ typedef struct {
     KSOBJECT_HEADER header; /* first field (KSDISPATCH_TABLE page) */
 } kstf_object;
 
-
 static kstf_allocator_config kstf_config;
 static kstf_callback_counts kstf_counts;
 static kstf_pin_allocator kstf_pin_hosts;

@@ -275,13 +275,10 @@ KTEST(interp, op_run_stale_frame_reference_to_a_reused_address_is_marked)
 static uint8_t p_create_name[102];
 static op_bytes p_allocator_name(void)
 {
-    static const char cls[] = "{642F5D00-4791-11D0-A5D6-28DB04C10000}\\";
+    static const WCHAR prefix[] = KSSTRING_Allocator L"\\";
     static const uint32_t framing[6] = { 2, 0, 2, 4096, 3, 0 };
-    for (size_t i = 0; i < sizeof cls - 1; i++) {
-        p_create_name[2 * i] = (uint8_t)cls[i];
-        p_create_name[2 * i + 1] = 0;
-    }
-    memcpy(p_create_name + 78, framing, sizeof framing);
+    memcpy(p_create_name, prefix, sizeof prefix - sizeof(WCHAR));
+    memcpy(p_create_name + sizeof prefix - sizeof(WCHAR), framing, sizeof framing);
     return (op_bytes){ p_create_name, sizeof p_create_name };
 }
 
