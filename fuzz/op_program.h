@@ -93,7 +93,9 @@ size_t op_format(const op_program *prog, char *buf, size_t cap);
 /* op_format to a stream (crash reports print the decoded program this way). */
 void op_print(const op_program *prog, FILE *out);
 /* Reads a whole file (a binary program) for a command-line tool; on failure prints
- * "TOOL: PATH: reason" to stderr and returns NULL. max_size > 0 refuses larger files unread. */
+ * "TOOL: PATH: reason" to stderr and returns NULL. Only regular files are read: a directory, FIFO or
+ * device is refused without waiting for a writer or reading. max_size > 0 refuses larger files
+ * unread and never reads more than max_size + 1 bytes (a file can grow while it is read). */
 uint8_t *op_read_file(const char *tool, const char *path, long long max_size, size_t *size);
 
 /* ---- The table, for generic walkers (printer, mutators, the interpreter's trace) ---------------- */

@@ -5,8 +5,10 @@
  * recursively in sorted (byte-wise) order; --twice runs every input twice and fails
  * TRACE_NONDETERMINISTIC when the traces differ; --impl default|filter-specific picks the allocator the
  * test filter's pin hosts (else KM_IMPLEMENTATION, else the build's default). Bad arguments and unreadable or empty inputs are
- * reported (naming the path) before anything runs, with exit status 2. Text programs (.ops) are
- * refused here: tools/replay.py encodes them first. */
+ * reported (naming the path) before anything runs, with exit status 2, and so is an input that is
+ * neither a regular file nor a directory (a FIFO would block). A trace that cannot be written (a full
+ * disk) stops the run with exit status 2. Text programs (.ops) are refused here: tools/replay.py
+ * encodes them first. */
 #define _POSIX_C_SOURCE 200809L
 #include <dirent.h>
 #include <errno.h>
@@ -62,6 +64,10 @@ static bool rp_collect(const char *path, rp_list *out, bool top)
         return false;
     }
     if (!S_ISDIR(st.st_mode)) {
+        if (!S_ISREG(st.st_mode)) {
+            fprintf(stderr, "km_replay: %s: not a regular file or a directory\n", path);
+            return false;
+        }
         if (rp_is_text(path)) {
             fprintf(stderr, "km_replay: %s: a text program; encode it first (tools/replay.py does)\n", path);
             return false;
@@ -116,6 +122,37 @@ static int rp_usage(const char *why)
     return 2;
 }
 
+/* Flushes the trace; false after saying why when stdout failed (a full disk): the output is lost, so
+ * the run stops rather than exit 0 having written nothing. */
+static bool rp_flush(void)
+{
+    /* ferror: a write before this flush already failed (errno normally still says why) */
+    if (fflush(stdout) == 0 && !ferror(stdout))
+        return true;
+    fprintf(stderr, "km_replay: cannot write the trace: %s\n", errno != 0 ? strerror(errno) : "write error");
+    return false;
+}
+
+/* Prints one program's trace under its header (with twice, checks a second run traces the same);
+ * false when stdout failed. */
+static bool rp_trace(const char *path, const uint8_t *data, size_t size, const op_run_config *config, bool twice)
+{
+    printf("== %s\n", path);
+    if (!rp_flush()) /* the header is out before the run: a finding aborts the process */
+        return false;
+    op_trace first = { 0 }, second = { 0 };
+    op_run_bytes(data, size, config, &first);
+    fwrite(first.text, 1, first.len, stdout);
+    bool written = rp_flush();
+    if (written && twice) {
+        op_run_bytes(data, size, config, &second);
+        op_trace_check_deterministic(path, &first, &second);
+    }
+    op_trace_free(&first);
+    op_trace_free(&second);
+    return written;
+}
+
 /* A decimal option value; false (after a usage message) when it is missing or not a number. */
 static bool rp_number(int argc, char **argv, int *i, uint64_t *value)
 {
@@ -154,7 +191,7 @@ int main(int argc, char **argv)
             config.prologue = true;
         } else if (!options_done && strcmp(a, "--impl") == 0) {
             if (i + 1 == argc || !op_impl_parse(argv[i + 1], &config.implementation))
-                return rp_usage("--impl needs 'default' or 'filter-specific'");
+                return rp_free(&files), rp_usage("--impl needs 'default' or 'filter-specific'");
             i++;
         } else if (!options_done && strcmp(a, "--fault-sweep") == 0) {
             sweep = true;
@@ -181,7 +218,8 @@ int main(int argc, char **argv)
     if (sweep && twice)
         return rp_free(&files), rp_usage("--twice and --fault-sweep do not combine");
     int status = 0;
-    for (size_t i = 0; i < files.count; i++) {
+    bool written = true;
+    for (size_t i = 0; i < files.count && written; i++) {
         size_t size = 0;
         uint8_t *data = op_read_file("km_replay", files.paths[i], RP_MAX_INPUT, &size);
         if (data == NULL) {
@@ -191,25 +229,16 @@ int main(int argc, char **argv)
         if (sweep) {
             if (!fs_sweep(files.paths[i], data, size, &config, &sweep_options, &totals) && status == 0)
                 status = 1;
-            free(data);
-            continue;
+            written = rp_flush();
+        } else {
+            written = rp_trace(files.paths[i], data, size, &config, twice);
         }
-        printf("== %s\n", files.paths[i]);
-        fflush(stdout);
-        op_trace first = { 0 }, second = { 0 };
-        op_run_bytes(data, size, &config, &first);
-        fwrite(first.text, 1, first.len, stdout);
-        fflush(stdout);
-        if (twice) {
-            op_run_bytes(data, size, &config, &second);
-            op_trace_check_deterministic(files.paths[i], &first, &second);
-        }
-        op_trace_free(&first);
-        op_trace_free(&second);
         free(data);
     }
-    if (sweep)
-        fs_report(&totals);
+    if (sweep) {
+        fs_report(&totals); /* also frees the totals: called even when stdout has already failed */
+        written = written && rp_flush();
+    }
     rp_free(&files);
-    return fflush(stdout) == 0 ? status : 1;
+    return written ? status : 2;
 }

@@ -358,3 +358,16 @@ KTEST(op, op_table_names_match_include)
     EXPECT_TRUE(op_info_get(0x00) == NULL);
     EXPECT_TRUE(strcmp(op_name(OP_RAW), "raw") == 0);
 }
+
+/* A /proc file is a regular file whose size reads as 0 whatever it holds: the size limit must hold on
+ * the bytes read, not only on fstat's size (which is all it was checked on). */
+KTEST(op, op_read_file_bounds_the_read_itself)
+{
+    size_t size = 0;
+    uint8_t *all = op_read_file("km_tests", "/proc/self/maps", 0, &size);
+    if (all == NULL)
+        ktest_skip("/proc/self/maps cannot be read");
+    free(all);
+    EXPECT_TRUE(size > 16);
+    EXPECT_TRUE(op_read_file("km_tests", "/proc/self/maps", 16, &size) == NULL);
+}

@@ -3,9 +3,11 @@ directory where a file is expected, unreadable files. Each command must exit wit
 names the file and the problem, or (for the binary form, which is total) run it as a program; never
 a traceback, a sanitizer report or a hang (every call has a timeout).
 
-Commands: build/asan-ubsan/km_replay (and --fault-sweep), tools/replay.py, tools/opcodec.py
-decode/encode/roundtrip, the fuzz targets' replay binaries. run_tests.py fuzz with corrupt corpus
-files is in test_bad_input_fuzz.py."""
+Commands: build/asan-ubsan/km_replay (and --fault-sweep), build/asan-ubsan/op_print, tools/replay.py,
+tools/opcodec.py decode/encode/roundtrip, the fuzz targets' replay binaries. Also a FIFO and a device
+where a file is expected (refused without blocking), a full stdout (/dev/full: an error, not exit 0
+with nothing written) and a bad KM_VERIFIER_LEVEL. run_tests.py fuzz with corrupt corpus files is in
+test_bad_input_fuzz.py."""
 from __future__ import annotations
 
 import os
@@ -18,15 +20,24 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 BUILD = ROOT / "build" / "asan-ubsan"
 KM_REPLAY = BUILD / "km_replay"
+OP_PRINT = BUILD / "op_print"
 PY = sys.executable
 TIMEOUT = 60
+HANG_TIMEOUT = 10  # for inputs that once blocked (a FIFO) or were read without bound (/dev/zero)
+HAS_DEV_FULL = os.path.exists("/dev/full")
 CRASH_MARKS = ("Traceback", "AddressSanitizer", "runtime error", "UndefinedBehaviorSanitizer", "VERIFIER",
                "Segmentation", "core dumped")
 IS_ROOT = os.geteuid() == 0
 
 
-def run(cmd: list[str]) -> subprocess.CompletedProcess:
-    return subprocess.run(cmd, capture_output=True, text=True, errors="replace", timeout=TIMEOUT)
+def run(cmd: list[str], timeout: int = TIMEOUT, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(cmd, capture_output=True, text=True, errors="replace", timeout=timeout, env=env)
+
+
+def run_to_full(cmd: list[str]) -> subprocess.CompletedProcess:
+    """cmd with stdout on /dev/full: every write fails with ENOSPC."""
+    with open("/dev/full", "w") as full:
+        return subprocess.run(cmd, stdout=full, stderr=subprocess.PIPE, text=True, errors="replace", timeout=TIMEOUT)
 
 
 class BadFiles:
@@ -60,6 +71,24 @@ class BadFiles:
         self.unreadable_ops = tmp / "unreadable.ops"
         self.unreadable_ops.write_text("open_filter out=h0\n")
         self.unreadable_ops.chmod(0)
+        self.fifo = tmp / "fifo.bin"  # nobody ever opens its writing end: a blocking open or read hangs
+        os.mkfifo(self.fifo)
+        self.fifo_dir = tmp / "withfifo"  # a corpus directory holding a program and a FIFO
+        self.fifo_dir.mkdir()
+        (self.fifo_dir / "a.bin").write_bytes(b"\x01\x11\x00")
+        os.mkfifo(self.fifo_dir / "b.bin")
+
+
+def assert_bad_verifier_level(test: unittest.TestCase, cmd: list[str], level: str):
+    """cmd with KM_VERIFIER_LEVEL=level stops before it runs anything, exit 2, naming the value."""
+    p = run(cmd, env={**os.environ, "KM_VERIFIER_LEVEL": level})
+    what = f"{cmd} KM_VERIFIER_LEVEL={level!r}: {p.stdout[-1000:]}{p.stderr[-1000:]}"
+    told = f"KM_VERIFIER_LEVEL='{level}': expected 0, 1, 2 or 3"
+    test.assertIn(told, p.stderr, what)
+    for mark in CRASH_MARKS:  # "VERIFIER" would match the variable's own name
+        test.assertNotIn(mark, p.stdout + p.stderr.replace(told, ""), what)
+    test.assertEqual(p.returncode, 2, what)
+    test.assertEqual(p.stdout, "", what)
 
 
 class Base(unittest.TestCase):
@@ -79,8 +108,11 @@ class Base(unittest.TestCase):
             self.assertNotIn(mark, p.stdout + p.stderr, what)
         self.assertGreaterEqual(p.returncode, 0, f"{what}: killed by a signal")
 
-    def assert_rejected(self, cmd: list[str], path: Path, problem: str, status: int = 2):
-        p = run(cmd)
+    def assert_rejected(self, cmd: list[str], path: Path, problem: str, status: int = 2, timeout: int = TIMEOUT):
+        try:
+            p = run(cmd, timeout)
+        except subprocess.TimeoutExpired:
+            self.fail(f"{' '.join(map(str, cmd))}: hung (killed after {timeout} s)")
         what = f"{' '.join(map(str, cmd))}\n{p.stdout[-2000:]}{p.stderr[-2000:]}"
         self.assert_clean(p, what)
         self.assertEqual(p.returncode, status, what)
@@ -130,6 +162,87 @@ class KmReplay(Base):
         p = run([str(KM_REPLAY), "--fault-sweep", "--pairs", "4", str(self.f.corrupt)])
         self.assert_clean(p, "sweep corrupt")
         self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+
+    def test_bad_impl_after_good_input(self):
+        # The --impl error once leaked the inputs collected before it (LeakSanitizer report, exit 1).
+        for argv in (["--impl", "bogus"], ["--impl"]):
+            p = run([str(KM_REPLAY), str(self.f.corrupt), *argv])
+            self.assert_clean(p, str(argv))
+            self.assertNotIn("LeakSanitizer", p.stderr, argv)
+            self.assertEqual(p.returncode, 2, f"{argv}: {p.stderr[-2000:]}")
+            self.assertIn("--impl needs 'default' or 'filter-specific'", p.stderr, argv)
+
+    def test_fifo_is_refused_without_blocking(self):
+        self.assert_rejected([str(KM_REPLAY), str(self.f.fifo)], self.f.fifo, "not a regular file",
+                             timeout=HANG_TIMEOUT)
+        self.assert_rejected([str(KM_REPLAY), str(self.f.fifo_dir)], self.f.fifo_dir / "b.bin", "not a regular file",
+                             timeout=HANG_TIMEOUT)
+
+    def test_device_is_refused_unread(self):
+        # /dev/zero never ends: it was read without bound (the size limit only looked at fstat's 0).
+        self.assert_rejected([str(KM_REPLAY), "/dev/zero"], Path("/dev/zero"), "not a regular file",
+                             timeout=HANG_TIMEOUT)
+        self.assert_rejected([str(KM_REPLAY), "--fault-sweep", "/dev/zero"], Path("/dev/zero"), "not a regular file",
+                             timeout=HANG_TIMEOUT)
+
+    @unittest.skipUnless(HAS_DEV_FULL, "no /dev/full")
+    def test_full_stdout_is_an_error(self):
+        # Only the last fflush was checked, after the failed writes: exit 0 with nothing written.
+        for argv in ([str(self.f.corrupt)], [str(self.f.corrupt), str(self.f.truncated)], ["--twice", str(self.f.corrupt)],
+                     ["--fault-sweep", "--pairs", "2", str(self.f.corrupt)]):
+            p = run_to_full([str(KM_REPLAY), *argv])
+            self.assert_clean(subprocess.CompletedProcess(p.args, p.returncode, "", p.stderr), str(argv))
+            self.assertEqual(p.returncode, 2, f"{argv}: {p.stderr[-2000:]}")
+            self.assertIn("km_replay: cannot write the trace: No space left on device", p.stderr, argv)
+            self.assertEqual(p.stderr.count("cannot write"), 1, f"{argv}: said once, then stopped: {p.stderr}")
+
+    def test_bad_verifier_level_is_an_error(self):
+        # KM_VERIFIER_LEVEL=bogus silently meant 3 and 0abc meant 0 (every check off).
+        for level, argv in [("bogus", []), ("0abc", []), ("4", []), ("-1", []), (" 3", []), ("3 ", []), ("03", []),
+                            ("0abc", ["--fault-sweep"])]:
+            assert_bad_verifier_level(self, [str(KM_REPLAY), *argv, str(self.f.corrupt)], level)
+        for level in ("0", "1", "2", "3", ""):
+            p = run([str(KM_REPLAY), str(self.f.corrupt)], env={**os.environ, "KM_VERIFIER_LEVEL": level})
+            self.assert_clean(p, level)
+            self.assertEqual(p.returncode, 0, f"KM_VERIFIER_LEVEL={level!r}: {p.stderr[-1000:]}")
+            self.assertIn("end STATUS_SUCCESS", p.stdout, level)
+
+
+@unittest.skipUnless(OP_PRINT.exists(), "build/asan-ubsan not built (python3 run_tests.py builds it)")
+class OpPrint(Base):
+    def assert_rejected(self, cmd, path, problem, status=1, timeout=TIMEOUT):  # op_print: errors exit 1
+        super().assert_rejected(cmd, path, problem, status, timeout)
+
+    def test_directory_is_named_as_one(self):
+        # It said only "read error".
+        self.assert_rejected([str(OP_PRINT), str(self.f.a_dir)], self.f.a_dir, "is a directory")
+
+    def test_fifo_and_device_are_refused_without_blocking(self):
+        self.assert_rejected([str(OP_PRINT), str(self.f.fifo)], self.f.fifo, "not a regular file (a FIFO)",
+                             timeout=HANG_TIMEOUT)
+        self.assert_rejected([str(OP_PRINT), "/dev/zero"], Path("/dev/zero"),
+                             "not a regular file (a character device)", timeout=HANG_TIMEOUT)
+
+    def test_other_files_are_still_printed(self):
+        try:
+            p = run([str(OP_PRINT), str(self.f.corrupt), str(self.f.fifo), str(self.f.truncated)], HANG_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            self.fail(f"op_print hung on {self.f.fifo} (killed after {HANG_TIMEOUT} s)")
+        self.assert_clean(p, "op_print corrupt fifo truncated")
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertIn(f"op_print: {self.f.fifo}: not a regular file", p.stderr)
+        self.assertIn(f"==> {self.f.corrupt} <==", p.stdout)
+        self.assertIn(f"==> {self.f.truncated} <==", p.stdout)
+
+    @unittest.skipUnless(HAS_DEV_FULL, "no /dev/full")
+    def test_full_stdout_is_an_error(self):
+        # It exited 1 without a word.
+        for files in ([self.f.corrupt], [self.f.corrupt, self.f.truncated]):
+            p = run_to_full([str(OP_PRINT), *map(str, files)])
+            self.assert_clean(subprocess.CompletedProcess(p.args, p.returncode, "", p.stderr), str(files))
+            self.assertEqual(p.returncode, 1, p.stderr)
+            self.assertIn("op_print: cannot write the text: No space left on device", p.stderr)
+            self.assertEqual(p.stderr.count("cannot write"), 1, p.stderr)
 
 
 class ReplayPy(Base):
@@ -229,6 +342,11 @@ class FuzzTargetReplay(Base):
                 p = run([binary, str(self.f.unreadable)])
                 self.assertEqual(p.returncode, 2, t)
                 self.assertIn("unreadable.bin", p.stderr, t)
+
+    def test_bad_verifier_level_stops_before_the_first_input(self):
+        for t in self.TARGETS:
+            if t != "decoder":  # runs no program: it has no model to configure
+                assert_bad_verifier_level(self, [str(BUILD / f"fuzz_{t}"), str(self.f.corrupt)], "0abc")
 
 
 if __name__ == "__main__":
