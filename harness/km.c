@@ -1,6 +1,7 @@
 /* km.c: model lifecycle: runs the registered modules' reset, rundown and check hooks in order. */
 #include "km_internal.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,12 +25,28 @@ const char *km_basename(const char *path)
     return slash != NULL ? slash + 1 : (path != NULL ? path : "?");
 }
 
+/* The verifier level a user asked for: the only environment read in the model. Unset or empty means
+ * 3; anything but one digit 0..3 stops the process (exit 2) rather than guess a level: "0abc" once
+ * meant 0, every check off, and "bogus" meant 3. */
+static int km_verifier_level_from_env(void)
+{
+    const char *level = getenv("KM_VERIFIER_LEVEL");
+    if (level == NULL || level[0] == '\0')
+        return 3;
+    if (level[0] >= '0' && level[0] <= '3' && level[1] == '\0')
+        return level[0] - '0';
+    fprintf(stderr, "KM_VERIFIER_LEVEL='%s': expected 0, 1, 2 or 3 (unset: 3)\n", level);
+    exit(2);
+}
+
+/* Checked at start-up as well, so a bad value stops a program before it does anything (a fault
+ * sweep's parent, a fuzzer before its first input) rather than in the middle of its first run. */
+__attribute__((constructor)) static void km_verifier_level_check(void) { (void)km_verifier_level_from_env(); }
+
 void km_init(void)
 {
     km_generation_count++;
-    /* The only environment read in the model: the verifier level a user asked for. */
-    const char *level = getenv("KM_VERIFIER_LEVEL");
-    km_verifier_set_level(level != NULL && level[0] >= '0' && level[0] <= '9' ? atoi(level) : 3);
+    km_verifier_set_level(km_verifier_level_from_env());
     for (km_module *m = km_modules; m != NULL; m = m->next)
         if (m->reset != NULL)
             m->reset();

@@ -34,6 +34,8 @@ def render(checks: list[tuple[str, int, str]]) -> str:
         "A violated check prints `VERIFIER <ID>: <message> (<detail>)` on stderr and aborts, so a fuzzer",
         "records it as a crash whose signature is the ID. Level 1 checks are cheap and always on; the",
         "active level (default 3, environment variable `KM_VERIFIER_LEVEL`) skips checks above it.",
+        "`KM_VERIFIER_LEVEL` is one digit, 0 to 3 (empty: 3); any other value stops the program with a",
+        "message and exit status 2 instead of running at a level nobody asked for.",
         "Every check has a negative test (`KTEST_NEGATIVE(suite, case, ID)`); list them with",
         "`build/asan-ubsan/km_tests --list | grep negative:`.",
         "",

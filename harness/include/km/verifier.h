@@ -13,7 +13,7 @@ typedef enum {
 } km_check_id;
 
 /* The active level: checks whose level is above it are skipped. Default 3 (everything); the
- * KM_VERIFIER_LEVEL environment variable, read once by km_init, overrides it. */
+ * KM_VERIFIER_LEVEL environment variable (0..3; anything else exits 2), read by km_init, overrides it. */
 void km_verifier_set_level(int level);
 int km_verifier_level(void);
 bool km_verifier_enabled(km_check_id id);
