@@ -1,6 +1,7 @@
 /* kscapture.c: the capture kit's command line: lists KS filters, or runs the compiled-in user-reachable
  * cases against one pin of a real filter and writes a ks-conformance/1 recording (docs/capture-kit.md). */
 #include "kc_win.h"
+#include "kc_glob.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,16 +20,6 @@ static const char usage[] =
     "  --cases       run only the cases whose id matches one of the globs (* and ?)\n"
     "  --id-prefix   written before every case id (a-z 0-9 . _ -), e.g. win.22631.x64. so the file can sit\n"
     "                next to the curated recordings, whose ids it would otherwise repeat\n";
-
-/* A shell-style glob with * and ?, on the case id. */
-static bool kc_glob(const char *p, const char *s)
-{
-    if (*p == 0)
-        return *s == 0;
-    if (*p == '*')
-        return kc_glob(p + 1, s) || (*s != 0 && kc_glob(p, s + 1));
-    return *s != 0 && (*p == '?' || *p == *s) && kc_glob(p + 1, s + 1);
-}
 
 static bool kc_selected(const char *filter, const char *id)
 {

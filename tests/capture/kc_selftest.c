@@ -1,9 +1,12 @@
-/* kc_selftest.c: host-side driver of the capture kit's writer and case table; tests/capture/test_kit.py
- * checks what it prints with Python's json module (the kit itself only runs on Windows). */
+/* kc_selftest.c: host-side driver of the capture kit's writer and case table;
+ * tools/runner/capture_suite.py checks what it prints with Python's json module (the kit itself only
+ * runs on Windows). With --glob it runs the --cases matcher instead (compared there with fnmatch). */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "kc_cases.h"
+#include "kc_glob.h"
 #include "kc_record.h"
 
 static void print_blob(FILE *f, const char *key, kc_blob b)
@@ -60,8 +63,31 @@ static void out_case(FILE *f, const char *label, const uint8_t *bytes, size_t n,
     free(s);
 }
 
-int main(void)
+/* --glob: reads "PATTERN<TAB>ID" lines from stdin and prints 1 or 0 for each: whether kc_glob matches. */
+static int glob_lines(void)
 {
+    static char line[1 << 16];
+    while (fgets(line, sizeof line, stdin) != NULL) {
+        line[strcspn(line, "\n")] = 0;
+        char *tab = strchr(line, '\t');
+        if (tab == NULL) {
+            fprintf(stderr, "kc_selftest --glob: a line without a tab: '%s'\n", line);
+            return 2;
+        }
+        *tab = 0;
+        printf("%d\n", kc_glob(line, tab + 1));
+    }
+    return fflush(stdout) == 0 && !ferror(stdin) ? 0 : 1;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc == 2 && strcmp(argv[1], "--glob") == 0)
+        return glob_lines();
+    if (argc != 1) {
+        fprintf(stderr, "usage: kc_selftest [--glob]\n");
+        return 2;
+    }
     FILE *f = stdout;
     kc_writer w = { f, 0 };
     /* "quote \" backslash \\ newline, tab, a control byte, é (UTF-8), an invalid byte, and U+1F600" */

@@ -4,6 +4,7 @@ only runs on Windows). Usage: python3 -m tools.runner.capture_suite [GLOB...]"""
 from __future__ import annotations
 
 import fnmatch
+import itertools
 import json
 import subprocess
 import sys
@@ -170,6 +171,42 @@ def table_matches(recs, paths: list[Path]):
                 expect(c["mode"] == 1, f"{cid} op {i}: mode {c['mode']}, a user-reachable case must resolve to UserMode")
 
 
+def glob_answers(out: Path, pairs: list[tuple[str, str]], timeout: int) -> list[bool]:
+    """kc_glob's answer for each (pattern, id), from `kc_selftest --glob`."""
+    lines = "".join(f"{p}\t{i}\n" for p, i in pairs)
+    try:
+        proc = subprocess.run([str(out / "kc_selftest"), "--glob"], input=lines, capture_output=True, text=True,
+                              timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise Check(f"kc_selftest --glob did not finish in {timeout} s (the matcher backtracks exponentially)")
+    expect(proc.returncode == 0, f"kc_selftest --glob exited {proc.returncode}: {proc.stderr.strip()}")
+    got = proc.stdout.split()
+    expect(len(got) == len(pairs) and set(got) <= {"0", "1"}, f"{len(got)} answers to {len(pairs)} lines")
+    return [g == "1" for g in got]
+
+
+def glob_matcher(out: Path):
+    """The --cases matcher (conformance/capture/kc_glob.h) agrees with fnmatch on every pattern of up to 4
+    of `a b . * ?` against every id of up to 4 of `a b .` and on the fixture's ids; star-heavy patterns
+    against a 47-byte id finish (the recursive matcher took 3.6 s for 8 stars and did not finish for 30;
+    the 60 s limit is generous, so the check is not timing-sensitive)."""
+    ids = ["".join(t) for n in range(5) for t in itertools.product("ab.", repeat=n)]
+    patterns = ["".join(t) for n in range(5) for t in itertools.product("ab.*?", repeat=n)]
+    pairs = [(p, i) for p in patterns for i in ids]
+    records = [json.loads(ln) for ln in FIXTURE.read_text().splitlines() if ln.strip()]
+    fixture_ids = [r["id"] for r in records if r.get("record") == "case"]
+    pairs += [(p, i) for i in fixture_ids for p in ("*", "?*", "create.*", "*.name.*", "*e*e*", "*?.*?", i, i + "?")]
+    want = [fnmatch.fnmatchcase(i, p) for p, i in pairs]
+    bad = [(p, i, w) for (p, i), g, w in zip(pairs, glob_answers(out, pairs, 60), want) if g != w]
+    expect(not bad, f"{len(bad)} answers differ from fnmatch (pattern, id, fnmatch): {bad[:5]}")
+    long_id = "create.name.utf16_long_component_with_padding.x"  # 47 bytes, as a real case id
+    hard = [("*" * 8 + "z", False), ("*" * 30 + "z", False), ("*" * 30 + "x", True), ("*a" * 20 + "z", False),
+            ("*?" * 40 + "*z", False), ("*" + "?" * 47, True), ("*" + "?" * 48, False), ("*c*e*" * 10, False)]
+    got = glob_answers(out, [(p, long_id) for p, _ in hard], 60)
+    bad = [(p, w) for (p, w), g in zip(hard, got) if g != w]
+    expect(not bad, f"star-heavy patterns against {long_id!r}, wrong answers (pattern, want): {bad}")
+
+
 def generator_errors(tmp: Path):
     bad_json = tmp / "bad.jsonl"
     bad_json.write_text('{"record":"case"\n')
@@ -252,6 +289,7 @@ def main(argv: list[str]) -> int:
         case("out_tokens", lambda: out_tokens(records()))
         case("loader_accepts", lambda: (records(), loader_accepts(cache["lines"])))
         case("table_fixture", lambda: table_matches(records(), [FIXTURE]))
+        case("glob_matcher", lambda: (needs_build(), glob_matcher(out)))
         case("generator_errors", generator_errors, tmp)
 
         recordings = sorted((ROOT / "conformance" / "recordings").glob("*.jsonl"))
