@@ -1,0 +1,68 @@
+"""tools/safe_input.py: what it refuses (directories, FIFOs, files over the limit, an output that is an
+input) and the JSON failures it turns into ValueError. Run: python3 -m unittest tests.python.test_safe_input"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import unittest
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from tools import safe_input  # noqa: E402
+from tools.safe_input import InputError  # noqa: E402
+
+
+class Files(unittest.TestCase):
+    def setUp(self):
+        self._tmp = tempfile.TemporaryDirectory(prefix="safe-input-")
+        self.dir = Path(self._tmp.name)
+        self.file = self.dir / "f.txt"
+        self.file.write_bytes("héllo\n".encode())
+
+    def tearDown(self):
+        self._tmp.cleanup()
+
+    def test_reads_a_regular_file_within_the_limit(self):
+        self.assertEqual(safe_input.read_bytes(self.file, 7), "héllo\n".encode())
+        self.assertEqual(safe_input.read_text(self.file, 7), "héllo\n")
+
+    def test_refusals_name_the_path_and_the_problem(self):
+        os.mkfifo(self.dir / "fifo")  # no writer: opening it would block for ever
+        (self.dir / "bad.txt").write_bytes(b"\xff\xfe")
+        (self.dir / "loop").symlink_to(self.dir / "loop")
+        for path, limit, problem in [(self.dir / "gone", 10, "does not exist"), (self.dir, 10, "is a directory"),
+                                     (self.dir / "fifo", 10, "not a regular file"),
+                                     (self.file, 6, "7 bytes, more than the limit of 6"),
+                                     (self.dir / "loop", 10, "symbolic links")]:
+            with self.assertRaises(InputError, msg=str(path)) as cm:
+                safe_input.read_bytes(path, limit, "recording")
+            self.assertIn(str(path), str(cm.exception))
+            self.assertIn(problem, str(cm.exception))
+        with self.assertRaisesRegex(InputError, "not UTF-8 text"):
+            safe_input.read_text(self.dir / "bad.txt", 10)
+
+    def test_an_output_that_is_an_input_is_refused_by_any_name(self):
+        (self.dir / "link").symlink_to(self.file)
+        with self.assertRaisesRegex(InputError, "refusing to overwrite"):
+            safe_input.refuse_overwriting_input(self.dir / "link", [self.dir / "other", self.file])
+        safe_input.refuse_overwriting_input(self.dir / "new.json", [self.file])  # does not exist yet
+        safe_input.refuse_overwriting_input(self.dir / "link", [self.dir / "gone"])  # nothing to protect
+
+
+class Json(unittest.TestCase):
+    def test_valid_json(self):
+        self.assertEqual(safe_input.json_loads('{"a": [1, 2]}'), {"a": [1, 2]})
+
+    def test_parser_limits_are_value_errors(self):
+        for text, problem in [("[" * 100000 + "]" * 100000, "nested too deeply"),
+                              ("1" * 5000, "out of range")]:
+            with self.assertRaisesRegex(ValueError, problem):
+                safe_input.json_loads(text)
+        with self.assertRaises(json.JSONDecodeError):  # ordinary malformed JSON keeps its own error
+            safe_input.json_loads("{")
+
+
+if __name__ == "__main__":
+    unittest.main()

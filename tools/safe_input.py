@@ -1,0 +1,94 @@
+"""Reading what users hand our tools: a file is read only when it is a regular file (a FIFO would block
+the open, a device could be endless) and only up to a limit; JSON whose nesting or numbers the parser
+cannot take is a ValueError like any other malformed JSON; an output path that names an input is refused
+before anything is written. Every failure is an InputError whose message names the path."""
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+
+
+class InputError(Exception):
+    pass
+
+
+def regular_file(path: Path, what: str = "file") -> os.stat_result:
+    """stat() of path, which must exist and be a regular file."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise InputError(f"{what} {path} does not exist") from None
+    except OSError as exc:
+        raise InputError(f"cannot examine {what} {path}: {exc.strerror}") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise InputError(f"{what} {path} is a directory")
+    if not stat.S_ISREG(st.st_mode):
+        raise InputError(f"{what} {path} is not a regular file (a FIFO, socket or device cannot be read as one)")
+    return st
+
+
+def read_bytes(path: Path, limit: int, what: str = "file") -> bytes:
+    """The whole regular file at path, refused when it holds more than limit bytes (also when it grows
+    past the limit while it is read)."""
+    st = regular_file(path, what)
+    if st.st_size > limit:
+        raise InputError(f"{what} {path} is {st.st_size} bytes, more than the limit of {limit}")
+    try:
+        with open(path, "rb") as f:
+            data = f.read(limit + 1)
+    except OSError as exc:
+        raise InputError(f"cannot read {what} {path}: {exc.strerror}") from None
+    if len(data) > limit:
+        raise InputError(f"{what} {path} grew past the limit of {limit} bytes while it was read")
+    return data
+
+
+def read_text(path: Path, limit: int, what: str = "file") -> str:
+    """read_bytes, decoded as UTF-8."""
+    data = read_bytes(path, limit, what)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{what} {path} is not UTF-8 text (byte {exc.start})") from None
+
+
+def json_loads(text: str) -> object:
+    """json.loads, with the two failures it raises outside JSONDecodeError (nesting deeper than the
+    interpreter's recursion limit; an integer of more digits than int() converts) turned into ValueError."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
+    except ValueError as exc:
+        if isinstance(exc, json.JSONDecodeError):
+            raise
+        raise ValueError(f"JSON value out of range: {exc}") from None
+
+
+def refuse_overwriting_input(output: Path, inputs: list[Path], what: str = "output") -> None:
+    """InputError when output is one of the input files (the same file, by any name)."""
+    try:
+        out_st = output.stat()
+    except OSError:
+        return  # it does not exist yet (or cannot be examined): it is not an existing input
+    for given in inputs:
+        try:
+            in_st = given.stat()
+        except OSError:
+            continue
+        if (out_st.st_dev, out_st.st_ino) == (in_st.st_dev, in_st.st_ino):
+            raise InputError(f"{what} {output} is the input {given}: refusing to overwrite it")
+
+
+def abandon_stdout() -> None:
+    """After a write to standard output failed (a full disk, a closed pipe): points file descriptor 1 at
+    /dev/null, so that the interpreter's final flush of what is still buffered cannot fail again and turn
+    the clear error the caller prints into a traceback or exit status 120."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 1)
+        os.close(devnull)
+    except OSError:
+        pass
