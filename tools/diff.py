@@ -22,7 +22,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from tools import opcodec  # noqa: E402
-from tools.replay import InputError, collect  # noqa: E402
+from tools.replay import collect  # noqa: E402
+from tools.safe_input import InputError, abandon_stdout, read_bytes  # noqa: E402
 
 IMPLS = ("default", "filter-specific", "build")
 DEFAULT_CORPUS = ("corpus/differential", "corpus/session", "corpus/framing", "corpus/create_irp")
@@ -105,19 +106,40 @@ def diverge(prog: opcodec.Program, trace_a: str, trace_b: str) -> Divergence | N
     return None
 
 
+class ReplayError(Exception):
+    """(the binary program without a trace, why)"""
+
+
 def _traces(km_replay: str, impl: str, files: list[str]) -> dict[str, str]:
-    cmd = [km_replay, "--no-model"] + (["--impl", impl] if impl != "build" else []) + ["--prologue", "--"] + files
-    proc = subprocess.run(cmd, capture_output=True, text=True, errors="replace")
+    """The trace of every file. A finding aborts km_replay at the program that found it (its trace ends
+    with the first line of the report); the programs after it run in a new process. ReplayError when
+    the binary cannot run, refuses its arguments or leaves a program without a trace: such a program
+    was never compared, and must not count as identical."""
     out: dict[str, str] = {}
-    current = None
-    for line in proc.stdout.splitlines(keepends=True):
-        if line.startswith("== "):
-            current = line[3:].rstrip("\n")
-            out[current] = ""
-        elif current is not None:
-            out[current] += line
-    if proc.returncode != 0 and current is not None:  # a finding aborted the run: the rest stays missing
-        out[current] += proc.stderr.splitlines()[0] + "\n" if proc.stderr else ""
+    pending = list(files)
+    while pending:
+        cmd = [km_replay, "--no-model"] + (["--impl", impl] if impl != "build" else []) + ["--prologue", "--"] + pending
+        try:
+            proc = subprocess.run(cmd, capture_output=True, text=True, errors="replace")
+        except OSError as e:
+            raise ReplayError(pending[0], f"cannot run {km_replay}: {e.strerror}") from None
+        current = None
+        for line in proc.stdout.splitlines(keepends=True):
+            if line.startswith("== "):
+                current = line[3:].rstrip("\n")
+                out[current] = ""
+            elif current is not None:
+                out[current] += line
+        why = proc.stderr.splitlines()[0] if proc.stderr.strip() else f"exit status {proc.returncode}"
+        if current not in pending:
+            raise ReplayError(pending[0], f"{km_replay} printed no trace for it ({why})")
+        done = pending.index(current) + 1
+        skipped = [f for f in pending[:done] if f not in out] + (pending[done:] if proc.returncode == 0 else [])
+        if skipped:
+            raise ReplayError(skipped[0], f"{km_replay} printed no trace for it ({why})")
+        if proc.returncode != 0:  # a finding aborted the run at `current`
+            out[current] += why + "\n"
+        pending = pending[done:]
     return out
 
 
@@ -135,8 +157,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2 if e.code else 0
     replay_b = args.replay_b or args.replay_a
     for binary in (args.replay_a, replay_b):
-        if not os.access(binary, os.X_OK):
-            print(f"diff: {binary}: not built (cmake --build --preset asan-ubsan --target km_replay)", file=sys.stderr)
+        if not os.path.isfile(binary) or not os.access(binary, os.X_OK):
+            print(f"diff: {binary}: not an executable file (build it: cmake --build --preset asan-ubsan "
+                  f"--target km_replay)", file=sys.stderr)
             return 2
     if args.a == args.b and args.replay_a == replay_b:
         print("diff: A and B are the same implementation of the same binary: give --b or --replay-b", file=sys.stderr)
@@ -146,36 +169,56 @@ def main(argv: list[str] | None = None) -> int:
     except InputError as e:
         print(f"diff: {e}", file=sys.stderr)
         return 2
-    unknown = known = same = 0
     with tempfile.TemporaryDirectory(prefix="diff-") as tmp:
         progs: dict[str, tuple[str, opcodec.Program]] = {}
         for i, f in enumerate(files):
             try:
-                data = Path(f).read_bytes()
+                data = read_bytes(Path(f), opcodec.MAX_INPUT, "program")
                 prog = opcodec.parse(data.decode("utf-8"), f) if f.endswith(".ops") else opcodec.decode(data)
-            except (OSError, UnicodeDecodeError, opcodec.OpError) as e:
+            except InputError as e:
+                print(f"diff: {e}", file=sys.stderr)
+                return 2
+            except (UnicodeDecodeError, opcodec.OpError) as e:
                 print(f"diff: {f}: {e}", file=sys.stderr)
                 return 2
             binary = Path(tmp) / f"{i:05d}.bin"
             binary.write_bytes(opcodec.encode(prog))
             progs[str(binary)] = (f, prog)
-        ta = _traces(args.replay_a, args.a, list(progs))
-        tb = _traces(replay_b, args.b, list(progs))
-        for binary, (name, prog) in progs.items():
-            d = diverge(prog, ta.get(binary, ""), tb.get(binary, ""))
-            if d is None:
-                same += 1
-                continue
-            where = f"{name}: operation {d.op_index} {d.op}: {d.field}: {d.a} (A) vs {d.b} (B)"
-            if d.known:
-                known += 1
-                if args.verbose:
-                    print(f"KNOWN {d.known} {where}")
-            else:
-                unknown += 1
-                print(f"DIFFERENTIAL {d.op}.{d.field} {where}")
+        try:
+            ta = _traces(args.replay_a, args.a, list(progs))
+            tb = _traces(replay_b, args.b, list(progs))
+        except ReplayError as e:
+            binary, why = e.args
+            print(f"diff: {progs[binary][0]}: {why}", file=sys.stderr)
+            return 2
+    try:
+        return report(args, replay_b, progs, ta, tb)
+    except OSError as e:  # a full disk or a closed pipe: the verdict is lost, and the user must know
+        abandon_stdout()
+        print(f"diff: cannot write to standard output: {e.strerror}", file=sys.stderr)
+        return 2
+
+
+def report(args: argparse.Namespace, replay_b: str, progs: dict[str, tuple[str, opcodec.Program]],
+           ta: dict[str, str], tb: dict[str, str]) -> int:
+    """Prints the divergences and the totals; the exit status."""
+    unknown = known = same = 0
+    for binary, (name, prog) in progs.items():
+        d = diverge(prog, ta[binary], tb[binary])
+        if d is None:
+            same += 1
+            continue
+        where = f"{name}: operation {d.op_index} {d.op}: {d.field}: {d.a} (A) vs {d.b} (B)"
+        if d.known:
+            known += 1
+            if args.verbose:
+                print(f"KNOWN {d.known} {where}")
+        else:
+            unknown += 1
+            print(f"DIFFERENTIAL {d.op}.{d.field} {where}")
     print(f"diff: {len(progs)} programs, {same} identical, {known} known differences, {unknown} divergences "
           f"(A={args.a} {args.replay_a}, B={args.b} {replay_b})")
+    sys.stdout.flush()
     return 1 if unknown else 0
 
 

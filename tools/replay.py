@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import stat
 import subprocess
 import sys
 import tempfile
@@ -19,18 +20,22 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from tools import opcodec  # noqa: E402
+from tools.safe_input import InputError, abandon_stdout, read_bytes  # noqa: E402
 
 DEFAULT_KM_REPLAY = ROOT / "build" / "asan-ubsan" / "km_replay"
 
 
-class InputError(Exception):
-    pass
-
-
 def collect(path: str) -> list[str]:
-    """The program files under path, in sorted order; InputError for missing/unreadable/empty."""
+    """The program files under path, in sorted order; InputError for missing, unreadable or empty paths
+    and for anything that is neither a directory nor a regular file (a FIFO would block the read)."""
     p = Path(path)
-    if p.is_dir():
+    try:
+        st = p.stat()
+    except FileNotFoundError:
+        raise InputError(f"{path}: No such file or directory") from None
+    except OSError as e:
+        raise InputError(f"{path}: {e.strerror}") from None  # e.g. a symbolic-link loop
+    if stat.S_ISDIR(st.st_mode):
         try:
             names = sorted(os.listdir(p))
         except OSError as e:
@@ -51,8 +56,8 @@ def collect(path: str) -> list[str]:
         if not files:
             raise InputError(f"{path}: no programs in this directory")
         return files
-    if not p.exists():
-        raise InputError(f"{path}: No such file or directory")
+    if not stat.S_ISREG(st.st_mode):
+        raise InputError(f"{path}: not a regular file (a FIFO, socket or device cannot be a program)")
     if not os.access(p, os.R_OK):
         raise InputError(f"{path}: Permission denied")
     return [path]
@@ -61,13 +66,14 @@ def collect(path: str) -> list[str]:
 def encode_text(path: str, out: Path) -> None:
     try:
         size = os.stat(path).st_size
-        if size > opcodec.MAX_INPUT:
-            raise InputError(f"{path}: too large ({size} bytes; programs are at most {opcodec.MAX_INPUT >> 20} MiB)")
-        text = Path(path).read_bytes().decode("utf-8")
     except OSError as e:
-        raise InputError(f"{path}: {e.strerror}")
+        raise InputError(f"{path}: {e.strerror}") from None
+    if size > opcodec.MAX_INPUT:
+        raise InputError(f"{path}: too large ({size} bytes; programs are at most {opcodec.MAX_INPUT >> 20} MiB)")
+    try:
+        text = read_bytes(Path(path), opcodec.MAX_INPUT, "program").decode("utf-8")
     except UnicodeDecodeError:
-        raise InputError(f"{path}: not UTF-8 text")
+        raise InputError(f"{path}: not UTF-8 text") from None
     try:
         out.write_bytes(opcodec.encode(opcodec.parse(text, path)))
     except opcodec.OpError as e:
@@ -85,8 +91,9 @@ def main(argv: list[str] | None = None) -> int:
         args = ap.parse_args(argv)
     except SystemExit as e:
         return 2 if e.code else 0
-    if not os.access(args.km_replay, os.X_OK):
-        print(f"replay.py: {args.km_replay}: not built (cmake --build --preset asan-ubsan)", file=sys.stderr)
+    if not os.path.isfile(args.km_replay) or not os.access(args.km_replay, os.X_OK):
+        print(f"replay.py: {args.km_replay}: not an executable file (build it: cmake --build --preset asan-ubsan)",
+              file=sys.stderr)
         return 2
     try:
         files = [f for path in args.inputs for f in collect(path)]
@@ -110,13 +117,24 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         cmd = [args.km_replay] + [o for o, on in (("--twice", args.twice), ("--no-model", args.no_model),
                                                   ("--prologue", args.prologue)) if on] + ["--"] + run
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, errors="replace")
+        try:
+            proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, errors="replace")
+        except OSError as e:
+            print(f"replay.py: cannot run {args.km_replay}: {e.strerror}", file=sys.stderr)
+            return 2
         assert proc.stdout is not None
-        for line in proc.stdout:
-            if line.startswith("== "):
-                line = "== " + names.get(line[3:].rstrip("\n"), line[3:].rstrip("\n")) + "\n"
-            sys.stdout.write(line)
-        sys.stdout.flush()
+        try:
+            for line in proc.stdout:
+                if line.startswith("== "):
+                    line = "== " + names.get(line[3:].rstrip("\n"), line[3:].rstrip("\n")) + "\n"
+                sys.stdout.write(line)
+            sys.stdout.flush()
+        except OSError as e:  # a full disk or a closed pipe: the trace is lost, and the user must know
+            proc.kill()
+            proc.wait()
+            abandon_stdout()
+            print(f"replay.py: cannot write to standard output: {e.strerror}", file=sys.stderr)
+            return 1
         return proc.wait()
 
 

@@ -276,6 +276,30 @@ class ReplayPy(Base):
         self.assertEqual(p.returncode, 2)
         self.assertIn("nope", p.stderr)
 
+    def test_a_directory_as_km_replay_is_refused(self):
+        # os.access(X_OK) holds for a directory: Popen then failed with a PermissionError traceback.
+        p = run([PY, str(ROOT / "tools" / "replay.py"), "--km-replay", str(self.f.a_dir), str(self.f.corrupt)])
+        self.assert_clean(p, "directory as km_replay")
+        self.assertEqual(p.returncode, 2)
+        self.assertIn(f"{self.f.a_dir}: not an executable file", p.stderr)
+
+    @unittest.skipUnless(KM_REPLAY.exists(), "build/asan-ubsan not built")
+    def test_fifo_and_symbolic_link_loop_are_refused(self):
+        # The FIFO hung the read; the loop was reported as "No such file or directory".
+        loop = self.f.dir / "loop.ops"
+        if not loop.is_symlink():
+            loop.symlink_to(loop)
+        self.assert_rejected(self.CMD + [str(self.f.fifo)], self.f.fifo, "not a regular file", timeout=HANG_TIMEOUT)
+        self.assert_rejected(self.CMD + [str(loop)], loop, "too many levels of symbolic links")
+
+    @unittest.skipUnless(KM_REPLAY.exists() and HAS_DEV_FULL, "build/asan-ubsan not built, or no /dev/full")
+    def test_full_stdout_is_an_error(self):
+        # The failed write ended in an OSError traceback.
+        p = run_to_full(self.CMD + [str(self.f.corrupt)])
+        self.assert_clean(subprocess.CompletedProcess(p.args, p.returncode, "", p.stderr), "replay.py > /dev/full")
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertIn("replay.py: cannot write to standard output: No space left on device", p.stderr)
+
 
 class OpCodec(Base):
     CMD = [PY, str(ROOT / "tools" / "opcodec.py")]

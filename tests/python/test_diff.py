@@ -1,11 +1,17 @@
 """tools/diff.py: the first divergence (op, field, A vs B) and the deliberate-difference licences, the same
 rules as fuzz/interp_diff.c (whose cases tests/test_fsa.c checks). Run: python3 -m unittest tests.python.test_diff"""
 
+import contextlib
+import io
+import os
+import subprocess
 import sys
+import tempfile
 import unittest
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
 from tools import diff, opcodec  # noqa: E402
 
 TRACE = ("trace 1\n0000 open_filter STATUS_SUCCESS info=0 h0=#1\n0001 close STATUS_SUCCESS h0=closed\n"
@@ -54,6 +60,71 @@ class Diverge(unittest.TestCase):
         self.assertEqual((d.op_index, d.known), (0, None))  # a mark after the divergence licenses nothing
         d = diff.diverge(prog, a, a.replace("STATUS_INVALID_PARAMETER", "STATUS_SUCCESS"))
         self.assertIsNone(d.known)  # no mark: a finding
+
+
+# A stand-in for km_replay: the first program of a run "finds" something (header, then a report and exit
+# status 1, as an aborting finding does); every other program's trace names the implementation, so A and
+# B diverge on it.
+FAKE_REPLAY = """#!/usr/bin/env python3
+import sys
+args = sys.argv[1:]
+impl = args[args.index("--impl") + 1] if "--impl" in args else "build"
+for f in args[args.index("--") + 1:]:
+    print("== " + f, flush=True)
+    if f.endswith("00000.bin"):
+        print("VERIFIER: planted finding", file=sys.stderr)
+        sys.exit(1)
+    print("trace 1\\n0000 open_filter STATUS_SUCCESS impl=" + impl + "\\nend STATUS_SUCCESS")
+"""
+
+
+class Runs(unittest.TestCase):
+    """How diff.py gets its traces: every program is compared or the run is an error."""
+
+    def setUp(self):
+        self._tmp = tempfile.TemporaryDirectory(prefix="diff-test-")
+        self.dir = Path(self._tmp.name)
+        for name in ("a.ops", "b.ops"):
+            (self.dir / name).write_text("open_filter out=h0\n")
+
+    def tearDown(self):
+        self._tmp.cleanup()
+
+    def main(self, *argv):
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            status = diff.main([*argv, str(self.dir / "a.ops"), str(self.dir / "b.ops")])
+        return status, out.getvalue(), err.getvalue()
+
+    def test_programs_after_an_aborting_finding_run_in_a_new_process(self):
+        fake = self.dir / "fake_replay"
+        fake.write_text(FAKE_REPLAY)
+        fake.chmod(0o755)
+        status, out, err = self.main("--replay-a", str(fake))
+        self.assertEqual(status, 1, out + err)  # b.ops ran (after a.ops aborted) and diverged
+        self.assertIn("b.ops: operation 0 open_filter: impl: default (A) vs filter-specific (B)", out)
+        self.assertIn("2 programs, 1 identical, 0 known differences, 1 divergences", out)
+
+    def test_a_binary_that_prints_no_trace_is_an_error_not_identical(self):
+        status, out, err = self.main("--replay-a", "/bin/true")
+        self.assertEqual(status, 2, out + err)
+        self.assertIn("a.ops: /bin/true printed no trace for it (exit status 0)", err)
+        self.assertNotIn("identical", out)
+
+    def test_a_directory_as_the_binary_is_refused(self):
+        status, out, err = self.main("--replay-a", str(self.dir))
+        self.assertEqual(status, 2, out + err)
+        self.assertIn("not an executable file", err)
+
+    def test_inputs_that_are_not_regular_files_are_refused_before_anything_runs(self):
+        os.mkfifo(self.dir / "b.ops.fifo")
+        (self.dir / "b.ops").unlink()
+        (self.dir / "b.ops").symlink_to(self.dir / "b.ops.fifo")
+        # In a process with a timeout: reading the FIFO would block for ever.
+        p = subprocess.run([sys.executable, str(ROOT / "tools" / "diff.py"), str(self.dir / "a.ops"),
+                            str(self.dir / "b.ops")], capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 2, p.stdout + p.stderr)
+        self.assertIn("b.ops: not a regular file", p.stderr)
 
 
 if __name__ == "__main__":
