@@ -316,6 +316,13 @@ class ShortCampaigns(unittest.TestCase):
         c2, said2 = self.campaign(out, ["noop"], 1)  # the second campaign starts from the merged corpus
         self.assertTrue(set(before) & set(p.name for p in corpus.iterdir()) or not before, said2)
 
+    def test_a_one_second_budget_fuzzes(self):
+        # The set-up before the first process once took part of the second, and no process ran at all.
+        c, said = self.campaign(Path(self.tmp.name) / "out-one-second", ["noop"], 1)
+        self.assertEqual(c.exit_status(), 0, said)
+        self.assertEqual(c.outcomes[0].progress.runs, 1, said)
+        self.assertGreater(c.outcomes[0].progress.total_execs, 0, said)
+
     def test_a_runs_budget_stops_at_that_many_executions(self):
         out = Path(self.tmp.name) / "out-runs"
         said: list[str] = []

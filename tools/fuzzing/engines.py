@@ -233,14 +233,18 @@ class LibFuzzerRun(EngineRun):
         p = self.outcome.progress
 
         def budget_left() -> bool:
+            # The first process runs whatever is left of a time budget (the set-up before it took some
+            # of --time 1); a restart needs a whole second, the least -max_total_time can ask for.
             runs = self.remaining_runs()
-            return deadline - time.monotonic() >= 1 and (runs is None or runs > 0)
+            left = deadline - time.monotonic()
+            return (left > 0 if p.runs == 0 else left >= 1) and (runs is None or runs > 0)
 
         while not self.stop_requested.is_set() and budget_left():
             p.base_execs += p.execs
             p.execs = 0
             p.runs += 1
-            seconds = int(deadline - time.monotonic()) if deadline != float("inf") else None
+            # At least 1: -max_total_time=0 would mean no limit at all.
+            seconds = max(1, int(deadline - time.monotonic())) if deadline != float("inf") else None
             with open(logs / f"run-{p.runs}.log", "w", encoding="utf-8", errors="replace") as log:
                 proc = self._popen(self.command(seconds, self.remaining_runs()), self.env(SYMBOLIZE), log)
                 lines: list[str] = []
@@ -360,8 +364,9 @@ class AflRun(EngineRun):
         if copy_unique(sources, inputs) == 0:
             (inputs / "empty-seed").write_bytes(b"\x01")  # afl-fuzz needs one input
         remaining = deadline - time.monotonic()
-        if remaining < 1:
+        if remaining <= 0:
             return
+        remaining = max(1.0, remaining)  # what the set-up took of a 1-second budget: -V needs a whole second
         timeout_ms = self.spec.options.int_option("timeout", 25) * 1000
         cmd = ["afl-fuzz", "-i", str(inputs), "-o", str(self.run_dir), "-m", "none", "-t", f"{timeout_ms}+"]
         cmd += ["-V", str(int(remaining))] if remaining != float("inf") else []
