@@ -20,7 +20,9 @@ from pathlib import Path
 
 ROOT = Path(sys.argv[1]).resolve() if len(sys.argv) > 1 else Path(__file__).resolve().parent.parent
 PATTERNS = sys.argv[2:]
-sys.path.insert(0, str(ROOT))
+if not (ROOT / "CMakeLists.txt").is_file() or not (ROOT / "corpus").is_dir():
+    sys.exit(f"fault_sweep_suite.py: {ROOT} is not a checkout of this project (no CMakeLists.txt and corpus/)")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # this script's own tools/
 from tools import opcodec  # noqa: E402
 
 KM_REPLAY = ROOT / "build" / "asan-ubsan" / "km_replay"
