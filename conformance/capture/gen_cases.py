@@ -15,10 +15,12 @@ import json
 import os
 import re
 import sys
+from pathlib import Path
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, os.pardir))
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 import opcodec  # noqa: E402  (the path above is how the tools/ scripts are imported here)
+import safe_input  # noqa: E402
 
 NTSTATUS_H = os.path.join(ROOT, "include", "ntstatus.h")
 KERNEL, USER, CURRENT = 0, 1, 0xFF
@@ -37,6 +39,9 @@ SCALARS = {"device": "device", "pin_id": "pin_id", "length": "length", "max_leng
            "buffers": "buffers", "event_id": "event_id", "notify": "notify"}
 REFS = ("filter", "parent", "target", "handle")
 FRAMING = ("options", "pool", "frames", "frame_size", "alignment", "reserved")
+# The most a recording may hold, as tools/conformance/recording.py allows (it is read whole; real ones are
+# kilobytes): a file given by mistake is refused before it is held in memory.
+MAX_RECORDING_BYTES = 64 << 20
 
 
 class InputError(Exception):
@@ -119,19 +124,20 @@ class Emitter:
 
 def read_cases(path):
     """(id, program text, Program) for every case marked user_reachable in one recording."""
-    try:
-        with open(path, encoding="utf-8") as f:
-            lines = f.read().split("\n")
-    except (OSError, UnicodeDecodeError) as e:
-        raise InputError(f"{path}: cannot read: {e}")
+    try:  # a regular file only: a FIFO would block the open, a device could be endless
+        lines = safe_input.read_text(Path(path), MAX_RECORDING_BYTES, "recording").split("\n")
+    except safe_input.InputError as e:
+        raise InputError(f"cannot read: {e}")  # e names the path
     out = []
     for n, line in enumerate(lines, 1):
         if not line.strip():
             continue
         try:
-            rec = json.loads(line)
+            rec = safe_input.json_loads(line)
         except json.JSONDecodeError as e:
             raise InputError(f"{path}:{n}: not JSON: {e.msg}")
+        except ValueError as e:  # nested too deeply, or an integer too long to convert
+            raise InputError(f"{path}:{n}: not JSON: {e}")
         if not isinstance(rec, dict) or rec.get("record") != "case" or rec.get("user_reachable") is not True:
             continue
         cid, text = rec.get("id"), rec.get("program")
@@ -193,6 +199,14 @@ def generate(paths, strict=False, warn=sys.stderr):
         "    return NULL;", "}", ""])
 
 
+def refuse_overwriting_input(output, recordings):
+    """InputError when -o names one of the recordings (by any name): the C file would replace it."""
+    try:
+        safe_input.refuse_overwriting_input(Path(output), [Path(p) for p in recordings], "-o")
+    except safe_input.InputError as e:
+        raise InputError(str(e))
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="gen_cases.py", description=__doc__.split("\n")[0])
     ap.add_argument("recordings", nargs="+", help="conformance recordings (.jsonl)")
@@ -200,6 +214,8 @@ def main(argv=None):
     ap.add_argument("--strict", action="store_true", help="a mislabelled user_reachable case is an error")
     args = ap.parse_args(argv)
     try:
+        if args.output:  # checked before anything is read or written: -o r.jsonl r.jsonl must not eat r.jsonl
+            refuse_overwriting_input(args.output, args.recordings)
         text = generate(args.recordings, args.strict)
     except InputError as e:
         print(f"gen_cases.py: error: {e}", file=sys.stderr)

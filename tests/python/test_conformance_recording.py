@@ -108,6 +108,30 @@ class ParseErrors(unittest.TestCase):
             recording.load("/nonexistent/x.jsonl")
         self.assertIn("/nonexistent/x.jsonl:0: No such file", str(cm.exception))
 
+    def test_alternatives_must_be_a_list_before_they_are_read(self):
+        for alts in (5, True, "abc", {"builds": "b", "expect": []}, 0):
+            with self.subTest(alternatives=alts):
+                self.assertIn("rec.jsonl:2: case t.one: 'alternatives' must be a list",
+                              self.error(text(case(alternatives=alts))))
+
+    def test_json_the_parser_cannot_take_is_bad_json(self):
+        for line, problem in (("[" * 100000 + "]" * 100000, "nested too deeply"),
+                              ('{"record": ' + "1" * 5000 + "}", "out of range")):
+            with self.subTest(problem=problem):
+                msg = self.error(text(case()) + line + "\n")
+                self.assertTrue(msg.startswith("rec.jsonl:3: bad JSON"), msg)
+                self.assertIn(problem, msg)
+
+    def test_oversized_file_is_refused_unread(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            big = Path(tmp) / "big.jsonl"
+            with open(big, "wb") as f:
+                f.truncate(recording.MAX_BYTES + 1)  # sparse: no disk, and refused before it is read
+            with self.assertRaises(recording.RecordingError) as cm:
+                recording.load(str(big))
+            self.assertIn(f"{big}:0: recording {big} is {recording.MAX_BYTES + 1} bytes, more than the limit",
+                          str(cm.exception))
+
     def test_windows_capture_file_parses(self):
         h = {"record": "header", "schema": "ks-conformance/1", "source": {"kind": "windows", "description": "d"},
              "capture": {"windowsBuild": "10.0.26100.1", "arch": "amd64", "callerBitness": 64,

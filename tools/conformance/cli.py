@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import argparse
 import fnmatch
+import os
 import sys
 from pathlib import Path
 from typing import TextIO
 
+from tools import safe_input
 from tools.runner.build import build_preset
 from . import engine, match, recording, replayer
 
@@ -51,6 +53,24 @@ def report(results: list[match.Result], out: TextIO, verbose: bool) -> None:
             print(f"{label} {c.id} [{c.cls}]" + (f": {extra}" if extra else ""), file=out)
 
 
+def summary_problem(path: Path, inputs: list[str]) -> str | None:
+    """Why --summary cannot be written, found before the build and the replay: a summary that names one
+    of the recordings would replace it (perhaps a Windows capture, not to be had again), and a path under a
+    regular file would fail only at the end, as mkdir's bare 'File exists'."""
+    try:
+        safe_input.refuse_overwriting_input(path, [Path(p) for p in inputs], "--summary")
+    except safe_input.InputError as exc:
+        return str(exc)
+    if os.path.isdir(path):
+        return f"--summary {path} is a directory, expected a file name"
+    parent = path.parent  # the nearest ancestor that exists (os.path: an unreadable one is no traceback)
+    while not os.path.exists(parent) and parent != parent.parent:
+        parent = parent.parent
+    if os.path.exists(parent) and not os.path.isdir(parent):
+        return f"--summary {path}: {parent} is not a directory"
+    return None
+
+
 def main(argv: list[str], out: TextIO | None = None, root: Path = engine.ROOT) -> int:
     out = out or sys.stdout
     try:
@@ -60,6 +80,10 @@ def main(argv: list[str], out: TextIO | None = None, root: Path = engine.ROOT) -
     paths = args.files or engine.default_recordings()
     if not paths:
         print("conformance: error: no recordings (conformance/recordings/*.jsonl is empty)", file=sys.stderr)
+        return EXIT_USAGE
+    problem = summary_problem(args.summary, paths)
+    if problem:
+        print(f"conformance: error: {problem}", file=sys.stderr)
         return EXIT_USAGE
     try:
         recs = recording.load_all(paths)
@@ -86,19 +110,33 @@ def main(argv: list[str], out: TextIO | None = None, root: Path = engine.ROOT) -
     if args.patterns and not results:
         print(f"conformance: error: no case matched -k {' '.join(args.patterns)}", file=sys.stderr)
         return EXIT_USAGE
-    report(results, out, args.verbose)
+    # The summary is written first: an unwritable standard output must not cost the file the gate reads.
     data = engine.summary(results, paths)
+    errors = []
     try:
         engine.write_summary(data, args.summary)
     except OSError as exc:
-        print(f"conformance: error: cannot write {args.summary}: {exc.strerror}", file=sys.stderr)
+        errors.append(f"cannot write {args.summary}: {exc.strerror}")
+    except safe_input.InputError as exc:  # summary_problem said it already, unless the files changed since
+        errors.append(str(exc))
+    try:
+        report(results, out, args.verbose)
+        if not errors:
+            print("per provenance class:", file=out)
+            for line in engine.table(results):
+                print(line, file=out)
+            n = data["by_outcome"]
+            print(f"conformance: {data['cases']} cases, {n['matched']} matched, {data['failed']} failed, "
+                  f"{n['todo']} todo, {n['deliberate']} deliberate divergences; summary: {args.summary}", file=out)
+        out.flush()
+    except OSError as exc:
+        errors.append(f"cannot write to standard output: {exc.strerror or exc}")
+        if out is sys.stdout:
+            safe_input.abandon_stdout()
+    for e in errors:
+        print(f"conformance: error: {e}", file=sys.stderr)
+    if errors:
         return EXIT_USAGE
-    print("per provenance class:", file=out)
-    for line in engine.table(results):
-        print(line, file=out)
-    n = data["by_outcome"]
-    print(f"conformance: {data['cases']} cases, {n['matched']} matched, {data['failed']} failed, "
-          f"{n['todo']} todo, {n['deliberate']} deliberate divergences; summary: {args.summary}", file=out)
     return EXIT_FAILED if data["failed"] else EXIT_OK
 
 

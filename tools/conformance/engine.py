@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from tools import safe_input
 from . import match, recording, replayer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -55,6 +56,9 @@ def summary(results: list[match.Result], paths: list[str]) -> dict:
 
 
 def write_summary(data: dict, path: Path = SUMMARY) -> None:
+    """Never over one of the recordings it summarises (safe_input.InputError): a recording may be a
+    Windows capture that cannot be had again."""
+    safe_input.refuse_overwriting_input(path, [Path(p) for p in data["recordings"]], "summary")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=1, sort_keys=False) + "\n", encoding="utf-8")
 
