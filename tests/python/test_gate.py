@@ -76,6 +76,20 @@ class FloorsTests(unittest.TestCase):
             with self.assertRaisesRegex(floors.FloorsError, "no floors file"):
                 floors.load(Path(tmp) / "missing.json", TARGETS)
 
+    def test_files_that_are_not_floors_files_are_floors_errors(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            deep, long_int, big = Path(tmp) / "deep.json", Path(tmp) / "long.json", Path(tmp) / "big.json"
+            deep.write_text("[" * 100000 + "]" * 100000)
+            long_int.write_text('{"comment": ' + "1" * 5000 + "}")
+            with open(big, "wb") as f:
+                f.truncate(floors.MAX_BYTES + 1)
+            for path, needle in [(deep, "not valid JSON: JSON nested too deeply"),
+                                 (long_int, "not valid JSON: JSON value out of range"),
+                                 (big, "more than the limit"), (Path(tmp), "is a directory")]:
+                with self.assertRaises(floors.FloorsError) as ctx:
+                    floors.load(path, TARGETS)
+                self.assertIn(needle, str(ctx.exception), path)
+
     def test_below_reports_each_floor_that_does_not_hold(self):
         with tempfile.TemporaryDirectory() as tmp:
             f = floors.load(write_floors(Path(tmp), GOOD), TARGETS)
@@ -229,6 +243,15 @@ class ArgumentTests(unittest.TestCase):
                 self.assertEqual(rc, 2, argv)
                 self.assertIn(needle, err, argv)
                 self.assertNotIn("Traceback", err, argv)
+
+    def test_floors_the_json_parser_cannot_take_are_usage_errors(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            deep = Path(tmp) / "deep.json"
+            deep.write_text("[" * 100000 + "]" * 100000)
+            rc, err = run_gate("--floors", str(deep), "--no-install")
+            self.assertEqual(rc, 2, err)
+            self.assertIn(f"{deep}: not valid JSON: JSON nested too deeply", err)
+            self.assertNotIn("Traceback", err)
 
 
 if __name__ == "__main__":

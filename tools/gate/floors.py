@@ -2,12 +2,16 @@
 the gate accepts. Raised only deliberately, from a measurement whose command the file records."""
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
 
+from .. import safe_input
+
 COVERAGE_KEYS = ("lines", "branches", "functions")
+# The committed file is about 1 KB (a few percentages and one rate per fuzz target); 1 MiB leaves room for
+# any number of targets and comments while a wrong --floors (a log, an image) is refused unread.
+MAX_BYTES = 1 << 20
 
 
 class FloorsError(Exception):
@@ -31,12 +35,24 @@ def _number(where: str, value) -> float:
 def load(path: Path, targets: list[str]) -> Floors:
     """Every target must have an exec-rate floor and every floor a target: a new target or a renamed one
     needs a deliberate floor, not a silent pass."""
+    return _check(path, _read(path), targets)
+
+
+def _read(path: Path) -> object:
+    """The parsed file; a regular file only (a FIFO as --floors would block the open), up to MAX_BYTES."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise FloorsError(f"{path}: no floors file (see docs/gate.md, 'Floors')") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        text = safe_input.read_text(path, MAX_BYTES, "floors file")
+    except safe_input.InputError as exc:
+        if not path.exists():
+            raise FloorsError(f"{path}: no floors file (see docs/gate.md, 'Floors')") from None
+        raise FloorsError(str(exc)) from None
+    try:
+        return safe_input.json_loads(text)
+    except ValueError as exc:  # JSONDecodeError, and nesting or integers the parser cannot take
         raise FloorsError(f"{path}: not valid JSON: {exc}") from None
+
+
+def _check(path: Path, data, targets: list[str]) -> Floors:
     if not isinstance(data, dict):
         raise FloorsError(f"{path}: expected a JSON object")
     unknown = set(data) - {"coverage", "exec_per_sec", "measured_with", "comment"}
