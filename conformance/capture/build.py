@@ -7,7 +7,8 @@ table generated from the recordings, and the host-side self-test of the writer (
 Defaults: DIR = build/capture; recordings = conformance/recordings/*.jsonl (the development fixture
 tests/capture/fixture.jsonl when there are none, with a warning); the host self-test is built with
 --host-cases (default: the fixture) so its checks know what the table holds. Exit status: 0 built,
-1 a build or the generator failed, 2 a compiler is missing.
+1 a build or the generator failed, 2 a compiler is missing or a bad argument (no or unknown targets, an
+--out that cannot be created).
 """
 
 import argparse
@@ -62,8 +63,15 @@ def compile_(compiler, args, what):
         raise BuildError(f"{what} did not build:\n{proc.stdout}{proc.stderr}")
 
 
+def make_out(out):
+    try:
+        os.makedirs(out, exist_ok=True)
+    except OSError as e:  # under /proc, under a regular file, not writable: a bad --out, said as one
+        raise BuildError(f"--out {out}: cannot create the directory: {e.strerror or e}", 2) from None
+
+
 def build(out, recordings, targets, host_cases):
-    os.makedirs(out, exist_ok=True)
+    make_out(out)
     built = []
     windows = [t for t in targets if t in WINDOWS]
     if windows:
@@ -93,6 +101,9 @@ def main(argv=None):
     ap.add_argument("--host-cases", nargs="+", default=[FIXTURE], help="recordings for the host self-test's table")
     args = ap.parse_args(argv)
     targets = [t for t in args.targets.split(",") if t]
+    if not targets:  # `--targets ,` or `--targets ''` would build nothing and still say success
+        print("build.py: error: --targets names no target; use x86_64, i686, host", file=sys.stderr)
+        return 2
     unknown = [t for t in targets if t not in WINDOWS and t != "host"]
     if unknown:
         print(f"build.py: error: unknown target(s) {', '.join(unknown)}; use x86_64, i686, host", file=sys.stderr)

@@ -1,9 +1,13 @@
 """Bad input to run_tests.py conformance (recordings), run_tests.py reproduce (testcases) and
 run_tests.py fuzz (a campaign corpus holding empty, corrupt, huge and directory entries): a clear
 error naming the file and the problem, or a clean run; never a traceback, a sanitizer report or a
-hang (every call has a timeout)."""
+hang (every call has a timeout). Also the capture kit's gen_cases.py and build.py, run_tests.py gate
+--floors, FIFOs given as inputs, JSON the parser cannot take, and output paths that name an input
+(refused before anything is written: the input keeps its bytes)."""
 from __future__ import annotations
 
+import json
+import os
 import shutil
 import subprocess
 import sys
@@ -17,10 +21,15 @@ from tools.fuzzing import campaign
 ROOT = Path(__file__).resolve().parents[2]
 RUN = [sys.executable, str(ROOT / "run_tests.py")]
 KM_REPLAY = ROOT / "build" / "asan-ubsan" / "km_replay"
+GEN_CASES = [sys.executable, str(ROOT / "conformance" / "capture" / "gen_cases.py")]
+CAPTURE_BUILD = [sys.executable, str(ROOT / "conformance" / "capture" / "build.py")]
+SMALL_RECORDING = ROOT / "conformance" / "recordings" / "curated-events.jsonl"
+DEEP = "[" * 100000 + "]" * 100000  # deeper than the interpreter's recursion limit
+LONG_INT = '{"record": ' + "1" * 5000 + "}"  # more digits than int() converts (4300)
 
 
-def run(cmd: list[str]) -> subprocess.CompletedProcess:
-    return subprocess.run(cmd, capture_output=True, text=True, errors="replace", timeout=120)
+def run(cmd: list[str], timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run(cmd, capture_output=True, text=True, errors="replace", timeout=timeout)
 
 
 class Files:
@@ -48,8 +57,11 @@ class Base(unittest.TestCase):
     def tearDown(self):
         self._tmp.cleanup()
 
-    def check(self, cmd: list[str], path: Path, problem: str, status: int):
-        p = run(cmd)
+    def check(self, cmd: list[str], path: Path, problem: str, status: int, timeout: float = 120):
+        try:
+            p = run(cmd, timeout)
+        except subprocess.TimeoutExpired:
+            self.fail(f"{' '.join(cmd)}: still running after {timeout}s (an open that blocks?)")
         text = p.stdout + p.stderr
         for mark in CRASH_MARKS:
             self.assertNotIn(mark, text, cmd)
@@ -64,7 +76,7 @@ class Conformance(Base):
         cmd = RUN + ["conformance", "--no-build", "--summary", str(self.tmp / "summary.json")]
         for path, problem in [(self.f.empty, "empty recording"), (self.f.truncated, "trunc.jsonl:5: bad json"),
                               (self.f.corrupt, "not utf-8"), (self.f.a_dir, "is a directory"),
-                              (self.f.missing, "no such file"), (self.f.huge, "huge.bin:1:")]:
+                              (self.f.missing, "no such file"), (self.f.huge, "more than the limit")]:
             with self.subTest(path=path.name):
                 self.check(cmd + [str(path)], path, problem, 2)
 
@@ -114,6 +126,119 @@ class FuzzCorruptCorpus(Base):
         self.assertEqual(c.exit_status(), 0, text)
         self.assertRegex(said[-1], r"^fuzz: 1 targets, \d+ execs, 0 findings", text)
         self.assertTrue(any(corpus.iterdir()), text)
+
+
+class OutputOverInput(Base):
+    """An output path naming an input (by any name) is refused before anything is written."""
+
+    def setUp(self):
+        super().setUp()
+        self.rec = self.tmp / "r.jsonl"
+        shutil.copyfile(SMALL_RECORDING, self.rec)
+        self.before = self.rec.read_bytes()
+        self.link = self.tmp / "link.jsonl"
+        self.link.symlink_to(self.rec)
+
+    def test_conformance_summary_over_its_recording(self):
+        for summary in (self.rec, self.link):
+            with self.subTest(summary=summary.name):
+                self.check(RUN + ["conformance", "--no-build", "--summary", str(summary), str(self.rec)],
+                           self.rec, "refusing to overwrite it", 2)
+                self.assertEqual(self.rec.read_bytes(), self.before)
+
+    def test_gen_cases_output_over_its_recording(self):
+        for output in (self.rec, self.link):
+            with self.subTest(output=output.name):
+                self.check(GEN_CASES + ["-o", str(output), str(self.rec)], self.rec, "refusing to overwrite it", 1)
+                self.assertEqual(self.rec.read_bytes(), self.before)
+
+
+class Fifos(Base):
+    """A FIFO given as an input file (no writer: an open() would block for ever) is refused at once."""
+
+    def setUp(self):
+        super().setUp()
+        self.fifo = self.tmp / "fifo.jsonl"
+        os.mkfifo(self.fifo)
+
+    def test_conformance_recording(self):
+        self.check(RUN + ["conformance", "--no-build", "--summary", str(self.tmp / "s.json"), str(self.fifo)],
+                   self.fifo, "not a regular file", 2, timeout=60)
+
+    def test_gate_floors(self):
+        self.check(RUN + ["gate", "--floors", str(self.fifo), "--no-install"], self.fifo, "not a regular file", 2,
+                   timeout=60)
+
+    def test_gen_cases_recording(self):
+        self.check(GEN_CASES + [str(self.fifo)], self.fifo, "not a regular file", 1, timeout=60)
+
+
+class JsonTheParserCannotTake(Base):
+    """Nesting deeper than the recursion limit, an integer longer than int() converts: bad JSON, said so."""
+
+    def setUp(self):
+        super().setUp()
+        self.deep = self.tmp / "deep.jsonl"
+        self.deep.write_text(DEEP + "\n")
+        self.long_int = self.tmp / "long.jsonl"
+        self.long_int.write_text(LONG_INT + "\n")
+        self.cases = [(self.deep, "deep.jsonl:1: bad json: json nested too deeply"),
+                      (self.long_int, "long.jsonl:1: bad json: json value out of range")]
+
+    def test_conformance(self):
+        for path, problem in self.cases:
+            with self.subTest(path=path.name):
+                self.check(RUN + ["conformance", "--no-build", "--summary", str(self.tmp / "s.json"), str(path)],
+                           path, problem, 2)
+
+    def test_gen_cases(self):
+        for path, problem in self.cases:
+            with self.subTest(path=path.name):
+                self.check(GEN_CASES + [str(path)], path, problem.replace("bad json", "not json"), 1)
+
+    def test_capture_build_host_cases(self):
+        for path, problem in self.cases:
+            with self.subTest(path=path.name):
+                self.check(CAPTURE_BUILD + ["--out", str(self.tmp / "out"), "--targets", "host", "--host-cases",
+                                            str(path)], path, problem.replace("bad json", "not json"), 1)
+
+
+class CaptureBuildArguments(Base):
+    def test_out_that_cannot_be_created(self):
+        for out in ("/proc/x", str(self.f.empty / "x")):
+            with self.subTest(out=out):
+                self.check(CAPTURE_BUILD + ["--out", out, "--targets", "host"], Path(out),
+                           "cannot create the directory", 2)
+
+    def test_no_target(self):
+        for targets in (",", ""):
+            with self.subTest(targets=targets):
+                self.check(CAPTURE_BUILD + ["--out", str(self.tmp / "out"), "--targets", targets], Path("--targets"),
+                           "names no target", 2)
+                self.assertFalse((self.tmp / "out").exists())
+
+
+class ConformanceOutputs(Base):
+    def setUp(self):
+        super().setUp()
+        self.rec = self.tmp / "r.jsonl"
+        shutil.copyfile(SMALL_RECORDING, self.rec)
+
+    def test_summary_under_a_regular_file(self):
+        self.check(RUN + ["conformance", "--no-build", "--summary", str(self.f.empty / "x"), str(self.rec)],
+                   self.f.empty, "empty.jsonl is not a directory", 2)
+
+    @unittest.skipUnless(KM_REPLAY.exists() and os.path.exists("/dev/full"), "build or /dev/full missing")
+    def test_standard_output_that_cannot_be_written(self):
+        summary = self.tmp / "s.json"
+        with open("/dev/full", "w") as full:
+            p = subprocess.run(RUN + ["conformance", "--no-build", "-v", "--summary", str(summary), str(self.rec)],
+                               stdout=full, stderr=subprocess.PIPE, text=True, errors="replace", timeout=120)
+        for mark in CRASH_MARKS + ("Exception ignored",):
+            self.assertNotIn(mark, p.stderr)
+        self.assertEqual(p.returncode, 2, p.stderr[-2000:])
+        self.assertIn("conformance: error: cannot write to standard output: No space left on device", p.stderr)
+        self.assertGreater(json.loads(summary.read_text())["cases"], 0)  # the summary is not lost with it
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .. import safe_input
 from .record import id_of, key_of
 from .similarity import why_similar
 
@@ -50,21 +51,30 @@ class Verdict:
         return out
 
 
+def _sighting(line: str) -> tuple[str, tuple[str, ...], str, str, str] | None:
+    """(crash type, state, time, testcase, target) of one line, None for a torn or hand-edited one: JSON that
+    does not parse (safe_input: also nested too deeply or with an over-long integer), is not an object or
+    lacks a field."""
+    try:
+        ev = safe_input.json_loads(line)
+        return (str(ev["crash_type"]), tuple(str(f) for f in ev["crash_state"]), str(ev.get("time", "?")),
+                str(ev.get("testcase", "?")), str(ev.get("target", "?")))
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
 def _fold(lines: list[str]) -> dict[str, Entry]:
     entries: dict[str, Entry] = {}
     for line in lines:
-        try:
-            ev = json.loads(line)
-            crash_type, state = str(ev["crash_type"]), tuple(str(f) for f in ev["crash_state"])
-        except (ValueError, KeyError, TypeError):
+        seen = _sighting(line)
+        if seen is None:
             continue  # a torn or hand-edited line: skip it, keep the rest
+        crash_type, state, when, testcase, target = seen
         key_id = id_of(key_of(crash_type, state))
         e = entries.get(key_id)
         if e is None:
-            e = entries[key_id] = Entry(key_id, crash_type, state, str(ev.get("time", "?")),
-                                        str(ev.get("testcase", "?")))
+            e = entries[key_id] = Entry(key_id, crash_type, state, when, testcase)
         e.count += 1
-        target = str(ev.get("target", "?"))
         if target not in e.targets:
             e.targets.append(target)
     return entries
