@@ -129,6 +129,18 @@ class Registries(unittest.TestCase):
             self.assertIn(f"similar to {v.entry.id}", "\n".join(v3.lines()))
             self.assertEqual(len(reg.entries()), 2)
 
+    def test_lines_the_json_parser_cannot_take_are_skipped(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            reg = Registry(Path(tmp) / "registry.jsonl")
+            v = reg.note("VERIFIER X", ("a", "b"), "session", "t1", "test")
+            with open(reg.path, "a") as f:  # hand-edited lines, as the registry's comment promises to skip
+                f.write("[" * 100000 + "]" * 100000 + "\n")
+                f.write('{"crash_type": ' + "1" * 5000 + ', "crash_state": []}\n')
+                f.write('[1, 2]\n"text"\n{"crash_type": "T", "crash_state": 5}\n')
+            self.assertEqual(list(reg.entries()), [v.entry.id])
+            v2 = reg.note("VERIFIER X", ("a", "b"), "framing", "t2", "test")
+            self.assertEqual((v2.status, v2.entry.count, v2.entry.targets), ("known", 2, ["session", "framing"]))
+
 
 class TargetDetection(unittest.TestCase):
     def test_metadata(self):
@@ -183,6 +195,9 @@ class BadTestcases(unittest.TestCase):
             (t / "typo.ops").write_text("create_framing parent=h1 frames=banana\n")
             with self.assertRaisesRegex(testcase.BadTestcase, "not a valid text program"):
                 self.load(t / "typo.ops")
+            (t / "comments.ops").write_text("# only a comment\n\nversion 1\n")  # ran as "does not reproduce"
+            with self.assertRaisesRegex(testcase.BadTestcase, "holds no operations"):
+                self.load(t / "comments.ops")
             (t / "big").write_bytes(b"\x01" * 5000)
             with self.assertRaisesRegex(testcase.BadTestcase, "fuzz_framing ignores inputs above 4096"):
                 self.load(t / "big", "framing")

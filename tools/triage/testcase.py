@@ -7,13 +7,13 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import stat
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import opcodec  # noqa: E402
+import safe_input  # noqa: E402
 
 TEXT_MAX = 1 << 20  # a text program longer than this is not one a fuzzer produced
 LIBFUZZER_PREFIXES = {"crash-": "crash", "leak-": "leak", "timeout-": "timeout", "oom-": "out-of-memory",
@@ -84,29 +84,20 @@ def target_from_metadata(path: Path, targets: list[str]) -> tuple[str | None, st
 
 
 def _regular_file(path: Path, what: str) -> os.stat_result:
-    try:
-        st = path.stat()
-    except FileNotFoundError:
-        raise BadTestcase(f"{what} {path} does not exist") from None
-    except OSError as exc:
-        raise BadTestcase(f"cannot examine {what} {path}: {exc.strerror}") from None
-    if stat.S_ISDIR(st.st_mode):
+    if path.is_dir():
         raise BadTestcase(f"{path} is a directory: expected a testcase file, or a campaign finding directory "
                           f"(out/fuzz/findings/<id>/ with found_by.txt and input)")
-    if not stat.S_ISREG(st.st_mode):
-        raise BadTestcase(f"{path} is not a regular file (a FIFO, socket or device cannot be a testcase)")
-    return st
+    try:
+        return safe_input.regular_file(path, what)
+    except safe_input.InputError as exc:
+        raise BadTestcase(str(exc)) from None
 
 
 def _read(path: Path, limit: int) -> bytes:
     try:
-        with open(path, "rb") as f:
-            data = f.read(limit + 1)
-    except OSError as exc:
-        raise BadTestcase(f"cannot read {path}: {exc.strerror}") from None
-    if len(data) > limit:
-        raise BadTestcase(f"{path} grew while it was read (more than {limit} bytes)")
-    return data
+        return safe_input.read_bytes(path, limit, "testcase")
+    except safe_input.InputError as exc:
+        raise BadTestcase(str(exc)) from None
 
 
 def load(path: Path, targets: list[str], max_len: dict[str, int], forced_target: str | None = None) -> Testcase:
@@ -136,9 +127,13 @@ def load(path: Path, targets: list[str], max_len: dict[str, int], forced_target:
             raise BadTestcase(f"{input_file} is named .ops but is not UTF-8 text (byte {exc.start}): "
                               f"rename it if it is a binary program") from None
         try:
-            data = opcodec.encode(opcodec.parse(text, str(input_file)))
+            program = opcodec.parse(text, str(input_file))
         except opcodec.OpError as exc:
             raise BadTestcase(f"{input_file} is not a valid text program: {exc}") from None
+        if not program.ops:  # like an empty binary file: there is nothing to run
+            raise BadTestcase(f"{input_file} holds no operations (only comments, blank lines or a version line): "
+                              f"nothing to reproduce")
+        data = opcodec.encode(program)
         tc = Testcase(path, kind, data, text, target, how, None)
     else:
         limit = max_len.get(target, 0) if target else max(max_len.values(), default=0)
