@@ -13,12 +13,24 @@ docs/operation-language.md. The printer here and fuzz/op_text.c must produce ide
 import argparse
 import os
 import re
+import stat
 import sys
 from dataclasses import dataclass, field
+from pathlib import Path
+
+try:  # imported as tools.opcodec, or run / imported from tools/ itself
+    from tools import safe_input
+except ImportError:
+    import safe_input
 
 FORMAT_VERSION = 1
 MAX_OPS = 256
 MAX_BLOB = 0xFFFF
+# The largest binary program the tools take (km_replay, fuzz/replay_main.c RP_MAX_INPUT, refuses larger
+# files before reading them). Records alone reach about 33 MB (256 ioctl records with two 65535-byte
+# blobs); only raw bytes, which have no length field, go further, so encoding refuses a text program
+# whose binary would exceed this, and every command refuses an input file above it.
+MAX_INPUT = 64 << 20
 REF_CLOSED, REF_BOGUS, REF_NULL = 0xFD, 0xFE, 0xFF
 REF_NAMES = {REF_CLOSED: "closed", REF_BOGUS: "bogus", REF_NULL: "null"}
 REF_VALUES = {v: k for k, v in REF_NAMES.items()}
@@ -39,6 +51,8 @@ class OpError(Exception):
         self.message, self.path, self.line, self.column = message, path, line, column
 
     def __str__(self):
+        if self.path is None:  # the message names the file itself (safe_input's messages do)
+            return self.message
         where = self.path
         if self.line is not None:
             where += f":{self.line}"
@@ -169,11 +183,17 @@ def _decode_record(info, data, pos):
     return Op(info.name, args), at
 
 
+# A run of bytes that are not opcodes: decoding skips each, so it can take them at once.
+_NOT_OPCODES = re.compile(b"[^" + b"".join(re.escape(bytes([c])) for c in sorted(TABLE.ops)) + b"]*")
+
+
 def _append_raw(ops, chunk):
+    """Skipped bytes join the raw operation before them. It grows as a bytearray (bytes += one skipped
+    byte at a time was quadratic: 400 KB of zeros took 2 s to decode) until decode() freezes it."""
     if ops and ops[-1].name == "raw":
         ops[-1].args["bytes"] += chunk
     else:
-        ops.append(Op("raw", {"bytes": bytes(chunk)}))
+        ops.append(Op("raw", {"bytes": bytearray(chunk)}))
 
 
 def decode(data):
@@ -181,6 +201,14 @@ def decode(data):
     data = bytes(data)
     if not data:
         return Program(None, [])
+    prog = _decode_body(data)
+    for op in prog.ops:
+        if op.name == "raw":
+            op.args["bytes"] = bytes(op.args["bytes"])
+    return prog
+
+
+def _decode_body(data):
     prog = Program(data[0], [])
     if data[0] != FORMAT_VERSION:
         if len(data) > 1:
@@ -196,10 +224,19 @@ def decode(data):
         if rec:
             prog.ops.append(rec[0])
             pos = rec[1]
-        else:
-            _append_raw(prog.ops, data[pos:pos + 1])
-            pos += 1
+        else:  # skipped, with the bytes after it that are no opcode at all (one step each was slow)
+            end = _NOT_OPCODES.match(data, pos + 1).end()
+            _append_raw(prog.ops, data[pos:end])
+            pos = end
     return prog
+
+
+def encoded_size(op):
+    """The bytes op takes in binary (what encode() appends for it)."""
+    if op.name == "raw":
+        return len(op.args["bytes"])
+    return 1 + sum(2 + len(op.args[f.name]) if f.type == "BYTES" else WIDTH[f.type]
+                   for f in TABLE.by_name[op.name].fields)
 
 
 def encode(prog):
@@ -282,6 +319,8 @@ def format_blob(b, hex_only=False):
     empty blob is "". Raw bytes (hex_only) print as one hex: segment."""
     if not b:
         return "hex:" if hex_only else '""'
+    if hex_only:  # what the loop below makes of it, without a Python step per byte (raw reaches 64 MiB)
+        return "hex:" + b.hex()
     segs, hexrun, i, n = [], None, 0, len(b)
     while i < n:
         u = 0
@@ -358,7 +397,25 @@ def format_program(prog):
 # ---- Text: parsing ------------------------------------------------------------------------------
 
 _NUMBER = re.compile(r"0[xX][0-9A-Fa-f]+|[0-9]+")
+# The most digits a 64-bit value needs. Every field is at most 64 bits, so a longer token is out of
+# range; refusing it before int() sees it also spares int() (which raises above 4300 decimal digits).
+_MAX_DIGITS = {10: 20, 16: 16}
 _KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_SEGMENT = re.compile(r"(hex|zero|u8|u16|u32|u64|guid):([^+]*)")
+_BLANKS, _SPACES, _WORD = re.compile(r"[ \t\r]*"), re.compile(r"[ \t]*"), re.compile(r"[^ \t\r#]*")
+# A value runs to a blank or '#' outside strings; in a string a backslash takes the next character
+# along. Possessive, so that a string without its closing quote cannot make the engine backtrack.
+_VALUE = re.compile(r'(?:[^ \t\r#"]++|"(?:[^"\\]++|\\.)*+")*+')
+_STRING_BODY = re.compile(r'(?:[^"\\]++|\\.)*+')
+_ESCAPE = re.compile(r'\\(.)')
+_HEX_DIGITS = re.compile(r"[0-9A-Fa-f]*+")
+_NOT_PRINTABLE = re.compile(r"[^\x20-\x7e]")
+_ESCAPES_ALLOWED = "only \\\\ and \\\" escapes are allowed in strings"
+
+
+def _clip(text, keep=24):
+    """text quoted for a message, cut short when long (a bad token can be megabytes)."""
+    return repr(text) if len(text) <= keep else f"{text[:keep]!r}... ({len(text)} characters)"
 
 
 class _Value:
@@ -372,31 +429,29 @@ class _Parser:
     def __init__(self, path):
         self.path = path
         self.line = 0
+        self.size = 1  # the binary's size so far (the version byte; 0 after 'version none')
 
     def error(self, message, column=None):
         return OpError(message, self.path, self.line, column)
 
     # -- scanning one line into (name, name column, [(key, key column, _Value)])
     def scan(self, text):
+        """One line -> (name, name column, [(key, key column, _Value)]). Regular expressions take each
+        run of blanks and each value whole: a step of Python per character made long lines slow."""
         i, n = 0, len(text)
         items, name, name_col = [], None, None
         while True:
-            while i < n and text[i] in " \t\r":
-                i += 1
+            i = _BLANKS.match(text, i).end()
             if i >= n or text[i] == "#":
                 break
             if name is None:
-                m = re.compile(r"[A-Za-z_][A-Za-z0-9_]*").match(text, i)
+                m = _KEY.match(text, i)
                 if not m:
                     raise self.error(f"expected an operation name, found {text[i]!r}", i + 1)
                 name, name_col, i = m.group(0), i + 1, m.end()
                 if name == "version":
-                    j = i
-                    while j < n and text[j] in " \t":
-                        j += 1
-                    k = j
-                    while k < n and text[k] not in " \t\r#":
-                        k += 1
+                    j = _SPACES.match(text, i).end()
+                    k = _WORD.match(text, j).end()
                     items.append(("", j + 1, _Value(text[j:k], j + 1)))
                     i = k
                 elif i < n and text[i] not in " \t\r#":
@@ -408,22 +463,29 @@ class _Parser:
             key, key_col, i = m.group(0), i + 1, m.end()
             if i >= n or text[i] != "=":
                 raise self.error(f"expected '=' after {key!r}", i + 1)
-            i += 1
-            start = i
-            while i < n and text[i] not in " \t\r#":
-                if text[i] == '"':
-                    i += 1
-                    while i < n and text[i] != '"':
-                        i += 2 if text[i] == "\\" else 1
-                    if i >= n:
-                        raise self.error("unterminated string", start + 1)
-                i += 1
+            start = i + 1
+            i = _VALUE.match(text, start).end()
+            if i < n and text[i] == '"':  # _VALUE stops at a quote only when the string does not end
+                raise self.error("unterminated string", start + 1)
             if i == start:
                 raise self.error(f"expected a value after '{key}='", start + 1)
             items.append((key, key_col, _Value(text[start:i], start + 1)))
         return name, name_col, items
 
     # -- values
+    def integer(self, t, column, what):
+        """The value of a _NUMBER token t. A decimal number is 0 or starts with 1-9: 010 is octal 8 in C
+        and in Python 2, an error in Python 3 and ten to most people, so the language refuses to guess."""
+        base, digits = (16, t[2:]) if t[:2] in ("0x", "0X") else (10, t)
+        if len(digits) > _MAX_DIGITS[base]:
+            raise self.error(f"{what}: {_clip(t)} is out of range: {len(digits)} digits, more than any 64-bit "
+                             f"number has (at most {_MAX_DIGITS[10]} decimal or {_MAX_DIGITS[16]} hex digits)",
+                             column)
+        if base == 10 and len(t) > 1 and t[0] == "0":
+            raise self.error(f"{what}: {t!r}: a leading zero is ambiguous (octal in C); write "
+                             f"{t.lstrip('0') or '0'} for decimal or 0x... for hex", column)
+        return int(digits, base)
+
     def number(self, v, cls, width, what):
         kind = TABLE.kinds[cls]
         if kind == "REQFLAGS":
@@ -434,7 +496,7 @@ class _Parser:
         total, col = 0, v.column
         for t in terms:
             if _NUMBER.fullmatch(t):
-                total |= int(t, 0)
+                total |= self.integer(t, col, what)
             elif t in names and kind in ("ENUM", "FLAGS", "REQFLAGS"):
                 total |= names[t]
             else:
@@ -442,7 +504,7 @@ class _Parser:
                     hint = "a number or one of " + ", ".join(sorted(names))
                 else:
                     hint = "a number (decimal or 0x hex)"
-                raise self.error(f"{what}: expected {hint}, found {t!r}", col)
+                raise self.error(f"{what}: expected {hint}, found {_clip(t)}", col)
             col += len(t) + 1
         if total >= 1 << (8 * width):
             raise self.error(f"{what}: {total} does not fit in {8 * width} bits", v.column)
@@ -453,11 +515,12 @@ class _Parser:
         is_ref = ftype.endswith("REF")
         if is_ref and v.text in REF_VALUES:
             return REF_VALUES[v.text]
-        m = re.fullmatch(prefix + r"([0-9]+)", v.text)
+        # decimal as in numbers (no leading zero) and at most 3 digits, so int() only sees a short token
+        m = re.fullmatch(prefix + r"(0|[1-9][0-9]{0,2})", v.text)
         limit = 0xFC if is_ref else 0xFF
         if not m or int(m.group(1)) > limit:
             extra = ", closed, bogus or null" if is_ref else ""
-            raise self.error(f"{what}: expected {prefix}0..{prefix}{limit}{extra}, found {v.text!r}", v.column)
+            raise self.error(f"{what}: expected {prefix}0..{prefix}{limit}{extra}, found {_clip(v.text)}", v.column)
         return int(m.group(1))
 
     def guid(self, text, column, what):
@@ -468,73 +531,82 @@ class _Parser:
                          text)
         if not m:
             raise self.error(f"{what}: expected a GUID {{XXXXXXXX-XXXX-XXXX-XXXX-XXXXXXXXXXXX}} or a GUID name, "
-                             f"found {text!r}", column)
+                             f"found {_clip(text, 40)}", column)
         return guid_bytes(int(m.group(1), 16), int(m.group(2), 16), int(m.group(3), 16),
                           bytes.fromhex(m.group(4) + m.group(5)))
 
-    def string(self, text, column, what):
-        """A quoted string starting at text[0]; returns (characters, length consumed)."""
-        out, i = [], 1
-        while text[i] != '"':
-            c = text[i]
-            if c == "\\":
-                if i + 1 >= len(text) or text[i + 1] not in '"\\':
-                    raise self.error(f"{what}: only \\\\ and \\\" escapes are allowed in strings", column + i)
-                c, i = text[i + 1], i + 1
-            out.append(c)
-            i += 1
-        return "".join(out), i + 1
+    def string(self, text, start, column, what):
+        """The quoted string whose opening quote is text[start] (at column); returns (characters, the
+        index after the closing quote)."""
+        end = _STRING_BODY.match(text, start + 1).end()
+        body = text[start + 1:end]
+        for m in _ESCAPE.finditer(body):  # left to right, so each match is one escape, as the body has them
+            if m.group(1) not in '"\\':
+                raise self.error(f"{what}: {_ESCAPES_ALLOWED}", column + 1 + m.start())
+        if end < len(text) and text[end] == "\\":  # a backslash that ends the text escapes nothing
+            raise self.error(f"{what}: {_ESCAPES_ALLOWED}", column + end - start)
+        if end >= len(text):  # the scanner closes every string it opens; this guards parse() callers all the same
+            raise self.error("unterminated string", column)
+        return _ESCAPE.sub(r"\1", body), end + 1
 
-    def blob(self, v, what, limit=MAX_BLOB):
-        """Segments joined by '+': hex:.., "ascii", utf16:"..", zero:N, u8/u16/u32/u64:N, guid:G."""
+    def blob(self, v, what, limit=MAX_BLOB, why=""):
+        """Segments joined by '+': hex:.., "ascii", utf16:"..", zero:N, u8/u16/u32/u64:N, guid:G.
+
+        Each segment's size is checked against limit before it is added (zero:65535 is ten characters
+        for 64 KB, so checking the finished blob let a 99 KB text take 1.7 GB). Segments are matched at
+        their position in the token: taking text[i:] for each one was quadratic in their number."""
         text, i, out = v.text, 0, bytearray()
         while True:
             col = v.column + i
-            rest = text[i:]
-            if rest.startswith('"'):
-                s, used = self.string(rest, col, what)
-                if any(not _printable(ord(c)) for c in s):
-                    raise self.error(f"{what}: \"...\" holds printable ASCII only (use utf16: or hex:)", col)
-                out += s.encode("ascii")
-            elif rest.startswith('utf16:"'):
-                s, used = self.string(rest[6:], col + 6, what)
-                out += s.encode("utf-16-le", "surrogatepass")
-                used += 6
-            else:
-                m = re.match(r"(hex|zero|u8|u16|u32|u64|guid):([^+]*)", rest)
-                if not m:
-                    raise self.error(f"{what}: expected a blob segment (hex:.., \"...\", utf16:\"...\", zero:N, "
-                                     f"u8/u16/u32/u64:N or guid:G), found {rest!r}", col)
-                kind, body, used = m.group(1), m.group(2), m.end()
-                bcol = col + len(kind) + 1
-                if kind == "hex":
-                    if not re.fullmatch(r"(?:[0-9A-Fa-f]{2})*", body):
-                        raise self.error(f"{what}: hex: needs pairs of hex digits, found {body!r}", bcol)
-                    out += bytes.fromhex(body)
-                elif kind == "guid":
-                    out += self.guid(body, bcol, what)
-                else:
-                    if not _NUMBER.fullmatch(body):
-                        raise self.error(f"{what}: {kind}: needs a number, found {body!r}", bcol)
-                    n = int(body, 0)
-                    if kind == "zero":
-                        if n > MAX_BLOB:
-                            raise self.error(f"{what}: zero:{n} is longer than {MAX_BLOB} bytes", bcol)
-                        out += bytes(n)
-                    else:
-                        w = int(kind[1:]) // 8
-                        if n >= 1 << (8 * w):
-                            raise self.error(f"{what}: {n} does not fit in {kind}", bcol)
-                        out += n.to_bytes(w, "little")
-            i += used
+            size, make, i = self.segment(text, i, col, what)
+            if size > limit - len(out):
+                raise self.error(f"{what}: the blob would be {len(out) + size} bytes with the segment at column "
+                                 f"{col}; the limit is {limit}{why}", v.column)
+            out += make()
             if i >= len(text):
                 break
             if text[i] != "+":
                 raise self.error(f"{what}: expected '+' between blob segments, found {text[i]!r}", v.column + i)
             i += 1
-        if limit is not None and len(out) > limit:
-            raise self.error(f"{what}: the blob is {len(out)} bytes; the limit is {limit}", v.column)
         return bytes(out)
+
+    def segment(self, text, i, col, what):
+        """The blob segment at text[i] (column col): (its size in bytes, a function that builds those
+        bytes, the index after it). zero:N and hex: are built only once their size is accepted."""
+        if text.startswith('"', i):
+            s, end = self.string(text, i, col, what)
+            if _NOT_PRINTABLE.search(s):
+                raise self.error(f"{what}: \"...\" holds printable ASCII only (use utf16: or hex:)", col)
+            b = s.encode("ascii")
+            return len(b), lambda: b, end
+        if text.startswith('utf16:"', i):
+            s, end = self.string(text, i + 6, col + 6, what)
+            b = s.encode("utf-16-le", "surrogatepass")
+            return len(b), lambda: b, end
+        m = _SEGMENT.match(text, i)
+        if not m:
+            raise self.error(f"{what}: expected a blob segment (hex:.., \"...\", utf16:\"...\", zero:N, "
+                             f"u8/u16/u32/u64:N or guid:G), found {_clip(text[i:i + 41], 40)}", col)
+        kind, body, end = m.group(1), m.group(2), m.end()
+        bcol = col + len(kind) + 1
+        if kind == "hex":
+            if len(body) % 2 or not _HEX_DIGITS.fullmatch(body):  # a group repeated per pair is slow
+                raise self.error(f"{what}: hex: needs pairs of hex digits, found {_clip(body, 40)}", bcol)
+            return len(body) // 2, lambda: bytes.fromhex(body), end
+        if kind == "guid":
+            b = self.guid(body, bcol, what)
+            return len(b), lambda: b, end
+        if not _NUMBER.fullmatch(body):
+            raise self.error(f"{what}: {kind}: needs a number, found {_clip(body)}", bcol)
+        n = self.integer(body, bcol, what)
+        if kind == "zero":
+            if n > MAX_BLOB:
+                raise self.error(f"{what}: zero:{n} is longer than {MAX_BLOB} bytes", bcol)
+            return n, lambda: bytes(n), end
+        w = int(kind[1:]) // 8
+        if n >= 1 << (8 * w):
+            raise self.error(f"{what}: {n} does not fit in {kind}", bcol)
+        return w, lambda: n.to_bytes(w, "little"), end
 
     # -- statements
     def parse(self, text):
@@ -548,11 +620,11 @@ class _Parser:
                     raise self.error("'version' must be the first statement", col)
                 vt = items[0][2]
                 if vt.text == "none":
-                    prog.version = None
-                elif _NUMBER.fullmatch(vt.text) and int(vt.text, 0) <= 0xFF:
-                    prog.version = int(vt.text, 0)
+                    prog.version, self.size = None, 0
+                elif _NUMBER.fullmatch(vt.text) and (n := self.integer(vt.text, vt.column, "version")) <= 0xFF:
+                    prog.version = n
                 else:
-                    raise self.error(f"version: expected 0..255 or none, found {vt.text!r}", vt.column)
+                    raise self.error(f"version: expected 0..255 or none, found {_clip(vt.text)}", vt.column)
                 any_stmt = True
                 continue
             any_stmt = True
@@ -563,7 +635,12 @@ class _Parser:
                                  f"{FORMAT_VERSION}", col)
             if len(prog.ops) >= MAX_OPS:
                 raise self.error(f"too many operations: the limit is {MAX_OPS}", col)
-            prog.ops.append(self.statement(name, col, items))
+            op = self.statement(name, col, items)
+            self.size += encoded_size(op)
+            if self.size > MAX_INPUT:
+                raise self.error(f"the program is {self.size} bytes in binary with this operation; "
+                                 f"programs are at most {MAX_INPUT >> 20} MiB ({MAX_INPUT} bytes)", col)
+            prog.ops.append(op)
         return prog
 
     def statement(self, name, col, items):
@@ -575,9 +652,11 @@ class _Parser:
         if name == "raw":
             if set(seen) != {"bytes"}:
                 raise self.error("raw: expected exactly one field, bytes=...", col)
-            # raw has no length field in binary (it runs to the next record or the end), so any size
-            # round-trips: a binary with a long undecodable tail must come back byte for byte.
-            b = self.blob(seen["bytes"][1], "raw bytes", limit=None)
+            # raw has no length field in binary (it runs to the next record or the end), so its limit is
+            # what is left of the largest program: a binary with a long undecodable tail must come back
+            # byte for byte, and one km_replay would refuse must not be made.
+            b = self.blob(seen["bytes"][1], "raw bytes", limit=MAX_INPUT - self.size,
+                          why=f" (what is left of the {MAX_INPUT >> 20} MiB a binary program may hold)")
             if not b:
                 raise self.error("raw: bytes must not be empty", seen["bytes"][1].column)
             return Op("raw", {"bytes": b}, self.line)
@@ -655,20 +734,21 @@ def roundtrip_text(text, path="<input>"):
 
 # ---- Command line -------------------------------------------------------------------------------
 
-# The largest meaningful program (256 ioctl records with two 65535-byte blobs) is about 33 MB in
-# binary; anything above this is refused before it is read, so a huge file cannot hang a tool.
-MAX_INPUT = 64 << 20
-
-
 def _read(path, binary):
+    """The input file's bytes (binary) or text. safe_input reads regular files only, and at most
+    MAX_INPUT bytes: a FIFO would block the open for good, a device could be endless. A missing file
+    and one over the limit keep the wording callers and tests look for ('No such file or directory',
+    'too large')."""
     try:
-        with open(path, "rb") as f:
-            size = os.fstat(f.fileno()).st_size
-            if size > MAX_INPUT:
-                raise OpError(f"too large ({size} bytes; programs are at most {MAX_INPUT >> 20} MiB)", path)
-            data = f.read()
+        st = os.stat(path)
     except OSError as e:
         raise OpError(e.strerror or str(e), path)
+    if stat.S_ISREG(st.st_mode) and st.st_size > MAX_INPUT:
+        raise OpError(f"too large ({st.st_size} bytes; programs are at most {MAX_INPUT >> 20} MiB)", path)
+    try:
+        data = safe_input.read_bytes(Path(path), MAX_INPUT, "input")
+    except safe_input.InputError as e:
+        raise OpError(str(e), None)  # its message names the path
     if binary:
         return data
     try:
@@ -679,17 +759,29 @@ def _read(path, binary):
 
 
 def _write(path, payload):
+    """Writes payload (text is ASCII) to the file path, or to standard output for None or '-'."""
+    data = payload if isinstance(payload, bytes) else payload.encode("utf-8")
+    if path is None or path == "-":
+        try:
+            sys.stdout.flush()
+            sys.stdout.buffer.write(data)
+            sys.stdout.buffer.flush()  # now, not at exit: a full disk or closed pipe is reported here
+        except OSError as e:
+            safe_input.abandon_stdout()  # what is still buffered must not fail again at exit
+            raise OpError(f"cannot write to standard output: {e.strerror or e}", None)
+        return
     try:
-        if path is None or path == "-":
-            if isinstance(payload, bytes):
-                sys.stdout.buffer.write(payload)
-            else:
-                sys.stdout.write(payload)
-            return
         with open(path, "wb") as f:
-            f.write(payload if isinstance(payload, bytes) else payload.encode("utf-8"))
+            f.write(data)
     except OSError as e:
         raise OpError(e.strerror or str(e), path)
+
+
+def _refuse_overwriting(output, given):
+    """An output naming the input (by any name: a link, ./x) would replace the program just read with
+    its other form: 'encode x.ops -o x.ops' lost the text. Nothing is read or written then."""
+    if output is not None and output != "-":
+        safe_input.refuse_overwriting_input(Path(output), [Path(given)], "output")
 
 
 def main(argv=None):
@@ -712,8 +804,10 @@ def main(argv=None):
         if args.command == "layout":
             _write(None, layout_table())
         elif args.command == "decode":
+            _refuse_overwriting(args.output, args.file)
             _write(args.output, format_program(decode(_read(args.file, True))))
         elif args.command == "encode":
+            _refuse_overwriting(args.output, args.file)
             _write(args.output, encode(parse(_read(args.file, False), args.file)))
         else:
             is_text = args.text or (not args.binary and args.file.endswith(".ops"))
@@ -722,8 +816,8 @@ def main(argv=None):
             if problem:
                 print(f"opcodec.py: roundtrip FAILED: {problem}", file=sys.stderr)
                 return 1
-            print(f"{args.file}: round trip exact")
-    except OpError as err:
+            _write(None, f"{args.file}: round trip exact\n")
+    except (OpError, safe_input.InputError) as err:
         print(f"opcodec.py: error: {err}", file=sys.stderr)
         return 1
     return 0

@@ -1,14 +1,19 @@
 """test_opcodec.py: tools/opcodec.py: text <-> binary round trips (examples, every operation, a seeded
-sample of 2,000 byte strings), error messages for malformed text and bad command lines, and agreement
+sample of 2,000 byte strings), error messages for malformed text and bad command lines, number tokens
+(leading zeros, more digits than 64 bits), size limits of blobs and programs, linear time on inputs of
+megabytes, the command line's care for its input (output = input, FIFOs, a full stdout), and agreement
 with the C printer (build/<preset>/op_print) when a build exists."""
 
 import glob
+import hashlib
 import os
 import random
 import subprocess
 import sys
 import tempfile
+import tracemalloc
 import unittest
+from pathlib import Path
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), os.pardir, os.pardir))
 sys.path.insert(0, os.path.join(ROOT, "tools"))
@@ -231,6 +236,241 @@ class CliTest(unittest.TestCase):
             r = self.run_cli("roundtrip", path)
             self.assertEqual(r.returncode, 1)
             self.assertIn("merge.ops:1: decodes as", r.stderr)
+
+
+IOCTL = "ioctl target=h0 code=IOCTL_KS_PROPERTY set=KSPROPSETID_StreamAllocator flags=KSPROPERTY_TYPE_GET"
+
+
+class NumberTokenTest(unittest.TestCase):
+    """Decimal numbers with a leading zero, and tokens longer than any 64-bit number, are errors naming
+    the place (they were a ValueError traceback from int())."""
+
+    def assert_error(self, text, line, column, words):
+        with self.assertRaises(opcodec.OpError) as cm:
+            opcodec.parse(text, "bad.ops")
+        msg = str(cm.exception)
+        self.assertTrue(msg.startswith(f"bad.ops:{line}:{column}: "), msg)
+        for w in words:
+            self.assertIn(w, msg)
+        self.assertLess(len(msg), 400, "a long token is cut short in the message")
+
+    def test_leading_zero_is_an_error_naming_file_line_and_column(self):
+        cases = [
+            ("open_filter out=h0\nopen_pin filter=h0 out=h1\n"
+             "create_framing parent=h1 frames=010 frame_size=4096 out=h2\n", 3, 33, ["frames", "'010'", "write 10"]),
+            ("version 01\n", 1, 9, ["version", "'01'", "write 1"]),
+            ("raw bytes=zero:09\n", 1, 16, ["'09'", "write 9"]),
+            ("raw bytes=hex:00+u8:010\n", 1, 21, ["'010'"]),
+            ("fault nth=00\n", 1, 11, ["'00'", "write 0"]),
+            (f"{IOCTL}|010\n", 1, len(IOCTL) + 2, ["ioctl flags"]),
+        ]
+        for text, line, column, words in cases:
+            with self.subTest(text=text):
+                self.assert_error(text, line, column, ["leading zero", "0x"] + words)
+
+    def test_zero_and_hex_are_unaffected(self):
+        prog = opcodec.parse("version 0x1\nfault nth=0 also=0x010 site=u8:0+zero:0x0010+u16:0X00FF\n")
+        self.assertEqual(prog.version, 1)
+        self.assertEqual(prog.ops[0].args, {"nth": 0, "also": 16, "site": b"\x00" + bytes(16) + b"\xff\x00"})
+
+    def test_slots_take_decimal_without_leading_zero(self):
+        self.assertEqual(opcodec.parse("close handle=h0\nclose handle=h252\n").ops[1].args["handle"], 252)
+        self.assert_error("close handle=h01\n", 1, 14, ["expected h0..h252", "'h01'"])
+
+    def test_tokens_longer_than_a_64_bit_number_are_out_of_range(self):
+        huge = "9" * 5000  # int() refuses more than 4300 digits with a ValueError
+        cases = [
+            (f"fault nth={huge}\n", 1, 11, ["out of range", "5000 digits"]),
+            (f"fault site=u64:{huge}\n", 1, 16, ["out of range", "5000 digits"]),
+            (f"raw bytes=zero:{huge}\n", 1, 16, ["out of range"]),
+            (f"version {huge}\n", 1, 9, ["out of range"]),
+            ("fault site=u64:184467440737095516150\n", 1, 16, ["out of range", "21 digits"]),
+            ("fault site=u64:0x1FFFFFFFFFFFFFFFF\n", 1, 16, ["out of range", "17 digits"]),
+            (f"close handle=h{huge}\n", 1, 14, ["expected h0..h252"]),
+            (f"{IOCTL}|0x{'F' * 5000}\n", 1, len(IOCTL) + 2, ["out of range", "5000 digits"]),
+        ]
+        for text, line, column, words in cases:
+            with self.subTest(text=text[:40]):
+                self.assert_error(text, line, column, words)
+        # the most digits a u64 needs still work
+        self.assertEqual(opcodec.parse("fault site=u64:18446744073709551615+u64:0xFFFFFFFFFFFFFFFF\n")
+                         .ops[0].args["site"], b"\xff" * 16)
+
+    def test_cli_reports_a_leading_zero_without_a_traceback(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            src = os.path.join(tmp, "a.ops")
+            with open(src, "w") as f:
+                f.write("open_filter out=h0\nopen_pin filter=h0 out=h1\n"
+                        "create_framing parent=h1 frames=010 frame_size=4096 out=h2\n")
+            r = subprocess.run(CLI + ["encode", src, "-o", os.path.join(tmp, "o.bin")], capture_output=True,
+                               text=True, timeout=60)
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assertIn(f"{src}:3:33: create_framing frames: '010': a leading zero", r.stderr)
+            self.assertNotIn("Traceback", r.stderr)
+            self.assertFalse(os.path.exists(os.path.join(tmp, "o.bin")))
+
+
+class BlobSizeTest(unittest.TestCase):
+    """A blob's size is checked segment by segment before the segment is built, and raw bytes are
+    limited to what is left of the 64 MiB km_replay reads (raw had no limit: a 99 KB text made 590 MB)."""
+
+    def test_field_blob_is_refused_before_it_is_built(self):
+        text = "fault site=" + "+".join(["zero:65535"] * 2000) + "\n"  # 131 MB if it were built first
+        tracemalloc.start()
+        try:
+            with self.assertRaises(opcodec.OpError) as cm:
+                opcodec.parse(text, "big.ops")
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        msg = str(cm.exception)
+        self.assertTrue(msg.startswith("big.ops:1:12: fault site: the blob would be 131070 bytes"), msg)
+        self.assertIn("with the segment at column 23; the limit is 65535", msg)
+        self.assertLess(peak, 8 << 20, "the refused blob was built")
+
+    def test_raw_is_limited_to_what_is_left_of_the_largest_program(self):
+        limit = opcodec.MAX_INPUT
+        self.assertEqual(limit, 64 << 20, "km_replay (fuzz/replay_main.c RP_MAX_INPUT) reads at most 64 MiB")
+        full = 1024 * ["zero:65535"] + ["zero:1023"]  # with the version byte: exactly the limit
+        self.assertEqual(1024 * 65535 + 1023 + 1, limit)
+        prog = opcodec.parse("raw bytes=" + "+".join(full) + "\n", "full.ops")
+        self.assertEqual(len(opcodec.encode(prog)), limit)
+        del prog
+        with self.assertRaises(opcodec.OpError) as cm:
+            opcodec.parse("set_mode mode=UserMode\nraw bytes=" + "+".join(full) + "\n", "over.ops")
+        msg = str(cm.exception)
+        self.assertTrue(msg.startswith("over.ops:2:11: raw bytes: the blob would be 67108863 bytes"), msg)
+        self.assertIn(f"the limit is {limit - 3}", msg)
+        self.assertIn("64 MiB", msg)
+
+    def test_raw_of_a_99_kb_text_is_refused(self):
+        with self.assertRaises(opcodec.OpError) as cm:  # was a 590 MB binary and 1.7 GB of memory
+            opcodec.parse("raw bytes=" + "+".join(["zero:65535"] * 9000), "z.ops")
+        self.assertTrue(str(cm.exception).startswith("z.ops:1:11: raw bytes: the blob would be"), cm.exception)
+
+    def test_program_over_the_limit_is_refused_naming_the_line(self):
+        text = "raw bytes=" + "+".join(1024 * ["zero:65535"]) + "\nfault site=zero:65535\n"
+        with self.assertRaises(opcodec.OpError) as cm:
+            opcodec.parse(text, "p.ops")
+        msg = str(cm.exception)
+        self.assertTrue(msg.startswith("p.ops:2:1: the program is 67173387 bytes in binary"), msg)
+        self.assertIn("at most 64 MiB", msg)
+
+
+# A child process, so a quadratic parse shows as a timeout instead of a hung test run.
+LINEAR_TIMEOUT = 60
+
+
+def run_python(code):
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
+                          timeout=LINEAR_TIMEOUT)
+
+
+class LinearTimeTest(unittest.TestCase):
+    """Work proportional to the input: a blob of many segments took 17.9 s at 3 MB (text[i:] per
+    segment) and a long run of undecodable bytes was copied once per byte (bytes += per byte)."""
+
+    def test_blob_of_many_segments_parses(self):
+        # 8 MB of text, about 1.1 million segments of every kind; quadratic, this took minutes.
+        code = """if True:
+            import hashlib, sys
+            sys.path.insert(0, "tools")
+            import opcodec
+            segs = ['hex:00ff', '"abcd"', 'u16:0x1234', 'zero:3', 'utf16:"ab"', 'u8:7', 'guid:KSNAME_Pin']
+            text = "raw bytes=" + "+".join(segs[i % len(segs)] for i in range(1_100_000)) + "\\n"
+            assert len(text) > 8_000_000, len(text)
+            prog = opcodec.parse(text, "many.ops")
+            raw = prog.ops[0].args["bytes"]
+            print(len(prog.ops), len(raw), hashlib.sha256(raw).hexdigest())
+        """
+        r = run_python(code)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        unit = (b"\x00\xff" + b"abcd" + b"\x34\x12" + bytes(3) + b"a\x00b\x00" + b"\x07"
+                + opcodec.TABLE.guids[[n for n, _ in opcodec.TABLE.guids].index("KSNAME_Pin")][1])
+        count, rest = divmod(1_100_000, 7)
+        self.assertEqual(rest, 6)  # the last, partial round has every kind but the guid
+        expected = unit * count + unit[:-16]
+        self.assertEqual(r.stdout.split(), ["1", str(len(expected)), hashlib.sha256(expected).hexdigest()])
+
+    def test_long_run_of_skipped_bytes_decodes_and_round_trips(self):
+        # 4 MiB of bytes that are no opcode, then a record: one raw operation and the record.
+        code = """if True:
+            import sys
+            sys.path.insert(0, "tools")
+            import opcodec
+            data = b"\\x01" + bytes(4 << 20) + b"\\x11\\x02"
+            prog = opcodec.decode(data)
+            print([(op.name, len(op.args.get("bytes", b""))) for op in prog.ops],
+                  type(prog.ops[0].args["bytes"]).__name__)
+            print(opcodec.roundtrip_binary(data))
+        """
+        r = run_python(code)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout.splitlines(), [f"[('raw', {4 << 20}), ('set_irql', 0)] bytes", "None"])
+
+
+class CliSafetyTest(unittest.TestCase):
+    """The command line loses no input: an output naming the input is refused, a FIFO is not opened
+    (it blocked for good), and a failed write to standard output is one clear line."""
+
+    def run_cli(self, *args, stdout=subprocess.PIPE):
+        return subprocess.run(CLI + list(args), stdout=stdout, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+                              timeout=60)
+
+    def test_output_that_is_the_input_is_refused(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            text = os.path.join(tmp, "x.ops")
+            with open(text, "w") as f:
+                f.write("open_filter out=h0\n")
+            binary = os.path.join(tmp, "x.bin")
+            self.assertEqual(self.run_cli("encode", text, "-o", binary).returncode, 0)
+            link, hard = os.path.join(tmp, "link.ops"), os.path.join(tmp, "hard.bin")
+            os.symlink(text, link)
+            os.link(binary, hard)
+            cases = [("encode", text, text), ("encode", text, os.path.join(tmp, ".", "x.ops")),
+                     ("encode", text, link), ("encode", link, text),
+                     ("decode", binary, binary), ("decode", binary, hard)]
+            for command, src, out in cases:
+                with self.subTest(command=command, src=src, out=out):
+                    r = self.run_cli(command, src, "-o", out)
+                    self.assertEqual(r.returncode, 1, r.stderr)
+                    self.assertIn(f"opcodec.py: error: output {Path(out)} is the input {Path(src)}: "
+                                  "refusing to overwrite it", r.stderr)
+                    self.assertNotIn("Traceback", r.stderr)
+            with open(text) as f:
+                self.assertEqual(f.read(), "open_filter out=h0\n")
+            with open(binary, "rb") as f:
+                self.assertEqual(f.read(), b"\x01\x01\x00\x00")
+            # a new output, and '-' (standard output), are fine
+            self.assertEqual(self.run_cli("decode", binary, "-o", os.path.join(tmp, "new.ops")).returncode, 0)
+            r = self.run_cli("decode", binary, "-o", "-")
+            self.assertEqual((r.returncode, r.stdout), (0, "version 1\nopen_filter out=h0\n"), r.stderr)
+
+    @unittest.skipUnless(os.path.exists("/dev/full"), "no /dev/full")
+    def test_full_standard_output_is_one_clear_line(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            binary = os.path.join(tmp, "x.bin")
+            with open(binary, "wb") as f:
+                f.write(b"\x01\x01\x00\x00")
+            for args in (["decode", binary], ["decode", binary, "-o", "-"], ["layout"], ["roundtrip", binary]):
+                with self.subTest(args=args[0]):
+                    with open("/dev/full", "w") as full:
+                        r = self.run_cli(*args, stdout=full)
+                    self.assertEqual(r.returncode, 1, r.stderr)
+                    self.assertEqual(r.stderr, "opcodec.py: error: cannot write to standard output: "
+                                               "No space left on device\n")
+
+    def test_fifo_input_is_refused_not_opened(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            fifo = os.path.join(tmp, "pipe.ops")
+            os.mkfifo(fifo)
+            for args in (["encode", fifo, "-o", os.path.join(tmp, "o.bin")], ["decode", fifo],
+                         ["roundtrip", fifo], ["roundtrip", "--binary", fifo]):
+                with self.subTest(args=args[0]):
+                    r = self.run_cli(*args)  # opening it would block until the timeout
+                    self.assertEqual(r.returncode, 1, r.stderr)
+                    self.assertIn(f"{fifo} is not a regular file", r.stderr)
+            self.assertFalse(os.path.exists(os.path.join(tmp, "o.bin")))
 
 
 class SpecTest(unittest.TestCase):
