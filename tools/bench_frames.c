@@ -3,10 +3,13 @@
  * glibc malloc+free of the same size, in one run; both get a warm-up, then 7 interleaved repetitions
  * of the same iteration count; prints the median ns/op of each (with min and max) and the ratio, and
  * the same for the round trip's four locked operations alone (the floor of its locking design).
+ * --sweep does that for frame sizes from 64 bytes to 1 MiB, one table row each: glibc's per-thread
+ * cache (blocks up to 1032 bytes) makes malloc twice as fast below that size as above it.
  * Built only in the release preset: cmake --preset release && cmake --build --preset release &&
- * ./build/release/bench_frames [frame_size] [iterations]. Uses the monotonic clock (benchmarks
- * measure time; nothing in the model or the tests reads a clock). */
+ * ./build/release/bench_frames [FRAME_SIZE [ITERATIONS]] | --sweep [ITERATIONS]. Uses the monotonic
+ * clock (benchmarks measure time; nothing in the model or the tests reads a clock). */
 #define _POSIX_C_SOURCE 200809L /* clock_gettime under -std=c17 */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +26,7 @@ static double now_ns(void)
 }
 
 #define BENCH_REPS 7
+#define BENCH_MAX_FRAME (64ul << 20) /* 64 MiB: malloc and the pool both serve it */
 
 /* ns per AllocateFrame+FreeFrame through the function table, at DISPATCH_LEVEL as direct-call
  * clients use it; the frame is touched once like the malloc block below. */
@@ -116,24 +120,20 @@ static NTSTATUS open_relative(HANDLE root, const WCHAR *name, USHORT bytes, HAND
     return ZwCreateFile(out, GENERIC_READ, &oa, &iosb, NULL, FILE_ATTRIBUTE_NORMAL, 0, FILE_OPEN, 0, NULL, 0);
 }
 
-int main(int argc, char **argv)
+typedef struct {
+    double ks[BENCH_REPS], mal[BENCH_REPS], locked[BENCH_REPS];
+} bench_result;
+
+/* Creates an allocator of `frame_size`-byte frames on the pin, takes its function table, and
+ * measures: a warm-up for all three, then BENCH_REPS interleaved repetitions of `iterations` round
+ * trips each (KS, malloc, locked operations, alternately, so machine noise hits them alike). */
+static int bench_size(HANDLE pin, ULONG frame_size, long iterations, bench_result *r)
 {
-    ULONG frame_size = argc > 1 ? (ULONG)strtoul(argv[1], NULL, 0) : 4096;
-    long iterations = argc > 2 ? strtol(argv[2], NULL, 0) : 2000000;
-    km_init();
-    static const kstf_allocator_config none;
-    kstf_configure_allocator(&none);
-    PDRIVER_OBJECT driver;
-    HANDLE filter, pin, alloc;
-    static const WCHAR filter_name[] = KSTF_DEVICE_NAME L"\\" KSSTRING_Filter;
-    static const WCHAR pin_name[] = KSSTRING_Pin;
     KSALLOCATOR_FRAMING framing = { { KSALLOCATOR_OPTIONF_SYSTEM_MEMORY }, NonPagedPool, 0, frame_size,
                                     { FILE_QUAD_ALIGNMENT }, 0 };
-    if (km_driver_load(L"\\Driver\\KsTestFilter", kstf_driver_entry, &driver) != STATUS_SUCCESS ||
-        open_relative(NULL, filter_name, sizeof filter_name - 2, &filter) != STATUS_SUCCESS ||
-        open_relative(filter, pin_name, sizeof pin_name - 2, &pin) != STATUS_SUCCESS ||
-        KsCreateAllocator(pin, &framing, &alloc) != STATUS_SUCCESS) {
-        fprintf(stderr, "bench_frames: set-up failed\n");
+    HANDLE alloc;
+    if (KsCreateAllocator(pin, &framing, &alloc) != STATUS_SUCCESS) {
+        fprintf(stderr, "bench_frames: KsCreateAllocator failed for %lu-byte frames\n", (unsigned long)frame_size);
         return 1;
     }
     KSPROPERTY p = { { { KSPROPSETID_StreamAllocator, KSPROPERTY_STREAMALLOCATOR_FUNCTIONTABLE, KSPROPERTY_TYPE_GET } } };
@@ -142,35 +142,121 @@ int main(int argc, char **argv)
     if (ZwDeviceIoControlFile(alloc, NULL, NULL, NULL, &iosb, IOCTL_KS_PROPERTY, &p, sizeof p, &table, sizeof table) !=
         STATUS_SUCCESS) {
         fprintf(stderr, "bench_frames: no function table\n");
+        ZwClose(alloc);
         return 1;
     }
     PFILE_OBJECT file = km_handle_to_file(alloc);
-
-    /* Warm-up for both, then REPS interleaved repetitions of `iterations` round trips each (KS, then
-     * malloc, alternately, so machine noise hits both alike); the median of each is reported. */
-    double ks[BENCH_REPS], mal[BENCH_REPS], locked[BENCH_REPS];
     bench_ks(&table, file, iterations / 10 + 1);
     bench_malloc(frame_size, iterations / 10 + 1);
     bench_locked_ops(iterations / 10 + 1);
-    for (int r = 0; r < BENCH_REPS; r++) {
-        ks[r] = bench_ks(&table, file, iterations);
-        mal[r] = bench_malloc(frame_size, iterations);
-        locked[r] = bench_locked_ops(iterations);
+    for (int i = 0; i < BENCH_REPS; i++) {
+        r->ks[i] = bench_ks(&table, file, iterations);
+        r->mal[i] = bench_malloc(frame_size, iterations);
+        r->locked[i] = bench_locked_ops(iterations);
     }
-    double ks_ns = median(ks), malloc_ns = median(mal), locked_ns = median(locked);
+    ZwClose(alloc);
+    return 0;
+}
 
+static void print_one(ULONG frame_size, long iterations, const bench_result *r)
+{
+    double ks_ns = median(r->ks), malloc_ns = median(r->mal), locked_ns = median(r->locked);
     printf("frame size %lu bytes, %ld iterations, median of %d repetitions (after a warm-up)\n",
            (unsigned long)frame_size, iterations, BENCH_REPS);
-    printf("KS function table AllocateFrame+FreeFrame: %.1f ns/op (min %.1f, max %.1f)\n", ks_ns, minimum(ks),
-           maximum(ks));
-    printf("glibc malloc+free:                        %.1f ns/op (min %.1f, max %.1f)\n", malloc_ns, minimum(mal),
-           maximum(mal));
+    printf("KS function table AllocateFrame+FreeFrame: %.1f ns/op (min %.1f, max %.1f)\n", ks_ns, minimum(r->ks),
+           maximum(r->ks));
+    printf("glibc malloc+free:                        %.1f ns/op (min %.1f, max %.1f)\n", malloc_ns,
+           minimum(r->mal), maximum(r->mal));
     printf("ratio (KS / malloc):                      %.2f\n", ks_ns / malloc_ns);
     printf("its 4 locked operations alone:            %.1f ns/op (min %.1f, max %.1f), %.2f of malloc\n",
-           locked_ns, minimum(locked), maximum(locked), locked_ns / malloc_ns);
-    ZwClose(alloc);
+           locked_ns, minimum(r->locked), maximum(r->locked), locked_ns / malloc_ns);
+}
+
+/* The sweep's sizes: both sides of glibc's per-thread cache limit (1032 bytes), a page, and the
+ * larger frames of audio and video pins. */
+static const ULONG sweep_sizes[] = { 64, 256, 1024, 1040, 4096, 16384, 65536, 1048576 };
+
+static void print_sweep_header(long iterations)
+{
+    printf("median ns per round trip of %d repetitions of %ld (after a warm-up); min-max in brackets\n",
+           BENCH_REPS, iterations);
+    printf("%10s  %-22s  %-22s  %6s  %s\n", "frame size", "KS function table", "glibc malloc+free", "ratio",
+           "4 locked operations");
+}
+
+static void print_sweep_row(ULONG frame_size, const bench_result *r)
+{
+    char ks[32], mal[32];
+    snprintf(ks, sizeof ks, "%.1f [%.1f-%.1f]", median(r->ks), minimum(r->ks), maximum(r->ks));
+    snprintf(mal, sizeof mal, "%.1f [%.1f-%.1f]", median(r->mal), minimum(r->mal), maximum(r->mal));
+    printf("%10lu  %-22s  %-22s  %6.2f  %.1f\n", (unsigned long)frame_size, ks, mal, median(r->ks) / median(r->mal),
+           median(r->locked));
+}
+
+/* A whole decimal or 0x number in [min, max], else false. */
+static int parse_count(const char *text, unsigned long long min, unsigned long long max, unsigned long long *out)
+{
+    char *end;
+    errno = 0;
+    if (text[0] == '-' || text[0] == '+')
+        return 0;
+    unsigned long long v = strtoull(text, &end, 0);
+    if (errno != 0 || end == text || *end != '\0' || v < min || v > max)
+        return 0;
+    *out = v;
+    return 1;
+}
+
+static int usage(void)
+{
+    fprintf(stderr, "usage: bench_frames [FRAME_SIZE [ITERATIONS]] | bench_frames --sweep [ITERATIONS]\n"
+                    "  FRAME_SIZE 1..%lu bytes (default 4096); ITERATIONS 1..1000000000 (default 2000000)\n",
+            (unsigned long)BENCH_MAX_FRAME);
+    return 2;
+}
+
+int main(int argc, char **argv)
+{
+    int sweep = argc > 1 && strcmp(argv[1], "--sweep") == 0;
+    unsigned long long frame_size = 4096, iterations = 2000000;
+    int arg = sweep ? 2 : 1;
+    if (argc > arg + 2 || (sweep && argc > 3))
+        return usage();
+    if (!sweep && argc > arg && !parse_count(argv[arg++], 1, BENCH_MAX_FRAME, &frame_size))
+        return usage();
+    if (argc > arg && !parse_count(argv[arg], 1, 1000000000, &iterations))
+        return usage();
+
+    km_init();
+    static const kstf_allocator_config none;
+    kstf_configure_allocator(&none);
+    PDRIVER_OBJECT driver;
+    HANDLE filter, pin;
+    static const WCHAR filter_name[] = KSTF_DEVICE_NAME L"\\" KSSTRING_Filter;
+    static const WCHAR pin_name[] = KSSTRING_Pin;
+    if (km_driver_load(L"\\Driver\\KsTestFilter", kstf_driver_entry, &driver) != STATUS_SUCCESS ||
+        open_relative(NULL, filter_name, sizeof filter_name - 2, &filter) != STATUS_SUCCESS ||
+        open_relative(filter, pin_name, sizeof pin_name - 2, &pin) != STATUS_SUCCESS) {
+        fprintf(stderr, "bench_frames: set-up failed\n");
+        return 1;
+    }
+    int failed = 0;
+    static bench_result r;
+    if (sweep) {
+        print_sweep_header((long)iterations);
+        for (size_t i = 0; i < sizeof sweep_sizes / sizeof sweep_sizes[0] && !failed; i++) {
+            failed = bench_size(pin, sweep_sizes[i], (long)iterations, &r);
+            if (!failed)
+                print_sweep_row(sweep_sizes[i], &r);
+            fflush(stdout);
+        }
+    } else {
+        failed = bench_size(pin, (ULONG)frame_size, (long)iterations, &r);
+        if (!failed)
+            print_one((ULONG)frame_size, (long)iterations, &r);
+    }
     ZwClose(pin);
     ZwClose(filter);
     km_teardown();
-    return 0;
+    return failed;
 }
