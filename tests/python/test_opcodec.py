@@ -59,6 +59,18 @@ def sample_inputs(count=2000):
     return out
 
 
+
+def assert_parse_error(test, text, line, column, words):
+    """text fails to parse with an OpError that starts with bad.ops:LINE:COLUMN and holds every word;
+    returns the message."""
+    with test.assertRaises(opcodec.OpError) as cm:
+        opcodec.parse(text, "bad.ops")
+    msg = str(cm.exception)
+    test.assertTrue(msg.startswith(f"bad.ops:{line}:{column}: "), msg)
+    for w in words:
+        test.assertIn(w, msg)
+    return msg
+
 class TableTest(unittest.TestCase):
     def test_table_is_well_formed(self):
         t = opcodec.TABLE
@@ -177,12 +189,7 @@ class ErrorTest(unittest.TestCase):
     def test_malformed_text_names_file_line_and_column(self):
         for text, line, column, words in self.CASES:
             with self.subTest(text=text):
-                with self.assertRaises(opcodec.OpError) as cm:
-                    opcodec.parse(text, "bad.ops")
-                msg = str(cm.exception)
-                self.assertTrue(msg.startswith(f"bad.ops:{line}:{column}: "), msg)
-                for w in words:
-                    self.assertIn(w, msg)
+                assert_parse_error(self, text, line, column, words)
 
     def test_too_many_operations(self):
         with self.assertRaises(opcodec.OpError) as cm:
@@ -246,12 +253,7 @@ class NumberTokenTest(unittest.TestCase):
     the place (they were a ValueError traceback from int())."""
 
     def assert_error(self, text, line, column, words):
-        with self.assertRaises(opcodec.OpError) as cm:
-            opcodec.parse(text, "bad.ops")
-        msg = str(cm.exception)
-        self.assertTrue(msg.startswith(f"bad.ops:{line}:{column}: "), msg)
-        for w in words:
-            self.assertIn(w, msg)
+        msg = assert_parse_error(self, text, line, column, words)
         self.assertLess(len(msg), 400, "a long token is cut short in the message")
 
     def test_leading_zero_is_an_error_naming_file_line_and_column(self):
