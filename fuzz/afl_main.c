@@ -1,14 +1,17 @@
 /* afl_main.c: the `afl` engine's driver. AFL++ persistent mode with a shared-memory testcase
  * (__AFL_FUZZ_INIT / __AFL_LOOP, README.persistent_mode.md); each testcase is copied into an exact-size heap
  * buffer so ASan sees overreads as in the other engines. With file arguments it runs each file once and
- * exits (reproduction, afl-cmin/afl-tmin with @@); without arguments outside afl-fuzz it reads one input from
- * stdin. Debian's AFL++ ships no headers: the macros come from afl-clang-fast itself. */
+ * exits (reproduction, afl-cmin/afl-tmin with @@; regular files only, see run_file); without arguments
+ * outside afl-fuzz it reads one input from stdin (a pipe too: AFL++'s macro makes one read of at most
+ * 1 MiB). Debian's AFL++ ships no headers: the macros come from afl-clang-fast itself. */
 #define _POSIX_C_SOURCE 200809L /* read(), used by __AFL_FUZZ_TESTCASE_LEN outside afl-fuzz */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include "op_program.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 __attribute__((weak)) int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -19,6 +22,12 @@ __attribute__((weak)) int LLVMFuzzerInitialize(int *argc, char ***argv);
 
 __AFL_FUZZ_INIT();
 
+/* A file argument larger than this is refused unread, as in the replay engine (standalone_main.c); afl-fuzz's
+ * own testcases are at most 1 MiB. */
+#define AF_MAX_INPUT ((long long)1 << 30)
+
+static const char *af_tool = "fuzz"; /* the binary's name, for messages (set by main) */
+
 static void run_copy(const uint8_t *data, size_t size) {
     uint8_t *copy = malloc(size ? size : 1);
     if (copy == NULL)
@@ -28,38 +37,23 @@ static void run_copy(const uint8_t *data, size_t size) {
     free(copy);
 }
 
+/* One file argument, run once: regular files only, at most AF_MAX_INPUT bytes (op_read_file refuses a
+ * FIFO or device without blocking on it; /dev/zero was read without end). */
 static int run_file(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) {
-        fprintf(stderr, "error: cannot open %s\n", path);
+    size_t size;
+    uint8_t *buf = op_read_file(af_tool, path, AF_MAX_INPUT, &size);
+    if (buf == NULL)
         return 2;
-    }
-    size_t cap = 1 << 16, size = 0;
-    uint8_t *buf = malloc(cap);
-    for (size_t n; buf != NULL && (n = fread(buf + size, 1, cap - size, f)) > 0;) {
-        size += n;
-        if (size == cap) {
-            uint8_t *grown = realloc(buf, cap * 2);
-            if (grown == NULL) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = grown;
-            cap *= 2;
-        }
-    }
-    fclose(f);
-    if (buf == NULL) {
-        fprintf(stderr, "error: out of memory reading %s\n", path);
-        return 2;
-    }
     run_copy(buf, size);
     free(buf);
     return 0;
 }
 
 int main(int argc, char **argv) {
+    if (argc > 0 && argv[0] != NULL) {
+        const char *slash = strrchr(argv[0], '/');
+        af_tool = slash != NULL ? slash + 1 : argv[0];
+    }
     if (LLVMFuzzerInitialize)
         LLVMFuzzerInitialize(&argc, &argv);
     if (argc > 1) {

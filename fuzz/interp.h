@@ -18,14 +18,15 @@ typedef struct op_trace {
 } op_trace;
 
 /* Which allocator the test filter's pin hosts (driver/ks_test_filter.h). OP_IMPL_BUILD resolves to the
- * environment variable KM_IMPLEMENTATION (default | filter-specific), else the build's default
+ * environment variable KM_IMPLEMENTATION (exactly default | filter-specific), else the build's default
  * (filter-specific in a KM_ALLOCATOR_CREATE_HANDLER seam build, default otherwise). */
 typedef enum op_impl { OP_IMPL_BUILD = 0, OP_IMPL_DEFAULT = 1, OP_IMPL_FILTER_SPECIFIC = 2 } op_impl;
 
 /* "default" / "filter-specific" -> *impl; false for any other name. */
 bool op_impl_parse(const char *name, op_impl *impl);
 const char *op_impl_name(op_impl impl);
-/* OP_IMPL_BUILD -> what it means in this process (exits with status 2 on a bad KM_IMPLEMENTATION). */
+/* OP_IMPL_BUILD -> what it means in this process. A bad KM_IMPLEMENTATION never gets here: it stops the
+ * process at start-up (exit 2, interp_impl.c), before any input runs. */
 op_impl op_impl_resolve(op_impl impl);
 
 #define OP_FAULT_MAX_SITES 64
@@ -64,7 +65,8 @@ typedef struct op_run_config {
     op_fault_outcome *outcome;
     /* Fuzz targets: keep the model, the loaded test filter and the prologue's filter and pin from one
      * run to the next (docs/operation-language.md, "Warm runs"). Ignored with
-     * external_faults or outcome, and when the environment sets KM_FUZZ_COLD=1. Traces are the same. */
+     * external_faults or outcome, and when the environment sets KM_FUZZ_COLD=1 (0 or 1 only: another value
+     * stops the process at start-up, interp_warm.c). Traces are the same. */
     bool warm;
 } op_run_config;
 

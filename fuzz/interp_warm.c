@@ -8,6 +8,7 @@
  * run that opened them. docs/operation-language.md, "Warm runs". */
 #include "interp_internal.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,13 +33,28 @@ static bool ip_in_use; /* the current run resumed or kept the warm state */
 #define KM_FUZZ_COLD_DEFAULT 0
 #endif
 
+/* KM_FUZZ_COLD: 1 starts every run from km_init, 0 runs warm, unset or empty is the build's default;
+ * anything else stops the process (exit 2): 'yes' or 'true' was ignored, so a user ruling out
+ * history-dependent findings ran warm without knowing. */
+static int ip_cold_from_env(void)
+{
+    const char *env = getenv("KM_FUZZ_COLD");
+    if (env == NULL || env[0] == '\0')
+        return KM_FUZZ_COLD_DEFAULT;
+    if ((env[0] == '0' || env[0] == '1') && env[1] == '\0')
+        return env[0] - '0';
+    fprintf(stderr, "KM_FUZZ_COLD='%s': expected 0 or 1 (unset: %d)\n", env, KM_FUZZ_COLD_DEFAULT);
+    exit(2);
+}
+
+/* Checked at start-up, so a bad value stops a fuzzer before its first input, not during it. */
+__attribute__((constructor)) static void ip_cold_env_check(void) { (void)ip_cold_from_env(); }
+
 bool ip_warm_wanted(const op_run_config *config)
 {
-    static int cold = -1; /* KM_FUZZ_COLD: every run from km_init (read once) */
-    if (cold < 0) {
-        const char *env = getenv("KM_FUZZ_COLD");
-        cold = env != NULL && (strcmp(env, "1") == 0 || strcmp(env, "0") == 0) ? env[0] == '1' : KM_FUZZ_COLD_DEFAULT;
-    }
+    static int cold = -1; /* every run from km_init (read once) */
+    if (cold < 0)
+        cold = ip_cold_from_env();
     return config->warm && !config->external_faults && config->outcome == NULL && !cold;
 }
 

@@ -2,8 +2,9 @@
  * semantics of LLVM's StandaloneFuzzTargetMain: a weak LLVMFuzzerInitialize is called first, each file is
  * read into a heap buffer of exactly its size (so ASan sees an overread by one byte), and a directory
  * argument is walked recursively in sorted order. Prints `Running: FILE` before and `Done: FILE: (N bytes)`
- * after each input; a crash leaves `Running:` as the last line, naming the input. Exit status: 0 when every
- * input ran, 2 when an argument cannot be read. */
+ * after each input; a crash leaves `Running:` as the last line, naming the input. Only regular files are
+ * read (op_read_file: a FIFO or device is refused without blocking) and at most SA_MAX_INPUT bytes.
+ * Exit status: 0 when every input ran, 2 when an argument cannot be read. */
 #include <dirent.h>
 #include <errno.h>
 #include <stdint.h>
@@ -12,6 +13,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "op_program.h"
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 __attribute__((weak)) int LLVMFuzzerInitialize(int *argc, char ***argv);
 /* Provided by the interpreter (interp.c) when the target links it: the FNV-1a hash of the trace of the
@@ -19,33 +22,26 @@ __attribute__((weak)) int LLVMFuzzerInitialize(int *argc, char ***argv);
  * (no state may survive from one input into the next). */
 __attribute__((weak)) uint64_t op_last_trace_hash(void);
 
+/* Larger files are refused unread. Far above what any target reads (they ignore inputs over 64 KiB but
+ * still get them whole, as from libFuzzer): the limit only stops a read without end (a growing file). */
+#define SA_MAX_INPUT ((long long)1 << 30)
+
+static const char *sa_tool = "fuzz"; /* the binary's name, for messages (set by main) */
+
 static int run_file(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) {
-        fprintf(stderr, "error: cannot open %s: %s\n", path, strerror(errno));
+    size_t size;
+    uint8_t *data = op_read_file(sa_tool, path, SA_MAX_INPUT, &size);
+    if (data == NULL)
+        return 2;
+    /* op_read_file's buffer may be larger than the input; the target gets one of exactly its size */
+    uint8_t *buf = malloc(size ? size : 1); /* malloc(0) may return NULL */
+    if (buf == NULL) {
+        fprintf(stderr, "%s: %s: out of memory\n", sa_tool, path);
+        free(data);
         return 2;
     }
-    if (fseek(f, 0, SEEK_END) != 0) {
-        fprintf(stderr, "error: cannot seek in %s: %s\n", path, strerror(errno));
-        fclose(f);
-        return 2;
-    }
-    long len = ftell(f);
-    rewind(f);
-    if (len < 0) {
-        fprintf(stderr, "error: cannot size %s\n", path);
-        fclose(f);
-        return 2;
-    }
-    size_t size = (size_t)len;
-    uint8_t *buf = malloc(size ? size : 1); /* exact size; malloc(0) may return NULL */
-    if (buf == NULL || fread(buf, 1, size, f) != size) {
-        fprintf(stderr, "error: cannot read %s\n", path);
-        free(buf);
-        fclose(f);
-        return 2;
-    }
-    fclose(f);
+    memcpy(buf, data, size);
+    free(data);
     printf("Running: %s\n", path);
     fflush(stdout);
     LLVMFuzzerTestOneInput(size ? buf : NULL, size);
@@ -64,18 +60,18 @@ static int by_name(const void *a, const void *b) {
 static int run_path(const char *path, int depth) {
     struct stat st;
     if (stat(path, &st) != 0) {
-        fprintf(stderr, "error: %s: %s\n", path, strerror(errno));
+        fprintf(stderr, "%s: %s: %s\n", sa_tool, path, strerror(errno));
         return 2;
     }
     if (!S_ISDIR(st.st_mode))
         return run_file(path);
     if (depth > 16) {
-        fprintf(stderr, "error: %s: directories nested too deeply\n", path);
+        fprintf(stderr, "%s: %s: directories nested too deeply\n", sa_tool, path);
         return 2;
     }
     DIR *dir = opendir(path);
     if (dir == NULL) {
-        fprintf(stderr, "error: cannot list %s: %s\n", path, strerror(errno));
+        fprintf(stderr, "%s: cannot list %s: %s\n", sa_tool, path, strerror(errno));
         return 2;
     }
     char **names = NULL;
@@ -112,11 +108,15 @@ static int run_path(const char *path, int depth) {
     }
     free(names);
     if (rc == 2 && count == 0)
-        fprintf(stderr, "error: out of memory listing %s\n", path);
+        fprintf(stderr, "%s: out of memory listing %s\n", sa_tool, path);
     return rc;
 }
 
 int main(int argc, char **argv) {
+    if (argc > 0 && argv[0] != NULL) {
+        const char *slash = strrchr(argv[0], '/');
+        sa_tool = slash != NULL ? slash + 1 : argv[0];
+    }
     if (LLVMFuzzerInitialize)
         LLVMFuzzerInitialize(&argc, &argv);
     if (argc < 2) {

@@ -202,13 +202,16 @@ static HANDLE st_open(HANDLE root, const WCHAR *name, size_t bytes)
     return h;
 }
 
+/* The number after the option at argv[*i], which *i then points at. The option is named from before the
+ * step: with the value missing, argv[*i - 1] was the argument before the option (the program's path). */
 static unsigned st_arg(int argc, char **argv, int *i)
 {
-    char *end;
+    const char *opt = argv[*i];
+    char *end = NULL;
     unsigned long v = *i + 1 < argc ? strtoul(argv[++*i], &end, 10) : 0;
     if (v == 0 || *end != '\0' || v > 100000000) {
         fprintf(stderr, "km_stress: %s needs a positive number\nusage: km_stress [--threads N] [--iterations N] "
-                        "[--seed N]\n", argv[*i - 1]);
+                        "[--seed N]\n", opt);
         exit(2);
     }
     return (unsigned)v;

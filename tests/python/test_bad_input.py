@@ -4,10 +4,11 @@ names the file and the problem, or (for the binary form, which is total) run it 
 a traceback, a sanitizer report or a hang (every call has a timeout).
 
 Commands: build/asan-ubsan/km_replay (and --fault-sweep), build/asan-ubsan/op_print, tools/replay.py,
-tools/opcodec.py decode/encode/roundtrip, the fuzz targets' replay binaries. Also a FIFO and a device
-where a file is expected (refused without blocking), a full stdout (/dev/full: an error, not exit 0
-with nothing written) and a bad KM_VERIFIER_LEVEL. run_tests.py fuzz with corrupt corpus files is in
-test_bad_input_fuzz.py."""
+tools/opcodec.py decode/encode/roundtrip, the fuzz targets' replay binaries (and their AFL++ builds in
+build/afl when built), km_stress's options. Also a FIFO and a device where a file is expected (refused
+without blocking), a full stdout (/dev/full: an error, not exit 0 with nothing written), bad options
+and a bad KM_VERIFIER_LEVEL, KM_IMPLEMENTATION or KM_FUZZ_COLD (refused before any input runs).
+run_tests.py fuzz with corrupt corpus files is in test_bad_input_fuzz.py."""
 from __future__ import annotations
 
 import os
@@ -21,6 +22,8 @@ ROOT = Path(__file__).resolve().parents[2]
 BUILD = ROOT / "build" / "asan-ubsan"
 KM_REPLAY = BUILD / "km_replay"
 OP_PRINT = BUILD / "op_print"
+KM_STRESS = BUILD / "km_stress"
+AFL_BUILD = ROOT / "build" / "afl"
 PY = sys.executable
 TIMEOUT = 60
 HANG_TIMEOUT = 10  # for inputs that once blocked (a FIFO) or were read without bound (/dev/zero)
@@ -89,6 +92,24 @@ def assert_bad_verifier_level(test: unittest.TestCase, cmd: list[str], level: st
         test.assertNotIn(mark, p.stdout + p.stderr.replace(told, ""), what)
     test.assertEqual(p.returncode, 2, what)
     test.assertEqual(p.stdout, "", what)
+
+
+def assert_bad_env(test: unittest.TestCase, cmd: list[str], name: str, value: str, told: str):
+    """cmd with the environment variable name=value stops before it runs anything (a replay binary prints
+    "Running:" first), exit 2, saying told."""
+    p = run(cmd, env={**os.environ, name: value})
+    what = f"{cmd} {name}={value!r}: {p.stdout[-1000:]}{p.stderr[-1000:]}"
+    test.assertIn(f"{name}='{value}': {told}", p.stderr, what)
+    for mark in CRASH_MARKS:
+        test.assertNotIn(mark, p.stdout + p.stderr, what)
+    test.assertEqual(p.returncode, 2, what)
+    test.assertEqual(p.stdout, "", what)
+
+
+BAD_IMPLEMENTATIONS = ("bogus", "filter-specific ", " default", "FILTER-SPECIFIC", "Default", "build")
+IMPLEMENTATION_TOLD = "expected 'default' or 'filter-specific'"
+BAD_COLD = ("yes", "true", "2", "-1", " 1", "1 ", "01", "on")
+COLD_TOLD = "expected 0 or 1"
 
 
 class Base(unittest.TestCase):
@@ -207,11 +228,64 @@ class KmReplay(Base):
             self.assertEqual(p.returncode, 0, f"KM_VERIFIER_LEVEL={level!r}: {p.stderr[-1000:]}")
             self.assertIn("end STATUS_SUCCESS", p.stdout, level)
 
+    def test_bad_implementation_and_cold_are_errors(self):
+        # km_replay links the interpreter: the same start-up checks as the fuzz targets (--impl would
+        # not have saved a bad KM_IMPLEMENTATION from the Python tools that read it too).
+        for value in BAD_IMPLEMENTATIONS:
+            assert_bad_env(self, [str(KM_REPLAY), str(self.f.corrupt)], "KM_IMPLEMENTATION", value, IMPLEMENTATION_TOLD)
+        for value in BAD_COLD:
+            assert_bad_env(self, [str(KM_REPLAY), str(self.f.corrupt)], "KM_FUZZ_COLD", value, COLD_TOLD)
+        for name, value in [("KM_IMPLEMENTATION", ""), ("KM_IMPLEMENTATION", "default"),
+                            ("KM_IMPLEMENTATION", "filter-specific"), ("KM_FUZZ_COLD", ""), ("KM_FUZZ_COLD", "0"),
+                            ("KM_FUZZ_COLD", "1")]:
+            p = run([str(KM_REPLAY), str(self.f.corrupt)], env={**os.environ, name: value})
+            self.assert_clean(p, f"{name}={value!r}")
+            self.assertEqual(p.returncode, 0, f"{name}={value!r}: {p.stderr[-1000:]}")
+            self.assertIn("end STATUS_SUCCESS", p.stdout, value)
+
 
 @unittest.skipUnless(OP_PRINT.exists(), "build/asan-ubsan not built (python3 run_tests.py builds it)")
 class OpPrint(Base):
     def assert_rejected(self, cmd, path, problem, status=1, timeout=TIMEOUT):  # op_print: errors exit 1
         super().assert_rejected(cmd, path, problem, status, timeout)
+
+    def test_help_and_unknown_options(self):
+        # "--help" was opened as a file: "op_print: --help: No such file or directory", exit 1.
+        for opt in ("--help", "-h"):
+            p = run([str(OP_PRINT), opt])
+            self.assert_clean(p, opt)
+            self.assertEqual(p.returncode, 0, f"{opt}: {p.stderr}")
+            self.assertTrue(p.stdout.startswith("usage: op_print [--] FILE..."), f"{opt}: {p.stdout}")
+            self.assertEqual(p.stderr, "", opt)
+        for argv in (["--bogus"], ["-x", str(self.f.corrupt)], [str(self.f.corrupt), "--bogus"]):
+            p = run([str(OP_PRINT), *argv])
+            self.assert_clean(p, str(argv))
+            self.assertEqual(p.returncode, 2, f"{argv}: {p.stderr}")
+            self.assertIn(f"op_print: unknown option '{[a for a in argv if a.startswith('-')][0]}'", p.stderr, argv)
+            self.assertIn("usage: op_print", p.stderr, argv)
+            self.assertEqual(p.stdout, "", f"{argv}: nothing printed before the usage error")
+        for argv in ([], ["--"]):
+            p = run([str(OP_PRINT), *argv])
+            self.assertEqual(p.returncode, 2, f"{argv}: {p.stderr}")
+            self.assertIn("usage: op_print", p.stderr, argv)
+
+    def test_double_dash_ends_options(self):
+        # "op_print -- f" opened "--" as a file; a file named "-x" could not be printed at all.
+        (self.f.dir / "-x").write_bytes(self.f.corrupt.read_bytes())
+        want = run([str(OP_PRINT), str(self.f.corrupt)]).stdout
+        p = subprocess.run([str(OP_PRINT), "--", "-x"], capture_output=True, text=True, errors="replace",
+                           timeout=TIMEOUT, cwd=self.f.dir)
+        self.assert_clean(p, "-- -x")
+        self.assertEqual((p.returncode, p.stderr), (0, ""), "-- -x")
+        self.assertEqual(p.stdout, want)
+        p = subprocess.run([str(OP_PRINT), "-x", "--", "-x"], capture_output=True, text=True, errors="replace",
+                           timeout=TIMEOUT, cwd=self.f.dir)
+        self.assertEqual(p.returncode, 2, "an option before '--' is still one")
+        p = subprocess.run([str(OP_PRINT), "--", "--", "-gone"], capture_output=True, text=True, errors="replace",
+                           timeout=TIMEOUT, cwd=self.f.dir)
+        self.assertEqual(p.returncode, 1, p.stderr)  # files after "--": missing ones are named, not usage errors
+        self.assertIn("op_print: --: No such file or directory", p.stderr)
+        self.assertIn("op_print: -gone: No such file or directory", p.stderr)
 
     def test_directory_is_named_as_one(self):
         # It said only "read error".
@@ -347,9 +421,22 @@ class OpCodec(Base):
             self.assert_rejected(self.CMD + [sub, str(self.f.unreadable)], self.f.unreadable, "permission denied")
 
 
+def fuzz_targets(build: Path) -> list[str]:
+    """Every fuzz target the build made (CMake writes the list), differential included."""
+    listed = build / "fuzz_targets.txt"
+    if listed.exists():
+        return [t for t in listed.read_text().split() if t]
+    return ["create_irp", "decoder", "differential", "framing", "framing_ex", "session"]
+
+
 @unittest.skipUnless((BUILD / "fuzz_session").exists(), "build/asan-ubsan fuzz targets not built")
 class FuzzTargetReplay(Base):
-    TARGETS = ("create_irp", "decoder", "framing", "framing_ex", "session")
+    TARGETS = fuzz_targets(BUILD)
+
+    def test_every_target_is_listed(self):
+        self.assertIn("differential", self.TARGETS)
+        for t in self.TARGETS:
+            self.assertTrue((BUILD / f"fuzz_{t}").exists(), t)
 
     def test_any_bytes_run_and_bad_paths_are_named(self):
         for t in self.TARGETS:
@@ -367,10 +454,106 @@ class FuzzTargetReplay(Base):
                 self.assertEqual(p.returncode, 2, t)
                 self.assertIn("unreadable.bin", p.stderr, t)
 
+    def test_fifo_and_device_are_refused_without_blocking(self):
+        # A FIFO hung the open; /dev/zero was sized as 0 bytes by ftell and "ran" (exit 0).
+        for t in self.TARGETS:
+            binary = str(BUILD / f"fuzz_{t}")
+            self.assert_rejected([binary, str(self.f.fifo)], self.f.fifo, "not a regular file (a FIFO)",
+                                 timeout=HANG_TIMEOUT)
+            self.assert_rejected([binary, "/dev/zero"], Path("/dev/zero"), "not a regular file (a character device)",
+                                 timeout=HANG_TIMEOUT)
+            self.assert_rejected([binary, str(self.f.fifo_dir)], self.f.fifo_dir / "b.bin", "not a regular file",
+                                 timeout=HANG_TIMEOUT)
+            p = run([binary, str(self.f.corrupt), str(self.f.fifo)], HANG_TIMEOUT)
+            self.assertIn(f"Done: {self.f.corrupt}", p.stdout, t)  # inputs before the bad one still ran
+            self.assertEqual(p.returncode, 2, t)
+
+    def test_oversized_file_is_refused_unread(self):
+        big = self.f.dir / "over-1GiB.bin"  # sparse: costs no disk
+        with open(big, "wb") as f:
+            f.truncate((1 << 30) + 1)
+        try:
+            for t in self.TARGETS:
+                self.assert_rejected([str(BUILD / f"fuzz_{t}"), str(big)], big, "too large", timeout=HANG_TIMEOUT)
+        finally:
+            big.unlink()
+
     def test_bad_verifier_level_stops_before_the_first_input(self):
         for t in self.TARGETS:
             if t != "decoder":  # runs no program: it has no model to configure
                 assert_bad_verifier_level(self, [str(BUILD / f"fuzz_{t}"), str(self.f.corrupt)], "0abc")
+
+    def test_bad_implementation_stops_before_the_first_input(self):
+        # It was read at the first operation: exit 2 in the middle of an input ("Running:" printed),
+        # which a fuzz campaign recorded as a finding, "Unexpected exit in op_impl_resolve".
+        for t in self.TARGETS:
+            if t != "decoder":  # does not link the interpreter
+                for value in BAD_IMPLEMENTATIONS:
+                    assert_bad_env(self, [str(BUILD / f"fuzz_{t}"), str(self.f.corrupt)], "KM_IMPLEMENTATION", value,
+                                   IMPLEMENTATION_TOLD)
+
+    def test_bad_cold_stops_before_the_first_input(self):
+        # Anything but 0 or 1 was silently ignored (the run stayed warm).
+        for t in self.TARGETS:
+            if t != "decoder":
+                for value in BAD_COLD:
+                    assert_bad_env(self, [str(BUILD / f"fuzz_{t}"), str(self.f.corrupt)], "KM_FUZZ_COLD", value, COLD_TOLD)
+
+    def test_documented_environment_values_run(self):
+        for name, values in (("KM_IMPLEMENTATION", ("", "default", "filter-specific")), ("KM_FUZZ_COLD", ("", "0", "1"))):
+            for value in values:
+                p = run([str(BUILD / "fuzz_session"), str(self.f.corrupt)], env={**os.environ, name: value})
+                self.assert_clean(p, f"{name}={value!r}")
+                self.assertEqual(p.returncode, 0, f"{name}={value!r}: {p.stderr[-1000:]}")
+                self.assertIn(f"Done: {self.f.corrupt}", p.stdout)
+
+
+@unittest.skipUnless((AFL_BUILD / "fuzz_session").exists(), "build/afl not built (cmake --preset afl; needs AFL++)")
+class AflTargetFiles(Base):
+    """The AFL++ builds' own main (fuzz/afl_main.c) with file arguments, and stdin without."""
+    TARGETS = fuzz_targets(AFL_BUILD)
+
+    def test_fifo_and_device_are_refused_without_blocking(self):
+        # A FIFO hung the open; /dev/zero was read without end.
+        for t in self.TARGETS:
+            binary = str(AFL_BUILD / f"fuzz_{t}")
+            self.assert_rejected([binary, str(self.f.fifo)], self.f.fifo, "not a regular file (a FIFO)",
+                                 timeout=HANG_TIMEOUT)
+            self.assert_rejected([binary, "/dev/zero"], Path("/dev/zero"), "not a regular file (a character device)",
+                                 timeout=HANG_TIMEOUT)
+            self.assert_rejected([binary, str(self.f.dir / "missing.bin")], self.f.dir / "missing.bin",
+                                 "no such file", timeout=HANG_TIMEOUT)
+
+    def test_files_and_stdin_run(self):
+        for t in self.TARGETS:
+            binary = str(AFL_BUILD / f"fuzz_{t}")
+            p = run([binary, str(self.f.corrupt), str(self.f.truncated), str(self.f.empty)])
+            self.assert_clean(p, t)
+            self.assertEqual(p.returncode, 0, f"{t}: {p.stderr[-1000:]}")
+            data = self.f.corrupt.read_bytes()
+            q = subprocess.run([binary], input=data, capture_output=True, timeout=TIMEOUT)  # stdin is a pipe
+            self.assertEqual(q.returncode, 0, f"{t} < pipe: {q.stderr[-1000:]!r}")
+            with open(self.f.corrupt, "rb") as stdin:
+                q = subprocess.run([binary], stdin=stdin, capture_output=True, timeout=TIMEOUT)
+            self.assertEqual(q.returncode, 0, f"{t} < file: {q.stderr[-1000:]!r}")
+
+
+@unittest.skipUnless(KM_STRESS.exists(), "build/asan-ubsan not built (python3 run_tests.py builds it)")
+class KmStress(Base):
+    def test_missing_or_bad_value_names_the_option(self):
+        # "km_stress --seed" said "km_stress: <path>/km_stress needs a positive number" (the argument
+        # before the option); "--threads 2 --seed" named "2".
+        for argv, opt in [(["--seed"], "--seed"), (["--threads"], "--threads"), (["--iterations"], "--iterations"),
+                          (["--threads", "2", "--seed"], "--seed"), (["--seed", "x"], "--seed"),
+                          (["--iterations", "0"], "--iterations"), (["--threads", "-3"], "--threads")]:
+            p = run([str(KM_STRESS), *argv], HANG_TIMEOUT)
+            self.assert_clean(p, str(argv))
+            self.assertEqual(p.returncode, 2, f"{argv}: {p.stderr}")
+            self.assertIn(f"km_stress: {opt} needs a positive number\nusage: km_stress", p.stderr, argv)
+            self.assertEqual(p.stdout, "", argv)
+        p = run([str(KM_STRESS), "--bogus"], HANG_TIMEOUT)
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn("km_stress: unknown option '--bogus'", p.stderr)
 
 
 if __name__ == "__main__":
