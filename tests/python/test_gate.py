@@ -10,7 +10,7 @@ import unittest
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from tools.gate import command, coverage, floors, html_report, sarif, verdict
+from tools.gate import command, coverage, floors, fuzzrun, html_report, outdir, sarif, verdict
 from tools.gate.model import FAIL, PASS, GateFinding, GateResult, Sample, Step
 from tools.runner import cli
 from tools.fuzzing.campaign import registry
@@ -252,6 +252,103 @@ class ArgumentTests(unittest.TestCase):
             self.assertEqual(rc, 2, err)
             self.assertIn(f"{deep}: not valid JSON: JSON nested too deeply", err)
             self.assertNotIn("Traceback", err)
+
+
+def user_files(d: Path) -> dict[str, bytes]:
+    """Every file under d (relative path -> bytes), to show a refusal left them all as they were."""
+    return {p.relative_to(d).as_posix(): p.read_bytes() for p in sorted(d.rglob("*")) if p.is_file()}
+
+
+class OutDirTests(unittest.TestCase):
+    """The gate wiped <out>/fuzz without looking: --out . (or "") from the checkout deleted the fuzz/ sources,
+    --out out the campaign's findings and corpus in out/fuzz."""
+
+    def test_the_cli_refuses_before_anything_is_built(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            t = Path(tmp)
+            campaign_out = t / "out"  # like out/: a campaign's state in out/fuzz
+            (campaign_out / "fuzz" / "findings" / "abc").mkdir(parents=True)
+            (campaign_out / "fuzz" / "findings" / "abc" / "input").write_bytes(b"\x01finding")
+            (campaign_out / "fuzz" / "libfuzzer" / "framing" / "corpus").mkdir(parents=True)
+            (campaign_out / "fuzz" / "libfuzzer" / "framing" / "corpus" / "unit").write_bytes(b"\x02unit")
+            before = user_files(campaign_out)
+            sources = user_files(ROOT / "fuzz")
+            cases = [([""], "must not be empty"), ([" "], "must not be empty"),
+                     ([str(ROOT)], "is the project tree or a directory above it"),
+                     ([str(ROOT.parent)], "is the project tree or a directory above it"),
+                     ([str(ROOT / "fuzz")], "holds files of the project's sources"),
+                     ([str(ROOT / "fuzz" / "targets")], "holds files of the project's sources"),
+                     ([str(campaign_out)], "not empty and was not made by the gate"),
+                     ([str(campaign_out / "fuzz")], "not empty and was not made by the gate")]
+            for argv, needle in cases:
+                rc, err = run_gate("--out", *argv, "--no-install")
+                self.assertEqual(rc, 2, argv)
+                self.assertIn(needle, err, argv)
+                self.assertNotIn("Traceback", err, argv)
+            self.assertEqual(user_files(campaign_out), before)
+            self.assertEqual(user_files(ROOT / "fuzz"), sources)
+
+    def test_numbers_past_their_bounds_are_usage_errors(self):
+        for argv, needle in [(["--budget", "1" + "0" * 400], "at most 31622400, found a 401-digit number"),
+                             (["--reproduce", "5000"], "at most 1000")]:
+            rc, err = run_gate(*argv, "--no-install")
+            self.assertEqual(rc, 2, argv)
+            self.assertIn(needle, err, argv)
+            self.assertNotIn("Traceback", err, argv)
+
+    def test_the_gate_wipes_only_what_it_made(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            t = Path(tmp)
+            state = t / "gate" / "fuzz"
+            (state / "findings").mkdir(parents=True)
+            (state / "findings" / "keep").write_bytes(b"\x03")
+            with self.assertRaisesRegex(outdir.OutDirError, "was not made by the gate"):
+                fuzzrun.run(ROOT, state, t / "no-build", ["framing"], 1, lambda s: None)
+            self.assertEqual((state / "findings" / "keep").read_bytes(), b"\x03")
+            link = t / "link"
+            link.symlink_to(state)
+            with self.assertRaisesRegex(outdir.OutDirError, "symbolic link"):
+                outdir.wipe(link)
+            self.assertEqual((state / "findings" / "keep").read_bytes(), b"\x03")
+            outdir.make(state)  # what the gate made, it wipes
+            outdir.wipe(state)
+            self.assertFalse(state.exists())
+            outdir.wipe(state)  # missing: nothing to do
+            (t / "empty").mkdir()
+            outdir.wipe(t / "empty")
+
+    def test_check_accepts_new_empty_marked_and_the_default_legacy_directory(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            t = Path(tmp).resolve()
+            outdir.check(t / "new", ROOT, False)
+            (t / "empty").mkdir()
+            outdir.check(t / "empty", ROOT, False)
+            outdir.make(t / "marked")
+            (t / "marked" / "report.html").write_text("x")
+            outdir.make(t / "marked" / "fuzz")
+            (t / "marked" / "fuzz" / "findings").mkdir()
+            outdir.check(t / "marked", ROOT, False)
+            (t / "marked" / "fuzz" / outdir.MARKER).unlink()  # the state was not the gate's
+            with self.assertRaisesRegex(outdir.OutDirError, "fuzz is not empty"):
+                outdir.check(t / "marked", ROOT, False)
+            # an older gate's out/gate: only its reports and its fuzz/ state, adopted at the default --out only
+            old = t / "old"
+            (old / "fuzz" / "libfuzzer").mkdir(parents=True)
+            (old / "summary.json").write_text("{}")
+            outdir.check(old, ROOT, True)
+            with self.assertRaises(outdir.OutDirError):
+                outdir.check(old, ROOT, False)
+            (old / "notes.txt").write_text("mine")
+            with self.assertRaises(outdir.OutDirError):
+                outdir.check(old, ROOT, True)
+
+    def test_source_directories(self):
+        tracked = ["fuzz/targets/framing.c", "docs/gate.md", "README.md"]
+        for out, bad in [(ROOT, True), (ROOT.parent, True), (Path("/"), True), (ROOT / "fuzz", True),
+                         (ROOT / "fuzz" / "targets", True), (ROOT / "docs", True), (ROOT / "out" / "gate", False),
+                         (ROOT / "fuzz" / "new", False), (ROOT / "fuzzy", False), (Path("/tmp/g"), False)]:
+            self.assertEqual(outdir.source_problem(out, ROOT, tracked) is not None, bad, out)
+        self.assertIn("fuzz/targets/framing.c", outdir.tracked_files(ROOT) or ["fuzz/targets/framing.c"])
 
 
 if __name__ == "__main__":

@@ -11,14 +11,16 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Callable
 
-from ..fuzzing.campaign import positive_int, registry
+from ..fuzzing import implementation
+from ..fuzzing.campaign import MAX_SECONDS, bounded_int, output_dir, registry
 from ..runner import junit
 from ..runner.execute import SuiteResult
 from ..runner.protocol import FAIL as C_FAIL, PASS as C_PASS, SKIP as C_SKIP, CaseResult
 from . import floors as fl
-from . import html_report, sarif, steps
+from . import html_report, outdir, sarif, steps
 from .model import FAIL, SKIP, GateResult, Step
 
+REPRODUCE_MAX = 1000  # as reproduce --runs
 DEFAULT_BUDGET = 900  # seconds of fuzzing in all: with builds, tests and coverage the gate fits in 30 minutes
 STEP_NAMES = ("builds", "tests", "conformance", "regression", "fuzz", "findings", "coverage", "floors")
 SKIPPABLE = ("tests", "conformance", "regression")  # the fast mode of the tests; never the verdict's inputs
@@ -31,11 +33,13 @@ class GateUsageError(Exception):
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--budget", type=positive_int, default=DEFAULT_BUDGET, metavar="SECONDS",
+    p.add_argument("--budget", type=bounded_int(MAX_SECONDS), default=DEFAULT_BUDGET, metavar="SECONDS",
                    help=f"fuzzing time for all targets together, split evenly (default {DEFAULT_BUDGET})")
-    p.add_argument("--out", type=Path, default=None, metavar="DIR", help="reports and fuzzing state (default out/gate)")
+    p.add_argument("--out", type=output_dir, default=None, metavar="DIR",
+                   help="reports and fuzzing state (default out/gate): a new or empty directory, or one an "
+                        "earlier gate made (it deletes its fuzzing state there)")
     p.add_argument("--floors", type=Path, default=None, metavar="FILE", help="floors file (default gate/floors.json)")
-    p.add_argument("--reproduce", type=positive_int, default=10, metavar="N",
+    p.add_argument("--reproduce", type=bounded_int(REPRODUCE_MAX), default=10, metavar="N",
                    help="attempts to reproduce each finding (default 10, as CIFuzz)")
     p.add_argument("--registry", type=Path, default=None, metavar="FILE",
                    help="the triage registry of known findings (default out/triage/registry.jsonl)")
@@ -59,6 +63,13 @@ def check_args(args, root: Path, targets: list[str]) -> fl.Floors:
         raise GateUsageError(f"--registry {args.registry}: exists and is not a file")
     if args.out is not None and args.out.exists() and not args.out.is_dir():
         raise GateUsageError(f"--out {args.out}: exists and is not a directory")
+    problem = implementation.problem()
+    if problem is not None:
+        raise GateUsageError(problem)
+    try:
+        outdir.check(out_dir(args, root), root, is_default_out(args, root))
+    except outdir.OutDirError as exc:
+        raise GateUsageError(str(exc)) from None
     path = args.floors or root / "gate" / "floors.json"
     try:
         return fl.load(path, targets)
@@ -66,11 +77,22 @@ def check_args(args, root: Path, targets: list[str]) -> fl.Floors:
         raise GateUsageError(str(exc)) from None
 
 
+def out_dir(args, root: Path) -> Path:
+    return (args.out or root / "out" / "gate").resolve()
+
+
+def is_default_out(args, root: Path) -> bool:
+    """--out is out/gate, where gates older than outdir.MARKER wrote without marking it."""
+    return out_dir(args, root) == (root / "out" / "gate").resolve()
+
+
 def run(args, root: Path, say: Callable[[str], None], reserved: set[str]) -> tuple[GateResult, fl.Floors]:
     targets = registry(root)
     floors = check_args(args, root, targets)
-    out = (args.out or root / "out" / "gate").resolve()
-    out.mkdir(parents=True, exist_ok=True)
+    out = out_dir(args, root)
+    outdir.make(out)  # check_args accepted it: new, empty, the gate's, or an older gate's out/gate
+    if (out / "fuzz").is_dir():
+        outdir.make(out / "fuzz")  # the same for the fuzzing state the fuzz step wipes
     presets = steps.Presets(bool(args.plant))
     result = GateResult(budget=float(args.budget))
     start = time.monotonic()

@@ -4,12 +4,12 @@ samples for the HTML chart."""
 from __future__ import annotations
 
 import re
-import shutil
 import time
 from pathlib import Path
 from typing import Callable
 
 from ..fuzzing import campaign as fc
+from . import outdir
 from .model import Sample
 
 PROGRESS = re.compile(r"^(\w+): execs (\d+) exec/s (\d+) edges (\d+) corpus (\d+) findings (\d+)")
@@ -18,8 +18,10 @@ STARTED = re.compile(r"^(\w+): fuzzing for ")
 
 def run(root: Path, state: Path, build: Path, targets: list[str], per_target: int,
         say: Callable[[str], None]) -> tuple[fc.Campaign, list[Sample]]:
-    if state.exists():
-        shutil.rmtree(state)  # the gate measures the committed corpus, not an earlier gate's
+    # The gate measures the committed corpus, not an earlier gate's; it deletes only a state directory it
+    # made (outdir.OutDirError otherwise, before anything is deleted).
+    outdir.wipe(state)
+    outdir.make(state)
     layout = fc.Layout(root, state, "libfuzzer", build_dir=build)
     samples: list[Sample] = []
     started: dict[str, float] = {}

@@ -15,6 +15,7 @@ from . import coverage as cov
 from . import fuzzrun, verdict
 from .known import default_registry, registry_lookup
 from .model import FAIL, SKIP, GateResult, Step
+from .outdir import OutDirError
 
 
 class Presets:
@@ -111,7 +112,11 @@ def fuzz(root: Path, presets: Presets, result: GateResult, out: Path, targets: l
     if missing:
         step.fail(f"not built in build/{presets.libfuzzer}: {', '.join(missing)}")
         return
-    camp, samples = fuzzrun.run(root, out / "fuzz", build, targets, per_target, say)
+    try:
+        camp, samples = fuzzrun.run(root, out / "fuzz", build, targets, per_target, say)
+    except OutDirError as exc:
+        step.fail(str(exc))
+        return
     result.samples = samples
     for o in camp.outcomes:
         result.rates[o.target] = o.progress.total_execs / per_target
