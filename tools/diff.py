@@ -22,6 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from tools import opcodec  # noqa: E402
+from tools.fuzzing import implementation  # noqa: E402
 from tools.replay import collect  # noqa: E402
 from tools.safe_input import InputError, abandon_stdout, read_bytes  # noqa: E402
 
@@ -155,6 +156,10 @@ def main(argv: list[str] | None = None) -> int:
         args = ap.parse_args(argv)
     except SystemExit as e:
         return 2 if e.code else 0
+    problem = implementation.problem()  # km_replay reads it when an implementation is 'build'
+    if problem is not None:
+        print(f"diff: {problem}", file=sys.stderr)
+        return 2
     replay_b = args.replay_b or args.replay_a
     for binary in (args.replay_a, replay_b):
         if not os.path.isfile(binary) or not os.access(binary, os.X_OK):

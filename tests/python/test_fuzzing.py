@@ -8,11 +8,13 @@ import io
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import unittest
 from pathlib import Path
+from unittest import mock
 
-from tools.fuzzing import campaign, engines, findings, options, progress, signature
+from tools.fuzzing import campaign, encode_corpus, engines, findings, implementation, options, progress, signature
 from tools.runner import cli
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,6 +39,46 @@ class Arguments(unittest.TestCase):
             self.assertEqual(rc, 2, argv)
             self.assertIn(needle, err, argv)
             self.assertNotIn("Traceback", err)
+
+    def test_numbers_past_their_bounds_are_usage_errors(self):
+        # A 401-digit --time overflowed the deadline in a worker thread ("fuzz: 0 targets", exit 0); a --runs
+        # of 2**32 became 0 inside libFuzzer (2 executions), 2**31 a negative number (no limit).
+        huge = "1" + "0" * 400
+        for argv, needle in [(["--time", huge], "at most 31622400, found a 401-digit number"),
+                             (["--runs", str(2**32)], "at most 2147483647, found 4294967296"),
+                             (["--runs", str(2**31)], "at most 2147483647"), (["--runs", huge], "at most"),
+                             (["--jobs", "100000"], "at most 256")]:
+            rc, out, err = run_cli("fuzz", "--no-build", "--target", "noop", *argv)
+            self.assertEqual(rc, 2, argv)
+            self.assertIn(needle, err, argv)
+            self.assertNotIn("Traceback", err + out, argv)
+            self.assertNotIn("fuzz: ", out, argv)  # no campaign started
+        self.assertEqual(campaign.bounded_int(campaign.MAX_RUNS)(str(2**31 - 1)), 2**31 - 1)
+
+    def test_an_empty_out_is_a_usage_error(self):
+        # Path("") is the current directory: libfuzzer/ and findings/ appeared in the cwd.
+        for empty in ("", " "):
+            rc, out, err = run_cli("fuzz", "--no-build", "--target", "noop", "--runs", "5", "--out", empty)
+            self.assertEqual(rc, 2)
+            self.assertIn("argument --out: must not be empty", err)
+
+    def test_seam_variables_a_no_build_binary_was_not_built_with_are_refused(self):
+        # KM_ALLOCATOR_SOURCES=/nonexistent.c fuzz --no-build fuzzed the built-in allocator and exited 0.
+        with tempfile.TemporaryDirectory() as tmp:
+            b = Path(tmp)
+            write_script(b / "fuzz_noop", "exit 0\n")
+            (b / "CMakeCache.txt").write_text("KM_ALLOCATOR_SOURCES:STRING=\nKM_ALLOCATOR_CREATE_HANDLER:STRING=\n")
+            layout = campaign.Layout(ROOT, b / "out", "libfuzzer", build_dir=b)
+            with mock.patch.dict(os.environ, {"KM_ALLOCATOR_SOURCES": "/nonexistent.c"}):
+                with self.assertRaisesRegex(campaign.UsageError, "KM_ALLOCATOR_SOURCES='/nonexistent.c'.*--no-build"):
+                    campaign.check_binaries(layout, ["noop"], True, lambda s: None)
+            with mock.patch.dict(os.environ, {"KM_ALLOCATOR_SOURCES": ""}):  # the same as the build: fine
+                self.assertEqual(campaign.check_binaries(layout, ["noop"], True, lambda s: None), ["noop"])
+            (b / "CMakeCache.txt").write_text("KM_ALLOCATOR_SOURCES:STRING=/src/a.c\n")
+            with mock.patch.dict(os.environ, {"KM_ALLOCATOR_SOURCES": "/src/a.c"}):
+                self.assertEqual(campaign.check_binaries(layout, ["noop"], True, lambda s: None), ["noop"])
+            self.assertFalse((b / "out").exists())
+
 
     def test_unknown_target_names_the_valid_ones(self):
         rc, _, err = run_cli("fuzz", "--no-build", "--target", "nope")
@@ -222,6 +264,121 @@ class Resume(unittest.TestCase):
             self.assertEqual([f.signature for f in run.outcome.new], ["DECODER_MISMATCH fixture"])
 
 
+BAD_IMPLEMENTATIONS = ("bogus", "filter-specific ", "FILTER-SPECIFIC", "default\n")
+
+
+class ImplementationVariable(unittest.TestCase):
+    """A bad KM_IMPLEMENTATION made every run of a binary exit at start-up: fuzz saved and registered it as a
+    NEW finding, reproduce said '1/1 runs crashed', conformance called every case diverged. Each entry point
+    now refuses it up front (exit 2) and records nothing."""
+
+    def test_values(self):
+        for good in ({}, {"KM_IMPLEMENTATION": ""}, {"KM_IMPLEMENTATION": "default"},
+                     {"KM_IMPLEMENTATION": "filter-specific"}):
+            self.assertIsNone(implementation.problem(good), good)
+        for bad in BAD_IMPLEMENTATIONS:
+            self.assertIn(repr(bad), implementation.problem({"KM_IMPLEMENTATION": bad}) or "", bad)
+
+    def registry_bytes(self) -> bytes | None:
+        reg = ROOT / "out" / "triage" / "registry.jsonl"
+        return reg.read_bytes() if reg.is_file() else None
+
+    def test_every_entry_point_refuses_it_before_running_anything(self):
+        before = self.registry_bytes()
+        with tempfile.TemporaryDirectory() as tmp:
+            out = Path(tmp) / "campaign"
+            testcase = Path(tmp) / "crash-1"
+            testcase.write_bytes(b"\x01\x10")
+            for bad in BAD_IMPLEMENTATIONS:
+                with mock.patch.dict(os.environ, {"KM_IMPLEMENTATION": bad}):
+                    for argv in (["fuzz", "--no-build", "--target", "noop", "--runs", "5", "--out", str(out)],
+                                 ["reproduce", "--no-build", "--runs", "1", str(testcase)],
+                                 ["conformance", "--no-build"], ["diff"],
+                                 ["gate", "--no-install", "--out", str(Path(tmp) / "gate")]):
+                        rc, said, err = run_cli(*argv)
+                        self.assertEqual(rc, 2, (bad, argv, said, err))
+                        self.assertIn("is not an implementation", said + err, (bad, argv))
+                        self.assertNotIn("Traceback", said + err, (bad, argv))
+            self.assertFalse(out.exists())
+            self.assertFalse((Path(tmp) / "gate").exists())
+        self.assertEqual(self.registry_bytes(), before)
+
+    def test_conformance_library_does_not_call_it_divergence(self):
+        from tools.conformance import match
+        with mock.patch.dict(os.environ, {"KM_IMPLEMENTATION": "bogus"}):
+            with self.assertRaisesRegex(ValueError, "is not an implementation"):
+                match.implementation_under_test(ROOT / "build" / "asan-ubsan" / "km_replay")
+
+
+ENCODE = [sys.executable, str(ROOT / "tools" / "fuzzing" / "encode_corpus.py")]
+
+
+class EncodeCorpus(unittest.TestCase):
+    """encode_corpus.py deleted every *.bin in OUT_DIR it had not just written, a user's files included."""
+
+    def seeds(self, tmp: Path, names: list[str]) -> Path:
+        d = tmp / "seeds"
+        shutil.rmtree(d, ignore_errors=True)
+        d.mkdir()
+        src = sorted((ROOT / "corpus" / "framing").glob("*.ops"))
+        for name, seed in zip(names, src):
+            shutil.copy(seed, d / f"{name}.ops")
+        return d
+
+    def encode(self, *argv: str) -> subprocess.CompletedProcess:
+        return subprocess.run([*ENCODE, *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=60)
+
+    def test_a_users_files_are_never_deleted(self):
+        with tempfile.TemporaryDirectory() as d:
+            tmp = Path(d)
+            seeds = self.seeds(tmp, ["a", "b"])
+            out = tmp / "mine"
+            out.mkdir()
+            (out / "precious.bin").write_bytes(b"\x00user data")
+            res = self.encode(str(seeds), str(out))
+            self.assertEqual(res.returncode, 2, res.stderr)
+            self.assertIn("precious.bin", res.stderr)
+            self.assertIn("did not write", res.stderr)
+            self.assertEqual((out / "precious.bin").read_bytes(), b"\x00user data")
+            self.assertEqual(sorted(p.name for p in out.iterdir()), ["precious.bin"])  # nothing written
+            # a directory of its own: it writes, and removes only the outputs of seeds that went away
+            own = tmp / "own"
+            self.assertEqual(self.encode(str(seeds), str(own)).returncode, 0)
+            self.assertEqual(sorted(p.name for p in own.glob("*.bin")), ["a.bin", "b.bin"])
+            seeds = self.seeds(tmp, ["a"])
+            self.assertEqual(self.encode(str(seeds), str(own)).returncode, 0)
+            self.assertEqual(sorted(p.name for p in own.glob("*.bin")), ["a.bin"])
+            # a file put there later is refused, not deleted
+            (own / "later.bin").write_bytes(b"later")
+            res = self.encode(str(seeds), str(own))
+            self.assertEqual(res.returncode, 2, res.stderr)
+            self.assertEqual((own / "later.bin").read_bytes(), b"later")
+
+    def test_a_build_tree_an_older_version_filled_keeps_building(self):
+        # CMake's call (--stamp) on build/<preset>/corpus/<name>, filled before the manifest existed.
+        with tempfile.TemporaryDirectory() as d:
+            tmp = Path(d)
+            seeds = self.seeds(tmp, ["a", "b"])
+            out = tmp / "build" / "corpus" / "framing"
+            out.mkdir(parents=True)
+            (out / "a.bin").write_bytes(b"old encoding")
+            (out / "stale.bin").write_bytes(b"whose?")
+            stamp = tmp / "build" / "corpus" / "framing.stamp"
+            stamp.write_text("")
+            for _ in range(2):
+                res = self.encode(str(seeds), str(out), "--stamp", str(stamp))
+                self.assertEqual(res.returncode, 0, res.stderr)
+                self.assertIn("stale.bin: not the output of a seed this script encoded; left alone", res.stderr)
+                self.assertEqual((out / "stale.bin").read_bytes(), b"whose?")
+                self.assertNotEqual((out / "a.bin").read_bytes(), b"old encoding")
+                self.assertTrue((out / "b.bin").is_file())
+            seeds = self.seeds(tmp, ["b"])  # a removed seed's output goes; the file left alone stays
+            self.assertEqual(self.encode(str(seeds), str(out), "--stamp", str(stamp)).returncode, 0)
+            self.assertEqual(sorted(p.name for p in out.glob("*.bin")), ["b.bin", "stale.bin"])
+            # and the manifest is no input: every consumer of the directory takes regular files only
+            self.assertEqual(sorted(p.name for p in out.iterdir() if p.is_file()), ["b.bin", "stale.bin"])
+
+
 @unittest.skipUnless(shutil.which("cmake"), "cmake is a prerequisite of the runner")
 class Registry(unittest.TestCase):
     def tree(self, tmp: Path, targets: list[str], corpora: dict[str, int]) -> Path:
@@ -344,6 +501,46 @@ class ShortCampaigns(unittest.TestCase):
         self.assertGreaterEqual(p.runs, 2, said)  # the fixture crashes often: several processes share the budget
         self.assertGreaterEqual(p.total_execs, 3000, said)
         self.assertLess(p.total_execs, 3000 + 3000, said)
+
+    def test_a_path_with_spaces_merges(self):
+        # libFuzzer's merge re-runs itself through sh: a space in --out split the paths and every merge
+        # failed ("corpus merge failed (exit status 0)"), so the corpus grew unminimised forever.
+        out = Path(self.tmp.name) / "sp only" / "new\nline"
+        c, said = self.campaign(out, ["noop"], 1)
+        self.assertEqual(c.exit_status(), 0, said)
+        self.assertFalse(any("merge failed" in line for line in said), said)
+        log = (out / "libfuzzer" / "noop" / "logs" / "merge.log").read_text()
+        self.assertIn("MERGE-OUTER: ", log)
+        self.assertNotIn("No such file", log)
+        self.assertGreater(c.outcomes[0].corpus_size, 0, said)
+
+    def test_a_symlinked_corpus_is_refused_and_never_detached(self):
+        # The merge renamed the link to corpus.old (detaching the user's directory), and every later run
+        # failed with "Cannot call rmtree on a symbolic link".
+        base = Path(self.tmp.name) / "linked"
+        mine = base / "mycorpus"
+        mine.mkdir(parents=True)
+        (mine / "seed").write_bytes(b"user input")
+        wd = base / "out" / "libfuzzer" / "noop"
+        wd.mkdir(parents=True)
+        (wd / "corpus").symlink_to(mine)
+        layout = campaign.Layout(ROOT, base / "out", "libfuzzer", build_dir=self.bin)
+        with self.assertRaisesRegex(campaign.UsageError, "is a symbolic link"):
+            campaign.check_binaries(layout, ["noop"], True, lambda s: None)
+        for _ in range(2):
+            c, said = self.campaign(base / "out", ["noop"], 1)
+            self.assertIn("is a symbolic link", c.outcomes[0].error or "", said)
+            self.assertEqual(c.exit_status(), 1, said)
+            self.assertTrue((wd / "corpus").is_symlink())
+            self.assertFalse((wd / "corpus.old").exists())
+            self.assertEqual([p.name for p in mine.iterdir()], ["seed"])
+            self.assertEqual((mine / "seed").read_bytes(), b"user input")
+        # the state an earlier version left (the link moved to corpus.old) is named, not deleted
+        (wd / "corpus").rename(wd / "corpus.old")
+        c, said = self.campaign(base / "out", ["noop"], 1)
+        self.assertIn("corpus.old is a symbolic link", c.outcomes[0].error or "", said)
+        self.assertTrue((wd / "corpus.old").is_symlink())
+        self.assertEqual((mine / "seed").read_bytes(), b"user input")
 
     def test_findings_are_saved_and_fuzzing_goes_on(self):
         out = Path(self.tmp.name) / "out-crash"

@@ -2,13 +2,16 @@
 similarity, the registry, target detection, regressions, and clear answers for bad testcases and arguments."""
 from __future__ import annotations
 
+import argparse
 import io
 import os
 import tempfile
 import unittest
 from pathlib import Path
+from unittest import mock
 
 from tools.runner import cli
+from tools.triage import cli as triage_cli
 from tools.triage import regression, signature, testcase
 from tools.triage.record import Reliability, key_of, security_severity
 from tools.triage.registry import Registry
@@ -204,6 +207,26 @@ class BadTestcases(unittest.TestCase):
             (t / "garbage").write_bytes(bytes(range(256)))  # garbage is still a program: the decoder is total
             self.assertEqual(self.load(t / "garbage").data, bytes(range(256)))
 
+    def test_a_finding_directory_whose_input_is_not_a_file_names_the_input(self):
+        # A FIFO as a finding's input was reported as "is a directory: expected ... found_by.txt and input".
+        with tempfile.TemporaryDirectory() as tmp:
+            d = Path(tmp) / "finding"
+            d.mkdir()
+            (d / "found_by.txt").write_text("target framing\n")
+            os.mkfifo(d / "input")
+            with self.assertRaisesRegex(testcase.BadTestcase, r"finding/input is not a regular file") as cm:
+                self.load(d)
+            self.assertNotIn("is a directory", str(cm.exception))
+            (d / "input").unlink()
+            (d / "input").mkdir()
+            with self.assertRaisesRegex(testcase.BadTestcase, r"finding/input \(the input of campaign finding .*\) "
+                                                              r"is a directory, not a regular file"):
+                self.load(d)
+            (d / "input").rmdir()
+            (d / "input").symlink_to(d / "nowhere")
+            with self.assertRaisesRegex(testcase.BadTestcase, r"finding/input does not exist"):
+                self.load(d)
+
     @unittest.skipIf(os.geteuid() == 0, "root reads files whatever their mode")
     def test_unreadable(self):
         with tempfile.TemporaryDirectory() as tmp:
@@ -236,6 +259,37 @@ class Arguments(unittest.TestCase):
                 self.assertEqual(rc, 2, argv)
                 self.assertIn(message, text, argv)
                 self.assertNotIn("Traceback", text, argv)
+
+
+    def test_no_build_with_seam_variables_the_builds_were_not_made_with_is_refused(self):
+        # KM_ALLOCATOR_SOURCES=... reproduce --no-build replayed the built-in allocator without a word.
+        with tempfile.TemporaryDirectory() as tmp:
+            root = Path(tmp)
+            for preset in ("asan-ubsan", "msan"):
+                (root / "build" / preset).mkdir(parents=True)
+                (root / "build" / preset / "CMakeCache.txt").write_text("KM_ALLOCATOR_SOURCES:STRING=\n")
+            args = argparse.Namespace(no_build=True, replay_preset=None, minimize=False, fuzzer_preset="libfuzzer")
+            with mock.patch.dict(os.environ, {"KM_ALLOCATOR_SOURCES": "/nonexistent.c"}):
+                self.assertRegex(triage_cli.environment_problem(args, root) or "",
+                                 "KM_ALLOCATOR_SOURCES='/nonexistent.c'.*--no-build")
+                args.no_build = False  # a build reconfigures for them
+                self.assertIsNone(triage_cli.environment_problem(args, root))
+            args.no_build = True
+            self.assertIsNone(triage_cli.environment_problem(args, root))
+
+    def test_a_bad_implementation_is_refused_and_nothing_is_registered(self):
+        registry = ROOT / "out" / "triage" / "registry.jsonl"
+        before = registry.read_bytes() if registry.is_file() else None
+        with tempfile.TemporaryDirectory() as tmp:
+            crash = Path(tmp) / "crash-1"
+            crash.write_bytes(b"\x01\x10")
+            for bad in ("bogus", "filter-specific ", "FILTER-SPECIFIC"):
+                with mock.patch.dict(os.environ, {"KM_IMPLEMENTATION": bad}):
+                    rc, text = self.run_cli("--runs", "1", str(crash))
+                self.assertEqual(rc, 2, text)
+                self.assertIn(f"KM_IMPLEMENTATION={bad!r} is not an implementation", text)
+                self.assertNotIn("crashed", text)
+        self.assertEqual(registry.read_bytes() if registry.is_file() else None, before)
 
 
 class Regressions(unittest.TestCase):

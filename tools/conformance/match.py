@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 from dataclasses import dataclass
 
+from ..fuzzing import implementation
 from . import statuses
 from .recording import Case, Expect
 from .trace import Line, Trace, parse
@@ -96,6 +97,9 @@ def implementation_under_test(km_replay: Path) -> str:
     default, 'filter-specific' in a driver seam build (its code-under-test.txt says 'driver': the seam's
     create handler sits where allocator_fs/ does), 'default' otherwise."""
     env = os.environ.get("KM_IMPLEMENTATION")
+    problem = implementation.problem()
+    if problem is not None:  # the CLI refuses it up front; a library caller gets the reason, not "diverged"
+        raise ValueError(problem)
     if env:
         return env
     try:

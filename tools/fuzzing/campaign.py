@@ -5,15 +5,18 @@ end with one summary line."""
 from __future__ import annotations
 
 import argparse
+import os
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from . import implementation
 from . import options as opt
+from ..runner.build import SEAM_VARIABLES, cached_value
 from ..triage.registry import Registry
-from .engines import ENGINES, EngineRun, Outcome, TargetSpec
+from .engines import ENGINES, EngineRun, Outcome, TargetSpec, corpus_link_problem
 
 CEILING = "noop"  # fuzz_noop: the engine's ceiling; a valid --target, not in the registry
 ENGINE_PRESETS = {"libfuzzer": ("libfuzzer", None), "libfuzzer-msan": ("libfuzzer-msan", None),
@@ -23,6 +26,11 @@ ENGINE_NEEDS = {"libfuzzer": ("cmake", "ninja", "clang", "llvm", "asan-ubsan-run
                 "afl": ("cmake", "ninja", "clang", "llvm", "asan-ubsan-runtime", "afl++")}
 DEFAULT_SECONDS = 60  # per target, when neither --time nor --runs is given
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+# Upper bounds of the numeric options: past them a value is a typo, and it broke something further on (a
+# 400-digit --time overflowed the deadline's float in a worker thread, and the campaign reported success).
+MAX_SECONDS = 366 * 24 * 3600  # --time, and the gate's --budget: a year (libFuzzer's -max_total_time is an int)
+MAX_RUNS = 2**31 - 1  # libFuzzer reads -runs into an int: 2**32 became 0 (2 executions), 2**31 negative (no limit)
+MAX_JOBS = 256
 
 
 class UsageError(Exception):
@@ -34,14 +42,33 @@ def registry(root: Path) -> list[str]:
     return sorted(p.stem for p in (root / "fuzz" / "targets").glob("*.c"))
 
 
-def positive_int(text: str) -> int:
+def positive_int(text: str, upper: int | None = None) -> int:
+    """A whole number from 1 to upper (None: no upper bound)."""
     try:
         v = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, found '{text}'") from None
+        raise argparse.ArgumentTypeError(f"expected a whole number, found '{text[:40]}'") from None
     if v < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, found {v}")
+    if upper is not None and v > upper:
+        shown = str(v) if len(str(v)) <= 20 else f"a {len(str(v))}-digit number"
+        raise argparse.ArgumentTypeError(f"must be at most {upper}, found {shown}")
     return v
+
+
+def bounded_int(upper: int) -> Callable[[str], int]:
+    """An argparse type: a whole number from 1 to upper."""
+    def parse(text: str) -> int:
+        return positive_int(text, upper)
+    return parse
+
+
+def output_dir(text: str) -> Path:
+    """An argparse type for --out: a path that is not empty (Path("") is the current directory, so an
+    empty --out, from an unset shell variable say, spread the campaign's state over whatever was there)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must not be empty (name a directory; '.' if you mean this one)")
+    return Path(text)
 
 
 def positive_float(text: str) -> float:
@@ -58,18 +85,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--target", action="append", default=[], metavar="T",
                    help="fuzz only this target (repeatable); default: every fuzz/targets/*.c. "
                         f"'{CEILING}' is the ceiling target")
-    p.add_argument("--time", type=positive_int, default=None, metavar="SECONDS",
+    p.add_argument("--time", type=bounded_int(MAX_SECONDS), default=None, metavar="SECONDS",
                    help=f"fuzzing time per target (default {DEFAULT_SECONDS}; none with --runs)")
-    p.add_argument("--runs", type=positive_int, default=None, metavar="N",
+    p.add_argument("--runs", type=bounded_int(MAX_RUNS), default=None, metavar="N",
                    help="stop each target after N executions, the first pass over its corpus included "
-                        "(libFuzzer -runs, AFL++ -E); with --time too, whichever comes first")
-    p.add_argument("--jobs", type=positive_int, default=1, metavar="N",
+                        f"(libFuzzer -runs, AFL++ -E; at most {MAX_RUNS}); with --time too, whichever comes first")
+    p.add_argument("--jobs", type=bounded_int(MAX_JOBS), default=1, metavar="N",
                    help="targets fuzzed at the same time (default 1; this machine has 2 cores)")
     p.add_argument("--engine", choices=sorted(ENGINES), default="libfuzzer",
                    help="libfuzzer (ASan+UBSan, the default), libfuzzer-msan (MemorySanitizer) or afl (AFL++)")
     p.add_argument("--interval", type=positive_float, default=10.0, metavar="SECONDS",
                    help="seconds between progress lines (default 10)")
-    p.add_argument("--out", type=Path, default=None, metavar="DIR",
+    p.add_argument("--out", type=output_dir, default=None, metavar="DIR",
                    help="campaign state and findings (default out/fuzz)")
     p.add_argument("--no-build", action="store_true", help="use the fuzzers already in build/<preset>/")
     p.add_argument("--no-install", action="store_true",
@@ -84,6 +111,14 @@ class Layout:
     build_dir: Path | None = None  # overrides build/<preset> (tests)
     cmplog_dir: Path | None = None
     registry: Path | None = None  # the cross-campaign registry (out/triage/registry.jsonl); None: per out dir
+
+    def __post_init__(self) -> None:
+        # Every campaign starts by making its Layout (run_tests.py fuzz before it builds anything, the gate's
+        # fuzz step), so the environment its binaries get is checked here: with a bad KM_IMPLEMENTATION every
+        # input "crashed" at start-up and was saved and registered as a new finding.
+        problem = implementation.problem()
+        if problem is not None:
+            raise UsageError(problem)
 
     def bin_dir(self) -> Path:
         return self.build_dir or self.root / "build" / ENGINE_PRESETS[self.engine][0]
@@ -212,8 +247,14 @@ class Campaign:
 def check_binaries(layout: Layout, targets: list[str], explicit: bool, say: Callable[[str], None]) -> list[str]:
     """Targets whose fuzzer exists. A requested target without one is an error; with the default
     selection a target the tree cannot build yet is skipped with a message."""
+    problem = seam_mismatch(layout.bin_dir())
+    if problem is not None:
+        raise UsageError(problem)
     ready = []
     for t in targets:
+        problem = corpus_link_problem(layout.workdir(t))
+        if problem is not None:
+            raise UsageError(problem)
         binary = layout.spec(t).binary
         if binary.is_file():
             ready.append(t)
@@ -225,3 +266,20 @@ def check_binaries(layout: Layout, targets: list[str], explicit: bool, say: Call
     if not ready:
         raise UsageError("no fuzz target binary to run")
     return ready
+
+
+def seam_mismatch(build_dir: Path, environ=None) -> str | None:
+    """Why the binaries in build_dir are not built with the allocator the exported seam variables
+    (KM_ALLOCATOR_SOURCES, ...) select, or None. A build reconfigures when they change; --no-build does not,
+    and fuzzed (or replayed) the other allocator, exiting 0, as if the user's code had been tested."""
+    environ = os.environ if environ is None else environ
+    cache = build_dir / "CMakeCache.txt"
+    if not cache.is_file():
+        return None  # not a CMake build tree (a test's fixture directory): nothing to compare with
+    differ = [name for name in SEAM_VARIABLES if name in environ and (cached_value(cache, name) or "") != environ[name]]
+    if not differ:
+        return None
+    shown = ", ".join(f"{n}={environ[n]!r} (the build has {cached_value(cache, n) or ''!r})" for n in differ)
+    return (f"{shown}: the binaries in {build_dir} were built for another allocator than the one exported, and "
+            f"--no-build cannot change that; build without --no-build, or unset the variable")
+

@@ -7,9 +7,11 @@ from __future__ import annotations
 import ctypes
 import hashlib
 import os
+import re
 import shutil
 import signal
 import subprocess
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -25,6 +27,7 @@ SYMBOLIZE = {"ASAN_OPTIONS": "symbolize=1", "MSAN_OPTIONS": "symbolize=1"}  # re
 OUTPUT_KEEP_LINES = 3000  # of the current fuzzer process, for the report of a crash
 ARTIFACT_PREFIXES = ("crash-", "leak-", "timeout-", "oom-")
 REPRODUCE_TIMEOUT = 120.0
+SHELL_SAFE = re.compile(r"[A-Za-z0-9_./+,:@%=-]+")  # what sh passes on as one word, unchanged
 
 
 def _die_with_parent() -> None:
@@ -80,6 +83,20 @@ def recover_corpus(corpus: Path) -> None:
     if merging.exists():
         shutil.rmtree(merging)
     corpus.mkdir(parents=True, exist_ok=True)
+
+
+def corpus_link_problem(workdir: Path) -> str | None:
+    """Why a target's campaign state cannot be used as it is, or None. The merge replaces the corpus
+    directory by renaming (swap_in): a corpus that is a symbolic link to the user's own directory was
+    renamed away, detached from the campaign, and every later run failed on it. We refuse instead of following
+    the link: following it would rename and minimise the user's directory in place."""
+    for name in ("corpus", "corpus.old", "corpus.merging"):
+        p = workdir / name
+        if p.is_symlink():
+            return (f"{p} is a symbolic link (to {os.readlink(p)}); the campaign replaces that directory when it "
+                    f"merges, so it must be a real directory: remove the link (the files it points to are not "
+                    f"touched) and copy your inputs into {workdir / 'corpus'}, or give another --out")
+    return None
 
 
 @dataclass
@@ -177,6 +194,10 @@ class EngineRun:
             return out + f"\n==0== ERROR: libFuzzer: timeout after {REPRODUCE_TIMEOUT:.0f} seconds (reproduction)\n"
 
     def run(self) -> Outcome:
+        problem = corpus_link_problem(self.workdir)  # checked up front by check_binaries; again for other callers
+        if problem is not None:
+            self.outcome.error = problem
+            return self.outcome
         try:
             self.workdir.mkdir(parents=True, exist_ok=True)
             fnd.clean_partial(self.findings_root)
@@ -286,16 +307,31 @@ class LibFuzzerRun(EngineRun):
         merging = self.corpus.with_name("corpus.merging")
         merging.mkdir(parents=True, exist_ok=True)
         keep = [f for f in self.spec.options.libfuzzer_flags() if f.split("=")[0] in ("-max_len", "-rss_limit_mb")]
-        # A corpus input that crashes during the merge is written under the artifact prefix, never into
-        # the caller's working directory.
-        cmd = [str(self.spec.binary), "-merge=1", f"-merge_control_file={self.workdir / 'merge.control'}", *keep,
-               f"-artifact_prefix={self.artifacts}/", str(merging), str(self.corpus)]
-        rc = self._run_logged(cmd, self.env(), "merge.log")
+        # libFuzzer's merge runs its inner process through sh with the paths pasted in unquoted: a space in
+        # --out (or in the build directory) split them, and the merge failed on every run. It gets paths
+        # that need no quoting: links in a private temporary directory to the binary and the directories.
+        with tempfile.TemporaryDirectory(prefix="ks-merge-") as tmp:
+            links = Path(tmp)
+            if not SHELL_SAFE.fullmatch(str(links)):
+                shutil.rmtree(merging, ignore_errors=True)
+                self.say(f"{self.spec.name}: corpus merge skipped: the temporary directory {links} has characters "
+                         f"libFuzzer's merge cannot pass through sh; set TMPDIR to a plain path "
+                         f"(the corpus is kept unmerged)")
+                return
+            for name, target in (("fuzzer", self.spec.binary), ("merging", merging), ("corpus", self.corpus),
+                                 ("artifacts", self.artifacts)):
+                (links / name).symlink_to(target.resolve())
+            # A corpus input that crashes during the merge is written under the artifact prefix, never into
+            # the caller's working directory.
+            cmd = [str(links / "fuzzer"), "-merge=1", f"-merge_control_file={links / 'merge.control'}", *keep,
+                   f"-artifact_prefix={links / 'artifacts'}/", str(links / "merging"), str(links / "corpus")]
+            rc = self._run_logged(cmd, self.env(), "merge.log")
         if rc == 0 and any(merging.iterdir()):
             swap_in(merging, self.corpus)
         else:
             shutil.rmtree(merging, ignore_errors=True)
-            self.say(f"{self.spec.name}: corpus merge failed (exit status {rc}); the corpus is kept unmerged "
+            why = f"exit status {rc}" if rc != 0 else "it wrote no corpus"
+            self.say(f"{self.spec.name}: corpus merge failed ({why}); the corpus is kept unmerged "
                      f"(log: {self.workdir / 'logs' / 'merge.log'})")
 
 

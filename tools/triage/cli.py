@@ -5,6 +5,8 @@ import argparse
 from pathlib import Path
 from typing import Callable
 
+from ..fuzzing import implementation
+from ..fuzzing.campaign import seam_mismatch
 from .reproduce import EXIT_BAD_INPUT, Request, reproduce
 
 RUNS_MAX = 1000
@@ -50,8 +52,27 @@ def run(args: argparse.Namespace, root: Path, say: Callable[[str], None]) -> int
     if args.description is not None and ("\n" in args.description or "\t" in args.description):
         say("run_tests.py reproduce: error: --description must be one line without tabs")
         return EXIT_BAD_INPUT
+    problem = environment_problem(args, root)
+    if problem is not None:  # before anything runs: a bad environment made every replay "crash", and registered it
+        say(f"run_tests.py reproduce: error: {problem}")
+        return EXIT_BAD_INPUT
     req = Request(args.testcase, args.target, args.runs, args.minimize, args.add_regression,
                   args.description or "", not args.no_build, not args.no_install,
                   tuple(dict.fromkeys(args.replay_preset)) if args.replay_preset else Request.presets,
                   args.fuzzer_preset)
     return reproduce(root, req, say).status
+
+
+def environment_problem(args: argparse.Namespace, root: Path) -> str | None:
+    """Why the replays cannot show what the user asked for: a bad KM_IMPLEMENTATION (every run exits at
+    start-up, which reads as a crash), or with --no-build seam variables the existing builds were not made
+    with (the other allocator would be replayed). None when fine."""
+    problem = implementation.problem()
+    if problem is not None or not args.no_build:
+        return problem
+    presets = list(args.replay_preset or Request.presets) + ([args.fuzzer_preset] if args.minimize else [])
+    for preset in dict.fromkeys(presets):
+        problem = seam_mismatch(root / "build" / preset)
+        if problem is not None:
+            return problem
+    return None

@@ -105,11 +105,17 @@ def load(path: Path, targets: list[str], max_len: dict[str, int], forced_target:
     ignored by LLVMFuzzerTestOneInput, so they cannot reproduce anything)."""
     kind, input_file = None, path
     if path.is_dir():
-        if (path / "found_by.txt").is_file() and (path / "input").is_file():
-            kind, input_file = "campaign finding directory", path / "input"
+        found_by, finding_input = path / "found_by.txt", path / "input"
+        if found_by.is_file() and (finding_input.exists() or finding_input.is_symlink()):
+            # A finding directory whatever its input is: a FIFO, a directory or a dangling link there is
+            # named as the finding's input below, not as "path is a directory".
+            kind, input_file = "campaign finding directory", finding_input
+            if finding_input.is_dir():
+                raise BadTestcase(f"{finding_input} (the input of campaign finding {path}) is a directory, "
+                                  f"not a regular file")
         else:
             _regular_file(path, "testcase")  # raises the directory message
-    st = _regular_file(input_file, "testcase")
+    st = _regular_file(input_file, "finding input" if kind else "testcase")
     kind = kind or _kind(path)
     if forced_target is not None:
         target, how = forced_target, "given with --target"
