@@ -23,15 +23,31 @@ import glob
 import os
 import re
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
 import tempfile
+from pathlib import Path
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), os.pardir))
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 
 import opcodec  # noqa: E402
+import safe_input  # noqa: E402
+
+# Seconds a run may take beyond its --time before it is stopped (libFuzzer's start-up, corpus loading and
+# final merge; a -runs budget has no time of its own). A module constant, so a test can shorten it.
+GRACE = 600
+
+
+class BenchError(Exception):
+    """A failure the command reports in one line: bad input (exit 2) or a run that went wrong (exit 1)."""
+
+    def __init__(self, message: str, status: int = 1):
+        super().__init__(message)
+        self.status = status
+
 
 # "#N EVENT cov: C ft: F corp: U/Sb ..." and, with -fork, "#N: cov: C ft: F corp: U exec/s X oom/timeout/crash: a/b/c ..."
 STATS = re.compile(r"^#(\d+):?\s+(?:\w+\s+)?cov: (\d+) ft: (\d+) corp: (\d+)")
@@ -64,7 +80,7 @@ def build_targets(out_dir: str, cc: str, target: str) -> tuple[str, str]:
         for s in sources:
             obj = os.path.join(out_dir, f"{target}-{tag}-" + os.path.relpath(s, ROOT).replace("/", "_") + ".o")
             if not os.path.exists(obj) or os.path.getmtime(obj) < os.path.getmtime(s):
-                subprocess.run(common + extra + ["-c", s, "-o", obj], check=True)
+                _build(common + extra + ["-c", s, "-o", obj])
             objs.append(obj)
         return objs
 
@@ -73,21 +89,69 @@ def build_targets(out_dir: str, cc: str, target: str) -> tuple[str, str]:
     plain = os.path.join(out_dir, f"bench_{target}_plain")
     mutator = os.path.join(out_dir, f"bench_{target}_mutator")
     libs = ["-lpthread"]
-    subprocess.run([cc, "-fsanitize=fuzzer", *objs, "-o", plain, *libs], check=True)
-    subprocess.run([cc, "-fsanitize=fuzzer", *objs, *mobjs, "-o", mutator, *libs], check=True)
+    _build([cc, "-fsanitize=fuzzer", *objs, "-o", plain, *libs])
+    _build([cc, "-fsanitize=fuzzer", *objs, *mobjs, "-o", mutator, *libs])
     return plain, mutator
 
 
-def seed_corpus(dest: str, src_glob: str) -> int:
+def _build(cmd: list[str]) -> None:
+    """One compiler run; a missing compiler or a failed compile is a BenchError (the compiler has already
+    printed its diagnostics), not a traceback."""
+    try:
+        subprocess.run(cmd, check=True)
+    except OSError as exc:
+        raise BenchError(f"cannot run {cmd[0]}: {exc.strerror or exc}") from None
+    except subprocess.CalledProcessError as exc:
+        raise BenchError(f"{cmd[0]} failed (exit {exc.returncode}) building {cmd[cmd.index('-o') + 1]}") from None
+
+
+def seed_programs(src_glob: str) -> list[tuple[str, bytes]]:
+    """(file name, binary program) for every .ops file the glob matches, read and encoded before anything
+    is built or written: a file that is not a program (a parse error, bytes that are not UTF-8, a FIFO, a
+    directory) is a BenchError naming it, status 2; so is a glob that matches nothing (no seeds at all)."""
+    paths = sorted(glob.glob(src_glob))
+    if not paths:
+        raise BenchError(f"--corpus {src_glob} matches no file", 2)
+    programs = []
+    for path in paths:
+        try:
+            text = safe_input.read_text(Path(path), opcodec.MAX_INPUT, "seed program")
+            programs.append((os.path.basename(path), opcodec.encode(opcodec.parse(text, path))))
+        except (safe_input.InputError, opcodec.OpError) as exc:
+            raise BenchError(f"--corpus: {exc}", 2) from None
+    return programs
+
+
+def seed_corpus(dest: str, programs: list[tuple[str, bytes]]) -> int:
     os.makedirs(dest, exist_ok=True)
-    n = 0
-    for path in sorted(glob.glob(src_glob)):
-        with open(path, encoding="utf-8") as f:
-            data = opcodec.encode(opcodec.parse(f.read(), path))
-        with open(os.path.join(dest, os.path.basename(path) + ".bin"), "wb") as f:
+    for name, data in programs:
+        with open(os.path.join(dest, name + ".bin"), "wb") as f:
             f.write(data)
-        n += 1
-    return n
+    return len(programs)
+
+
+def _fuzz(cmd: list[str], timeout: float) -> tuple[str, int]:
+    """(stderr, exit status) of one libFuzzer run. In a session of its own: with -fork=1 the fuzzing happens
+    in a child, and a timeout must stop that child too, not only the process it started from."""
+    try:
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                text=True, errors="replace", start_new_session=True)
+    except OSError as exc:
+        raise BenchError(f"cannot run {cmd[0]}: {exc.strerror or exc}") from None
+    with proc:
+        try:
+            _, stderr = proc.communicate(timeout=timeout)
+        except BaseException as exc:  # the timeout, or an interrupt: stop the whole session, then report
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except OSError:
+                pass
+            proc.kill()
+            proc.communicate()
+            if isinstance(exc, subprocess.TimeoutExpired):
+                raise BenchError(f"{cmd[0]} still running {timeout:g} s after it started: stopped") from None
+            raise
+    return stderr, proc.returncode
 
 
 def run_once(binary: str, seeds_dir: str, seed: int, args: argparse.Namespace) -> dict:
@@ -99,22 +163,47 @@ def run_once(binary: str, seeds_dir: str, seed: int, args: argparse.Namespace) -
         if not args.no_fork:
             # verifier findings abort the process; keep fuzzing past them (one child process at a time)
             cmd += ["-fork=1", "-ignore_crashes=1", "-ignore_timeouts=1", "-ignore_ooms=1"]
-        cmd.append(f"-runs={args.runs}" if args.runs else f"-max_total_time={args.time}")
+        cmd.append(budget(args))
         cmd.append(corpus)
-        p = subprocess.run(cmd, capture_output=True, text=True, timeout=(args.time or 0) + 600)
+        stderr, status = _fuzz(cmd, args.time + GRACE)
         last = None
-        for line in p.stderr.splitlines():
+        for line in stderr.splitlines():
             m = STATS.match(line)
             if m:
                 last = m
         if last is None:
-            sys.stderr.write(p.stderr[-2000:])
-            raise SystemExit(f"no libFuzzer stats from {binary} (exit {p.returncode})")
-        execs = EXECS.search(p.stderr)
-        crashes = CRASHES.findall(p.stderr)
+            sys.stderr.write(stderr[-2000:])
+            raise BenchError(f"no libFuzzer stats from {binary} (exit {status})")
+        execs = EXECS.search(stderr)
+        crashes = CRASHES.findall(stderr)
         return {"cov": int(last.group(2)), "ft": int(last.group(3)), "corp": int(last.group(4)),
                 "execs": int(execs.group(1)) if execs else int(last.group(1)),
-                "crashes": int(crashes[-1]) if crashes else 0, "exit": p.returncode}
+                "crashes": int(crashes[-1]) if crashes else 0, "exit": status}
+
+
+def budget(args: argparse.Namespace) -> str:
+    return f"-runs={args.runs}" if args.runs is not None else f"-max_total_time={args.time}"
+
+
+def check_arguments(ap: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Usage errors (exit 2) for values libFuzzer would take in a way no one means: -max_total_time=0 and
+    -runs=-1 are 'no limit' to it (the run then ended only at the subprocess timeout, in a traceback), and
+    no seed at all left nothing to take the median of."""
+    for name, value, least in (("--seeds", args.seeds, 1), ("--time", args.time, 1), ("--max-len", args.max_len, 1),
+                               ("--runs", args.runs, 1)):
+        if value is not None and value < least:
+            ap.error(f"{name} must be at least {least}, found {value}")
+    if bool(args.plain) != bool(args.mutator):
+        ap.error("--plain and --mutator go together")
+    for name, path in (("--plain", args.plain), ("--mutator", args.mutator)):
+        if path is None:
+            continue
+        try:
+            safe_input.regular_file(Path(path), name)
+        except safe_input.InputError as exc:
+            ap.error(str(exc))
+        if not os.access(path, os.X_OK):
+            ap.error(f"{name} {path} is not executable")
 
 
 def main(argv=None) -> int:
@@ -126,7 +215,7 @@ def main(argv=None) -> int:
                     help="glob of .ops seed programs (default: corpus/examples/*.ops)")
     ap.add_argument("--seeds", type=int, default=5, help="number of -seed values (1..N)")
     ap.add_argument("--time", type=int, default=60, help="-max_total_time per run, seconds")
-    ap.add_argument("--runs", type=int, default=0, help="-runs per run instead of a time budget")
+    ap.add_argument("--runs", type=int, default=None, help="-runs per run instead of a time budget")
     ap.add_argument("--max-len", type=int, default=4096)
     ap.add_argument("--no-fork", action="store_true",
                     help="plain libFuzzer (stops at the first crash) instead of -fork=1 -ignore_crashes=1")
@@ -134,9 +223,16 @@ def main(argv=None) -> int:
     ap.add_argument("--build-only", action="store_true", help="build the two binaries and stop")
     ap.add_argument("--build-dir", default=os.path.join(ROOT, "build", "bench_mutator"))
     args = ap.parse_args(argv)
+    check_arguments(ap, args)
+    try:
+        return bench(args)
+    except BenchError as exc:
+        print(f"bench_mutator.py: error: {exc}", file=sys.stderr)
+        return exc.status
 
-    if bool(args.plain) != bool(args.mutator):
-        ap.error("--plain and --mutator go together")
+
+def bench(args: argparse.Namespace) -> int:
+    programs = seed_programs(args.corpus) if not args.build_only else []
     if args.plain:
         plain, mutator, what = args.plain, args.mutator, "prebuilt binaries"
     else:
@@ -151,19 +247,22 @@ def main(argv=None) -> int:
         return 0
     seeds_dir = os.path.join(args.build_dir, f"seeds-{os.getpid()}")
     shutil.rmtree(seeds_dir, ignore_errors=True)
-    n = seed_corpus(seeds_dir, args.corpus)
-    budget = f"-runs={args.runs}" if args.runs else f"-max_total_time={args.time}"
-    budget += "" if args.no_fork else " -fork=1 -ignore_crashes=1"
-    print(f"target: {what}; seed corpus: {n} programs from {args.corpus}; {budget}; seeds 1..{args.seeds}")
-
     results = {"plain": [], "mutator": []}
-    for seed in range(1, args.seeds + 1):
-        for name, binary in (("plain", plain), ("mutator", mutator)):
-            r = run_once(binary, seeds_dir, seed, args)
-            results[name].append(r)
-            print(f"  seed {seed} {name:8} cov {r['cov']:5} ft {r['ft']:6} corp {r['corp']:5} execs {r['execs']:9} "
-                  f"crashing-jobs {r['crashes']}", flush=True)
-    shutil.rmtree(seeds_dir, ignore_errors=True)
+    try:  # whatever ends the runs (an error, an interrupt), the seed directory goes with them
+        try:
+            n = seed_corpus(seeds_dir, programs)
+        except OSError as exc:
+            raise BenchError(f"cannot write the seed corpus under {args.build_dir}: {exc.strerror or exc}") from None
+        how = budget(args) + ("" if args.no_fork else " -fork=1 -ignore_crashes=1")
+        print(f"target: {what}; seed corpus: {n} programs from {args.corpus}; {how}; seeds 1..{args.seeds}")
+        for seed in range(1, args.seeds + 1):
+            for name, binary in (("plain", plain), ("mutator", mutator)):
+                r = run_once(binary, seeds_dir, seed, args)
+                results[name].append(r)
+                print(f"  seed {seed} {name:8} cov {r['cov']:5} ft {r['ft']:6} corp {r['corp']:5} "
+                      f"execs {r['execs']:9} crashing-jobs {r['crashes']}", flush=True)
+    finally:
+        shutil.rmtree(seeds_dir, ignore_errors=True)
     print("medians:")
     for name in ("plain", "mutator"):
         rs = results[name]

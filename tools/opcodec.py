@@ -411,6 +411,7 @@ _ESCAPE = re.compile(r'\\(.)')
 _HEX_DIGITS = re.compile(r"[0-9A-Fa-f]*+")
 _NOT_PRINTABLE = re.compile(r"[^\x20-\x7e]")
 _ESCAPES_ALLOWED = "only \\\\ and \\\" escapes are allowed in strings"
+_BOM = "\ufeff"  # the UTF-8 byte order mark, decoded
 
 
 def _clip(text, keep=24):
@@ -434,6 +435,15 @@ class _Parser:
     def error(self, message, column=None):
         return OpError(message, self.path, self.line, column)
 
+    def bare_carriage_return(self, line):
+        """A carriage return is a blank only at the end of a line (CRLF endings, trailing blanks). One with
+        more of the line after it is an old Mac line break: read as a blank it ran every line into the first
+        (a '#' comment there then hid all the rest) and the error, if any, named a column of that one line."""
+        i = line.find("\r")
+        if i != -1 and i < len(line.rstrip(" \t\r")):
+            raise self.error("bare carriage return (a CR without a LF after it: old Mac line endings?); lines "
+                             "end in LF or CRLF", i + 1)
+
     # -- scanning one line into (name, name column, [(key, key column, _Value)])
     def scan(self, text):
         """One line -> (name, name column, [(key, key column, _Value)]). Regular expressions take each
@@ -447,6 +457,9 @@ class _Parser:
             if name is None:
                 m = _KEY.match(text, i)
                 if not m:
+                    if text[i] == _BOM:  # parse() drops one at the start of the text; this one is elsewhere
+                        raise self.error("byte order mark (U+FEFF) where an operation name belongs: one is "
+                                         "allowed only at the start of the text", i + 1)
                     raise self.error(f"expected an operation name, found {text[i]!r}", i + 1)
                 name, name_col, i = m.group(0), i + 1, m.end()
                 if name == "version":
@@ -455,20 +468,20 @@ class _Parser:
                     items.append(("", j + 1, _Value(text[j:k], j + 1)))
                     i = k
                 elif i < n and text[i] not in " \t\r#":
-                    raise self.error(f"expected a space after {name!r}", i + 1)
+                    raise self.error(f"expected a space after {_clip(name)}", i + 1)
                 continue
             m = _KEY.match(text, i)
             if not m:
                 raise self.error(f"expected key=value, found {text[i]!r}", i + 1)
             key, key_col, i = m.group(0), i + 1, m.end()
             if i >= n or text[i] != "=":
-                raise self.error(f"expected '=' after {key!r}", i + 1)
+                raise self.error(f"expected '=' after {_clip(key)}", i + 1)
             start = i + 1
             i = _VALUE.match(text, start).end()
             if i < n and text[i] == '"':  # _VALUE stops at a quote only when the string does not end
                 raise self.error("unterminated string", start + 1)
             if i == start:
-                raise self.error(f"expected a value after '{key}='", start + 1)
+                raise self.error(f"expected a value after {_clip(key + '=')}", start + 1)
             items.append((key, key_col, _Value(text[start:i], start + 1)))
         return name, name_col, items
 
@@ -482,7 +495,7 @@ class _Parser:
                              f"number has (at most {_MAX_DIGITS[10]} decimal or {_MAX_DIGITS[16]} hex digits)",
                              column)
         if base == 10 and len(t) > 1 and t[0] == "0":
-            raise self.error(f"{what}: {t!r}: a leading zero is ambiguous (octal in C); write "
+            raise self.error(f"{what}: {_clip(t)}: a leading zero is ambiguous (octal in C); write "
                              f"{t.lstrip('0') or '0'} for decimal or 0x... for hex", column)
         return int(digits, base)
 
@@ -611,7 +624,10 @@ class _Parser:
     # -- statements
     def parse(self, text):
         prog, any_stmt = Program(FORMAT_VERSION, []), False
+        if text.startswith(_BOM):  # Windows editors (Notepad) start UTF-8 files with one; the capture kit is there
+            text = text[1:]
         for self.line, line in enumerate(text.split("\n"), 1):
+            self.bare_carriage_return(line)
             name, col, items = self.scan(line)
             if name is None:
                 continue
@@ -631,7 +647,7 @@ class _Parser:
             if prog.version is None:
                 raise self.error("'version none' (the empty input) cannot have operations", col)
             if name != "raw" and prog.version != FORMAT_VERSION:
-                raise self.error(f"version {prog.version} programs hold raw bytes only; '{name}' needs version "
+                raise self.error(f"version {prog.version} programs hold raw bytes only; {_clip(name)} needs version "
                                  f"{FORMAT_VERSION}", col)
             if len(prog.ops) >= MAX_OPS:
                 raise self.error(f"too many operations: the limit is {MAX_OPS}", col)
@@ -644,10 +660,14 @@ class _Parser:
         return prog
 
     def statement(self, name, col, items):
+        info = TABLE.by_name.get(name)
+        if info is None and name != "raw":  # first: the messages below start with the name, known to be short
+            raise self.error(f"unknown operation {_clip(name)}; expected one of: "
+                             + ", ".join(sorted(TABLE.by_name)) + ", raw, version", col)
         seen = {}
         for key, kcol, v in items:
             if key in seen:
-                raise self.error(f"{name}: {key!r} given twice", kcol)
+                raise self.error(f"{name}: {_clip(key)} given twice", kcol)
             seen[key] = (kcol, v)
         if name == "raw":
             if set(seen) != {"bytes"}:
@@ -660,14 +680,10 @@ class _Parser:
             if not b:
                 raise self.error("raw: bytes must not be empty", seen["bytes"][1].column)
             return Op("raw", {"bytes": b}, self.line)
-        info = TABLE.by_name.get(name)
-        if info is None:
-            raise self.error(f"unknown operation {name!r}; expected one of: "
-                             + ", ".join(sorted(TABLE.by_name)) + ", raw, version", col)
         names = [f.name for f in info.fields]
         for key, (kcol, _) in seen.items():
             if key not in names:
-                raise self.error(f"{name}: unknown field {key!r}; fields are: " + ", ".join(names), kcol)
+                raise self.error(f"{name}: unknown field {_clip(key)}; fields are: " + ", ".join(names), kcol)
         args = {}
         for f in info.fields:
             if f.name not in seen:
@@ -726,7 +742,7 @@ def roundtrip_text(text, path="<input>"):
     decoded = decode(data)
     for i, (a, b) in enumerate(zip(prog.ops, decoded.ops)):
         if a != b:
-            return f"{path}:{a.line}: decodes as '{format_op(b)}' after encoding"
+            return f"{path}:{a.line}: decodes as {_clip(format_op(b), 80)} after encoding"
     if len(prog.ops) != len(decoded.ops) or prog.version != decoded.version:
         return f"{path}: decodes to {len(decoded.ops)} operations, not {len(prog.ops)}"
     return roundtrip_binary(data)
@@ -779,9 +795,11 @@ def _write(path, payload):
 
 def _refuse_overwriting(output, given):
     """An output naming the input (by any name: a link, ./x) would replace the program just read with
-    its other form: 'encode x.ops -o x.ops' lost the text. Nothing is read or written then."""
+    its other form: 'encode x.ops -o x.ops' lost the text. Nothing is read or written then. Nor is an
+    output that exists and is not a regular file (a FIFO blocked the open; /dev/null is allowed)."""
     if output is not None and output != "-":
         safe_input.refuse_overwriting_input(Path(output), [Path(given)], "output")
+        safe_input.refuse_unwritable_output(Path(output), "output")
 
 
 def main(argv=None):

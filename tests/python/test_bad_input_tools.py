@@ -2,10 +2,13 @@
 run_tests.py fuzz (a campaign corpus holding empty, corrupt, huge and directory entries): a clear
 error naming the file and the problem, or a clean run; never a traceback, a sanitizer report or a
 hang (every call has a timeout). Also the capture kit's gen_cases.py and build.py, run_tests.py gate
---floors, FIFOs given as inputs, JSON the parser cannot take, and output paths that name an input
-(refused before anything is written: the input keeps its bytes)."""
+--floors, FIFOs given as inputs or outputs, JSON the parser cannot take or with a key given twice, output
+paths that name an input (refused before anything is written: the input keeps its bytes), and
+tools/bench_mutator.py's arguments, seed programs and clean-up."""
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import shutil
@@ -16,6 +19,7 @@ import unittest
 from pathlib import Path
 
 from tests.python.test_bad_input import CRASH_MARKS
+from tests.python.test_conformance_run import alive
 from tools.fuzzing import campaign
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -172,6 +176,13 @@ class Fifos(Base):
     def test_gen_cases_recording(self):
         self.check(GEN_CASES + [str(self.fifo)], self.fifo, "not a regular file", 1, timeout=60)
 
+    def test_conformance_summary(self):
+        # an output this time: the summary was written into it after the whole replay, and the open blocked
+        rec = self.tmp / "r.jsonl"
+        shutil.copyfile(SMALL_RECORDING, rec)
+        self.check(RUN + ["conformance", "--no-build", "--summary", str(self.fifo), str(rec)], self.fifo,
+                   "not a regular file", 2, timeout=60)
+
 
 class JsonTheParserCannotTake(Base):
     """Nesting deeper than the recursion limit, an integer longer than int() converts: bad JSON, said so."""
@@ -228,6 +239,12 @@ class ConformanceOutputs(Base):
         self.check(RUN + ["conformance", "--no-build", "--summary", str(self.f.empty / "x"), str(self.rec)],
                    self.f.empty, "empty.jsonl is not a directory", 2)
 
+    @unittest.skipUnless(KM_REPLAY.exists(), "build missing")
+    def test_summary_to_dev_null(self):
+        p = run(RUN + ["conformance", "--no-build", "--summary", os.devnull, str(self.rec)])
+        self.assertEqual(p.returncode, 0, p.stderr[-2000:])
+        self.assertIn(f"summary: {os.devnull}", p.stdout)
+
     @unittest.skipUnless(KM_REPLAY.exists() and os.path.exists("/dev/full"), "build or /dev/full missing")
     def test_standard_output_that_cannot_be_written(self):
         summary = self.tmp / "s.json"
@@ -239,6 +256,90 @@ class ConformanceOutputs(Base):
         self.assertEqual(p.returncode, 2, p.stderr[-2000:])
         self.assertIn("conformance: error: cannot write to standard output: No space left on device", p.stderr)
         self.assertGreater(json.loads(summary.read_text())["cases"], 0)  # the summary is not lost with it
+
+
+class DuplicateKeys(Base):
+    """A key given twice in one JSON object is an error naming it: json.loads kept the last one silently."""
+
+    def test_gate_floors(self):
+        floors = self.tmp / "floors.json"
+        # the last value is not an object, so that without the check the gate stops at it all the same
+        floors.write_text('{"coverage": {"lines": 1}, "coverage": 5}\n')
+        self.check(RUN + ["gate", "--floors", str(floors), "--no-install"], floors,
+                   "not valid JSON: duplicate key 'coverage'", 2)
+
+    def test_conformance_recording(self):
+        rec = self.tmp / "r.jsonl"
+        header, first, *rest = SMALL_RECORDING.read_text().splitlines()
+        self.assertIn('"id":', first)
+        rec.write_text("\n".join([header, first.replace('"id":', '"id":"other","id":', 1), *rest]) + "\n")
+        self.check(RUN + ["conformance", "--no-build", "--summary", str(self.tmp / "s.json"), str(rec)], rec,
+                   "r.jsonl:2: bad json: duplicate key 'id'", 2)
+
+
+class BenchMutator(Base):
+    """tools/bench_mutator.py with prebuilt --plain/--mutator (nothing is built): bad arguments and seed
+    programs are usage errors, a failed run is one line, and no seeds-<pid> directory is left behind."""
+
+    def setUp(self):
+        super().setUp()
+        self.build_dir = self.tmp / "bench"
+        self.fake = self.tmp / "fuzzer"  # prints no libFuzzer stats
+        self.fake.write_text("#!/bin/sh\nexit 0\n")
+        self.fake.chmod(0o755)
+
+    def bench(self, *args: str) -> list[str]:
+        return [sys.executable, str(ROOT / "tools" / "bench_mutator.py"), "--plain", str(self.fake), "--mutator",
+                str(self.fake), "--build-dir", str(self.build_dir), *args]
+
+    def assert_nothing_left(self):
+        self.assertEqual(list(self.build_dir.glob("seeds-*")) if self.build_dir.exists() else [], [])
+
+    def test_bad_arguments(self):
+        for args, name, problem in [(["--seeds", "0"], "--seeds", "must be at least 1, found 0"),
+                                    (["--time", "0"], "--time", "must be at least 1, found 0"),
+                                    (["--time", "-5"], "--time", "must be at least 1, found -5"),
+                                    (["--runs", "-1"], "--runs", "must be at least 1, found -1"),
+                                    (["--max-len", "0"], "--max-len", "must be at least 1, found 0"),
+                                    (["--plain", "/nonexistent"], "/nonexistent", "--plain /nonexistent does not exist"),
+                                    (["--plain", str(self.f.empty)], "empty.jsonl", "is not executable")]:
+            with self.subTest(args=args):
+                self.check(self.bench(*args), Path(name), problem, 2, timeout=60)
+                self.assert_nothing_left()
+
+    def test_bad_seed_programs(self):
+        bom_bad = self.tmp / "bom.ops"  # a byte order mark is fine; the operation after it is not
+        bom_bad.write_bytes(b"\xef\xbb\xbfopen_filterr out=h0\n")
+        fifo = self.tmp / "fifo.ops"
+        os.mkfifo(fifo)
+        for corpus, path, problem in [(bom_bad, bom_bad, "bom.ops:1:1: unknown operation 'open_filterr'"),
+                                      (self.f.corrupt, self.f.corrupt, "is not utf-8 text"),
+                                      (fifo, fifo, "not a regular file"),
+                                      (self.tmp / "none-*.ops", Path("none-*.ops"), "matches no file")]:
+            with self.subTest(corpus=path.name):
+                self.check(self.bench("--corpus", str(corpus)), path, problem, 2, timeout=60)
+                self.assert_nothing_left()
+
+    def test_a_failed_run_leaves_no_seed_directory(self):
+        self.check(self.bench("--seeds", "1", "--time", "1"), self.fake, "no libfuzzer stats", 1, timeout=60)
+        self.assertTrue(self.build_dir.is_dir())
+        self.assert_nothing_left()
+
+    def test_a_run_past_its_time_is_stopped_with_its_children(self):
+        from unittest import mock
+        from tools import bench_mutator
+        pid_file = self.tmp / "pid"
+        self.fake.write_text(f"#!/bin/sh\nsleep 30 &\necho $! > '{pid_file}'\nwait\n")  # like -fork=1's child
+        err = io.StringIO()
+        with mock.patch.object(bench_mutator, "GRACE", 1), contextlib.redirect_stderr(err), \
+                contextlib.redirect_stdout(io.StringIO()):
+            rc = bench_mutator.main(["--plain", str(self.fake), "--mutator", str(self.fake), "--build-dir",
+                                     str(self.build_dir), "--seeds", "1", "--time", "1"])
+        self.assertEqual(rc, 1, err.getvalue())
+        self.assertIn(f"bench_mutator.py: error: {self.fake} still running 2 s after it started: stopped",
+                      err.getvalue())
+        self.assert_nothing_left()
+        self.assertFalse(alive(int(pid_file.read_text())), "the run's child is still running")
 
 
 if __name__ == "__main__":

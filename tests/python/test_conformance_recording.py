@@ -122,6 +122,33 @@ class ParseErrors(unittest.TestCase):
                 self.assertTrue(msg.startswith("rec.jsonl:3: bad JSON"), msg)
                 self.assertIn(problem, msg)
 
+    def test_a_key_given_twice_is_bad_json(self):
+        # json.loads keeps the last: the first expectation was replaced without a word
+        line = json.dumps(case()).replace('"expect": ', '"expect": [{"op": 0, "status": "STATUS_SUCCESS"}], "expect": ')
+        msg = self.error(text() + line + "\n")
+        self.assertEqual(msg, "rec.jsonl:2: bad JSON: duplicate key 'expect'")
+        nested = json.dumps(case()).replace('"class": ', '"class": "documented", "class": ')
+        self.assertEqual(self.error(text() + nested + "\n"), "rec.jsonl:2: bad JSON: duplicate key 'class'")
+        header = json.dumps(HEADER).replace('"schema": ', '"schema": "x", "schema": ')
+        self.assertEqual(self.error(header + "\n"), "rec.jsonl:1: bad JSON: duplicate key 'schema'")
+
+    def test_messages_clip_long_values(self):
+        big = 5_000_000
+        for over, words in [({"program": "open_filter " + "k" * big + "\n"}, ["expected '=' after", "characters)"]),
+                            ({"id": "x" * big}, ["case x", f"({big} characters)", "'op'"]),
+                            ({"id": "X" * big}, ["case id 'XXX", f"({big} characters)"]),
+                            ({"provenance": {"class": "c" * big, "cite": "x", "statement": "s"}},
+                             ["unknown provenance class", f"({big} characters)"]),
+                            ({"record": "r" * big}, ["record 'rrr", f"({big} characters)"])]:
+            with self.subTest(field=next(iter(over))):
+                rec = case(**over)
+                if "id" in over:
+                    rec["expect"] = [{"status": "STATUS_SUCCESS"}]  # an error after the id is in 'what'
+                msg = self.error(text(rec))
+                self.assertLess(len(msg), 1000, msg[:300])
+                for w in words:
+                    self.assertIn(w, msg)
+
     def test_oversized_file_is_refused_unread(self):
         with tempfile.TemporaryDirectory() as tmp:
             big = Path(tmp) / "big.jsonl"

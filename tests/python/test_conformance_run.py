@@ -8,6 +8,7 @@ import os
 import re
 import stat
 import tempfile
+import time
 import unittest
 from pathlib import Path
 
@@ -161,6 +162,55 @@ for f in files:
         self.assertEqual([why.split(":")[0] for _, why in got], ["exit status 0", "killed by SIGABRT", "exit status 0"])
         self.assertIn("finding=POOL_LEAK", got[1][0])
         self.assertTrue(got[2][0].endswith("end STATUS_SUCCESS\n"))
+
+
+class ReplayerTimeout(unittest.TestCase):
+    """A replay that outlives replayer.TIMEOUT is stopped, km_replay with it, and reported: exit 2, no
+    traceback (it was a subprocess.TimeoutExpired one, with km_replay left running)."""
+
+    def test_a_hung_replay_is_killed_and_reported(self):
+        from unittest import mock
+        with tempfile.TemporaryDirectory() as tmp:
+            pid_file = Path(tmp) / "pid"
+            fake = Path(tmp) / "km_replay"
+            fake.write_text(f"#!/bin/sh\necho $$ > '{pid_file}'\nexec sleep 30\n")
+            fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+            rec_file = Path(tmp) / "r.jsonl"
+            rec_file.write_text(json.dumps(HEADER) + "\n" + json.dumps(rec("t.one", "STATUS_SUCCESS")) + "\n")
+            with mock.patch.object(replayer, "TIMEOUT", 2):
+                rc, out, err = run_cli(["--no-build", "--km-replay", str(fake), "--summary", str(Path(tmp) / "s.json"),
+                                        str(rec_file)])
+            self.assertEqual(rc, 2, out + err)
+            self.assertIn("conformance: error: replay of 1 program(s) did not finish within 2 s: stopped", err)
+            self.assertNotIn("Traceback", err)
+            pid = int(pid_file.read_text())
+            self.assertFalse(alive(pid), f"km_replay (pid {pid}) is still running")
+
+
+def alive(pid: int, wait: float = 5.0) -> bool:
+    """Whether pid is still running (a zombie waiting for its reaper counts as ended) after up to wait s."""
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                if f.read().rsplit(")", 1)[1].split()[0] == "Z":
+                    return False
+        except FileNotFoundError:
+            return False
+        time.sleep(0.1)
+    return True
+
+
+class SummaryPath(unittest.TestCase):
+    def test_an_existing_summary_that_is_not_a_regular_file_is_refused(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            fifo = Path(tmp) / "fifo"
+            os.mkfifo(fifo)  # writing the summary into it blocked after the whole replay
+            problem = cli.summary_problem(fifo, [])
+            self.assertIsNotNone(problem)
+            self.assertIn(f"--summary {fifo} is not a regular file", problem)
+            self.assertIsNone(cli.summary_problem(Path(os.devnull), []))  # /dev/null: a summary not wanted
+            self.assertIsNone(cli.summary_problem(Path(tmp) / "new.json", []))
 
 
 if __name__ == "__main__":

@@ -197,6 +197,72 @@ class ErrorTest(unittest.TestCase):
         self.assertTrue(str(cm.exception).startswith(f"long.ops:{opcodec.MAX_OPS + 1}:1: too many operations"))
 
 
+class LongTokenTest(unittest.TestCase):
+    """A message quotes at most the start of a bad token and says how long it is: the whole token made a
+    message of megabytes (a million-character name, a 900 KB key without '=')."""
+
+    LONG = 900_000
+
+    def test_messages_clip_the_token(self):
+        w = "k" * self.LONG
+        clipped = f"'{'k' * 24}'... ({self.LONG} characters)"
+        for text, column, words in [
+                (w + " x=1\n", 1, ["unknown operation", clipped]),
+                (w + "!\n", self.LONG + 1, ["expected a space after", clipped]),
+                ("open_filter " + w + "\n", 13 + self.LONG, ["expected '=' after", clipped]),
+                ("open_filter " + w + "=\n", 14 + self.LONG, ["expected a value after", f"({self.LONG + 1} characters)"]),
+                ("open_filter " + w + "=1 " + w + "=2\n", 16 + self.LONG, ["given twice", clipped]),
+                ("open_filter " + w + "=1\n", 13, ["unknown field", clipped]),
+                ("version 2\n" + w + " x=1\n", 1, ["raw bytes only", clipped])]:
+            with self.subTest(words=words[0]):
+                line = 2 if text.startswith("version") else 1
+                msg = assert_parse_error(self, text, line, column, words)
+                self.assertLess(len(msg), 1000, msg[:200])
+
+    def test_unknown_operation_is_named_before_its_fields(self):
+        # the duplicate-field message starts with the operation's name: an unknown (long) name comes first
+        assert_parse_error(self, "nosuchop a=1 a=2\n", 1, 1, ["unknown operation 'nosuchop'"])
+
+
+class LineEndingTest(unittest.TestCase):
+    """A byte order mark at the start is skipped (Windows editors write one); one elsewhere, and a bare
+    carriage return (old Mac line endings), are errors that name them."""
+
+    def test_leading_byte_order_mark_is_skipped(self):
+        prog = opcodec.parse("\ufeffopen_filter out=h0\nopen_pin filter=h0 out=h1\n", "bom.ops")
+        self.assertEqual([op.name for op in prog.ops], ["open_filter", "open_pin"])
+        assert_parse_error(self, "\ufeffopen_pin out=h1\n", 1, 1, ["missing required field 'filter'"])
+
+    def test_byte_order_mark_elsewhere_is_named(self):
+        assert_parse_error(self, "open_filter out=h0\n\ufeffclose handle=h0\n", 2, 1, ["byte order mark"])
+        assert_parse_error(self, "\ufeff\ufeffclose handle=h0\n", 1, 1, ["byte order mark"])
+
+    def test_bare_carriage_return_is_named(self):
+        assert_parse_error(self, "open_filter out=h0\ropen_pin filter=h0 out=h1\r", 1, 19,
+                           ["bare carriage return", "LF or CRLF"])
+        # read as a blank, the CR made everything after a first comment line part of that comment
+        assert_parse_error(self, "# header\ropen_filter out=h0\r", 1, 9, ["bare carriage return"])
+
+    def test_crlf_and_trailing_blanks_are_fine(self):
+        prog = opcodec.parse("open_filter out=h0\r\nclose handle=h0 \r\t\r\n# c\r\n", "crlf.ops")
+        self.assertEqual([op.name for op in prog.ops], ["open_filter", "close"])
+
+    def test_cli_with_a_bom_and_with_bare_carriage_returns(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            bom, mac = os.path.join(tmp, "bom.ops"), os.path.join(tmp, "mac.ops")
+            with open(bom, "wb") as f:
+                f.write(b"\xef\xbb\xbfopen_filter out=h0\r\n")
+            with open(mac, "wb") as f:
+                f.write(b"open_filter out=h0\ropen_pin filter=h0 out=h1\r")
+            r = subprocess.run(CLI + ["roundtrip", bom], capture_output=True, text=True, timeout=60)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            r = subprocess.run(CLI + ["encode", mac, "-o", os.path.join(tmp, "o.bin")], capture_output=True,
+                               text=True, timeout=60)
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assertIn("mac.ops:1:19: bare carriage return", r.stderr)
+            self.assertFalse(os.path.exists(os.path.join(tmp, "o.bin")))
+
+
 class CliTest(unittest.TestCase):
     def run_cli(self, *args):
         return subprocess.run(CLI + list(args), capture_output=True, text=True, cwd=ROOT)
@@ -473,6 +539,19 @@ class CliSafetyTest(unittest.TestCase):
                     self.assertEqual(r.returncode, 1, r.stderr)
                     self.assertIn(f"{fifo} is not a regular file", r.stderr)
             self.assertFalse(os.path.exists(os.path.join(tmp, "o.bin")))
+
+
+    def test_fifo_output_is_refused_and_dev_null_is_not(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            text, fifo = os.path.join(tmp, "x.ops"), os.path.join(tmp, "out.bin")
+            with open(text, "w") as f:
+                f.write("open_filter out=h0\n")
+            os.mkfifo(fifo)
+            r = self.run_cli("encode", text, "-o", fifo)  # opening it for writing would block until the timeout
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assertIn(f"opcodec.py: error: output {fifo} is not a regular file", r.stderr)
+            r = self.run_cli("encode", text, "-o", os.devnull)
+            self.assertEqual((r.returncode, r.stderr), (0, ""))
 
 
 class SpecTest(unittest.TestCase):

@@ -1,9 +1,11 @@
 """The command line: default subcommand, suite selection, reserved subcommands, closing line, exit codes."""
 import contextlib
 import io
+import os
 import subprocess
 import sys
 import tempfile
+import threading
 import unittest
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -139,6 +141,29 @@ class JunitOptionTests(unittest.TestCase):
             root = ET.parse(path).getroot()
             self.assertEqual([s.get("name") for s in root.findall("testsuite")], ["alpha", "beta"])
             self.assertEqual(out.splitlines()[-1], "2 passed, 1 failed, 1 skipped")
+
+    def test_junit_fifo_is_refused_before_any_suite_runs(self):
+        # The report is written at the end of the run, where opening a FIFO blocked for ever. The run is in a
+        # thread so that a regression fails the test instead of hanging it.
+        with tempfile.TemporaryDirectory() as tmp:
+            fifo = Path(tmp) / "junit.xml"
+            os.mkfifo(fifo)
+            got = []
+            worker = threading.Thread(target=lambda: got.append(run_main(["--junit", str(fifo)])), daemon=True)
+            worker.start()
+            worker.join(60)
+            if worker.is_alive():  # unblock it: a reader that goes away at once
+                os.close(os.open(fifo, os.O_RDONLY | os.O_NONBLOCK))
+                self.fail("--junit FIFO: the run blocked writing the report")
+            rc, out, err = got[0]
+            self.assertEqual(rc, 2, out + err)
+            self.assertIn(f"--junit {fifo} is not a regular file", err)
+            self.assertNotIn("alpha", out)  # refused up front: no suite ran
+
+    def test_junit_dev_null_is_allowed(self):
+        rc, out, err = run_main(["--suite", "alpha", "--junit", os.devnull])
+        self.assertEqual(rc, 0, out + err)
+        self.assertIn(f"JUnit report: {os.devnull}", out)
 
 
 class ScriptTests(unittest.TestCase):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import sys
 import tempfile
 import unittest
@@ -51,6 +52,39 @@ class Files(unittest.TestCase):
         safe_input.refuse_overwriting_input(self.dir / "link", [self.dir / "gone"])  # nothing to protect
 
 
+class Outputs(unittest.TestCase):
+    def setUp(self):
+        self._tmp = tempfile.TemporaryDirectory(prefix="safe-input-")
+        self.dir = Path(self._tmp.name)
+
+    def tearDown(self):
+        self._tmp.cleanup()
+
+    def test_an_output_that_is_not_a_regular_file_is_refused(self):
+        os.mkfifo(self.dir / "fifo")  # no reader: opening it for writing would block for ever
+        sock = socket.socket(socket.AF_UNIX)
+        self.addCleanup(sock.close)
+        sock.bind(str(self.dir / "sock"))
+        cases = [(self.dir / "fifo", "not a regular file"), (self.dir / "sock", "not a regular file"),
+                 (self.dir, "is a directory")]
+        if os.path.exists("/dev/full"):
+            cases.append((Path("/dev/full"), "not a regular file"))  # a device other than /dev/null
+        for path, problem in cases:
+            with self.subTest(path=path.name):
+                with self.assertRaises(InputError) as cm:
+                    safe_input.refuse_unwritable_output(path, "--summary")
+                self.assertIn(f"--summary {path} ", str(cm.exception))
+                self.assertIn(problem, str(cm.exception))
+
+    def test_regular_files_new_paths_and_dev_null_are_fine(self):
+        (self.dir / "old.json").write_text("{}")
+        (self.dir / "dangling").symlink_to(self.dir / "nowhere")
+        for path in (self.dir / "old.json", self.dir / "new.json", self.dir / "no" / "dir" / "x.json",
+                     self.dir / "dangling", Path(os.devnull)):
+            with self.subTest(path=str(path)):
+                safe_input.refuse_unwritable_output(path)
+
+
 class Json(unittest.TestCase):
     def test_valid_json(self):
         self.assertEqual(safe_input.json_loads('{"a": [1, 2]}'), {"a": [1, 2]})
@@ -62,6 +96,27 @@ class Json(unittest.TestCase):
                 safe_input.json_loads(text)
         with self.assertRaises(json.JSONDecodeError):  # ordinary malformed JSON keeps its own error
             safe_input.json_loads("{")
+
+    def test_duplicate_keys_are_an_error_when_asked(self):
+        for text in ('{"a": 1, "a": 2}', '[{"x": {"a": 1, "b": 0, "a": 1}}]'):
+            with self.subTest(text=text):
+                with self.assertRaisesRegex(ValueError, "^duplicate key 'a'$"):
+                    safe_input.json_loads(text, unique_keys=True)
+        self.assertEqual(safe_input.json_loads('{"a": 1, "a": 2}'), {"a": 2})  # json's own rule otherwise
+        self.assertEqual(safe_input.json_loads('{"a": {"a": 1}}', unique_keys=True), {"a": {"a": 1}})
+        key = "k" * 100000
+        with self.assertRaises(ValueError) as cm:
+            safe_input.json_loads(f'{{"{key}": 1, "{key}": 2}}', unique_keys=True)
+        self.assertLess(len(str(cm.exception)), 200)
+        self.assertIn("(100000 characters)", str(cm.exception))
+
+
+class Clip(unittest.TestCase):
+    def test_short_values_are_quoted_whole_and_long_ones_cut(self):
+        self.assertEqual(safe_input.clip("abc"), "'abc'")
+        self.assertEqual(safe_input.clip("x" * 50, 4), "'xxxx'... (50 characters)")
+        self.assertEqual(safe_input.clip([1, 2]), "[1, 2]")
+        self.assertEqual(safe_input.clip(list(range(100)), 6), "[0, 1,... (390 characters)")
 
 
 if __name__ == "__main__":

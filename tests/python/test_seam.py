@@ -91,6 +91,43 @@ class CheckRoutines(unittest.TestCase):
         self.assertEqual((p.returncode, p.stderr), (0, ""))
 
 
+class CheckRoutinesBadInput(unittest.TestCase):
+    """Bad arguments to check_routines.py: one line naming the problem, exit 2; no traceback, no hang."""
+
+    def setUp(self):
+        self._tmp = tempfile.TemporaryDirectory()
+        self.tmp = Path(self._tmp.name)
+        self.library = self.tmp / "libuser.a"
+        self.library.write_bytes(b"!<arch>\n")  # an empty archive
+
+    def tearDown(self):
+        self._tmp.cleanup()
+
+    def check(self, args, problem):
+        p = subprocess.run([sys.executable, str(REPO / "tools" / "seam" / "check_routines.py"), "--mode", "api",
+                            *args], capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertNotIn("Traceback", p.stderr)
+        self.assertIn(problem, p.stderr)
+
+    def test_missing_nm(self):
+        self.check(["--nm", str(self.tmp / "no-nm"), str(self.library)],
+                   f"check_routines: cannot run --nm {self.tmp / 'no-nm'}: No such file or directory")
+
+    def test_routines_file_that_is_not_text(self):
+        routines = self.tmp / "routines.md"
+        routines.write_bytes(b"\x7fELF\x02\x01\x01\x00\xff\xfe")
+        self.check(["--nm", NM or "nm", "--routines", str(routines), str(self.library)],
+                   f"routines file {routines} is not UTF-8 text")
+
+    def test_fifos_are_refused_not_opened(self):
+        fifo = self.tmp / "fifo"
+        os.mkfifo(fifo)  # no writer: opening it for reading would block for ever
+        self.check(["--nm", NM or "nm", "--routines", str(fifo), str(self.library)],
+                   f"routines file {fifo} is not a regular file")
+        self.check(["--nm", NM or "nm", str(fifo)], f"library {fifo} is not a regular file")
+
+
 @unittest.skipUnless(shutil.which("cmake") and CLANG, "cmake and clang are needed")
 class CMakeArguments(unittest.TestCase):
     def configure(self, *defs, env=None, listing=None):

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TextIO
 
 from tools import safe_input
+from tools.fuzzing import implementation
 from tools.runner.build import build_preset
 from . import engine, match, recording, replayer
 
@@ -56,13 +57,14 @@ def report(results: list[match.Result], out: TextIO, verbose: bool) -> None:
 def summary_problem(path: Path, inputs: list[str]) -> str | None:
     """Why --summary cannot be written, found before the build and the replay: a summary that names one
     of the recordings would replace it (perhaps a Windows capture, not to be had again), and a path under a
-    regular file would fail only at the end, as mkdir's bare 'File exists'."""
+    regular file would fail only at the end, as mkdir's bare 'File exists'. An existing path that is not a
+    regular file is refused (a FIFO blocked the write after the whole replay), except /dev/null
+    (safe_input.refuse_unwritable_output)."""
     try:
         safe_input.refuse_overwriting_input(path, [Path(p) for p in inputs], "--summary")
+        safe_input.refuse_unwritable_output(path, "--summary")
     except safe_input.InputError as exc:
         return str(exc)
-    if os.path.isdir(path):
-        return f"--summary {path} is a directory, expected a file name"
     parent = path.parent  # the nearest ancestor that exists (os.path: an unreadable one is no traceback)
     while not os.path.exists(parent) and parent != parent.parent:
         parent = parent.parent
@@ -77,6 +79,10 @@ def main(argv: list[str], out: TextIO | None = None, root: Path = engine.ROOT) -
         args = parser().parse_args(argv)
     except SystemExit as exc:
         return EXIT_OK if exc.code == 0 else EXIT_USAGE
+    problem = implementation.problem()  # a bad one made every case "diverge" (km_replay exits at start-up)
+    if problem is not None:
+        print(f"conformance: error: {problem}", file=sys.stderr)
+        return EXIT_USAGE
     paths = args.files or engine.default_recordings()
     if not paths:
         print("conformance: error: no recordings (conformance/recordings/*.jsonl is empty)", file=sys.stderr)

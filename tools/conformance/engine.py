@@ -57,8 +57,10 @@ def summary(results: list[match.Result], paths: list[str]) -> dict:
 
 def write_summary(data: dict, path: Path = SUMMARY) -> None:
     """Never over one of the recordings it summarises (safe_input.InputError): a recording may be a
-    Windows capture that cannot be had again."""
+    Windows capture that cannot be had again. Nor into a FIFO, socket or device other than /dev/null: the
+    write would block for ever (the check is repeated here for callers other than the command line)."""
     safe_input.refuse_overwriting_input(path, [Path(p) for p in data["recordings"]], "summary")
+    safe_input.refuse_unwritable_output(path, "summary")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=1, sort_keys=False) + "\n", encoding="utf-8")
 

@@ -25,6 +25,7 @@ DONE_KEYS = {"status", "info", "during"}
 ALT_KEYS = {"builds", "expect", "note"}
 PROV_KEYS = {"class", "cite", "statement"}
 ID_RE = re.compile(r"^[a-z0-9][a-z0-9_.\-]*$")
+ID_SHOWN = 100  # the most of a case id a message repeats (the committed ones are under 60 characters)
 # Output bytes as the trace prints them: lower-case hex, pointer words as [fN] / [fn] / [ptr] tokens.
 HEX_RE = re.compile(r"^([0-9a-f]{2}|\[(f\d+|fn|ptr)\])*$")
 # The most a recording may hold. It is read and decoded whole; the committed recordings total under 200 KB
@@ -106,7 +107,8 @@ class _Checker:
         if allowed is not None:
             extra = sorted(set(value) - allowed)
             if extra:
-                self.fail(f"{what}: unknown field '{extra[0]}'; fields are: {', '.join(sorted(allowed))}")
+                self.fail(f"{what}: unknown field {safe_input.clip(extra[0])}; "
+                          f"fields are: {', '.join(sorted(allowed))}")
         return value
 
     def text(self, obj: dict, key: str, what: str, required: bool = True) -> str | None:
@@ -183,11 +185,11 @@ def _header(c: _Checker, rec: dict) -> tuple[str, str, dict | None]:
         c.fail("the first line must be the header record {\"record\":\"header\", ...}")
     c.obj(rec, "header", {"record", "schema", "source", "capture"})
     if rec.get("schema") != SCHEMA:
-        c.fail(f"schema {rec.get('schema')!r} is not {SCHEMA!r}")
+        c.fail(f"schema {safe_input.clip(rec.get('schema'))} is not {SCHEMA!r}")
     src = c.obj(rec.get("source"), "header source", {"kind", "description"})
     kind = c.text(src, "kind", "header source")
     if kind not in SOURCE_KINDS:
-        c.fail(f"header source kind {kind!r}: expected one of {', '.join(SOURCE_KINDS)}")
+        c.fail(f"header source kind {safe_input.clip(kind)}: expected one of {', '.join(SOURCE_KINDS)}")
     desc = c.text(src, "description", "header source")
     capture = rec.get("capture")
     if kind == "windows":
@@ -213,8 +215,8 @@ def _case(c: _Checker, rec: dict, kind: str) -> Case:
             c.fail(f"case: missing field '{key}'")
     cid = c.text(rec, "id", "case")
     if not ID_RE.match(cid):
-        c.fail(f"case id {cid!r}: use lower-case letters, digits, '.', '_' and '-'")
-    what = f"case {cid}"
+        c.fail(f"case id {safe_input.clip(cid)}: use lower-case letters, digits, '.', '_' and '-'")
+    what = f"case {cid}" if len(cid) <= ID_SHOWN else f"case {cid[:ID_SHOWN]}... ({len(cid)} characters)"
     program = c.text(rec, "program", what)
     try:
         ops = opcodec.parse(program, "program").ops  # errors read program:LINE:COL
@@ -225,14 +227,14 @@ def _case(c: _Checker, rec: dict, kind: str) -> Case:
     prov = c.obj(rec["provenance"], f"{what} provenance", PROV_KEYS)
     cls = c.text(prov, "class", f"{what} provenance")
     if cls not in CLASSES:
-        c.fail(f"{what}: unknown provenance class {cls!r}; classes are: {', '.join(CLASSES)}")
+        c.fail(f"{what}: unknown provenance class {safe_input.clip(cls)}; classes are: {', '.join(CLASSES)}")
     if (cls == "windows") != (kind == "windows"):
         c.fail(f"{what}: a {cls} case in a file whose header source kind is {kind}"
                + (" (only a capture on Windows produces windows cases)" if cls == "windows" else
                   " (a Windows capture holds only windows cases)"))
     cite = c.text(prov, "cite", f"{what} provenance")
     if not cite.startswith(CITE_PREFIX[cls]):
-        c.fail(f"{what}: a {cls} case must cite {CITE_PREFIX[cls]}..., found {cite!r}")
+        c.fail(f"{what}: a {cls} case must cite {CITE_PREFIX[cls]}..., found {safe_input.clip(cite, 100)}")
     statement = c.text(prov, "statement", f"{what} provenance")
     if not isinstance(rec["user_reachable"], bool):
         c.fail(f"{what}: 'user_reachable' must be true or false")
@@ -260,12 +262,14 @@ def _case(c: _Checker, rec: dict, kind: str) -> Case:
 
 
 def _json(c: _Checker, line: str):
-    """The parsed line; JSON the parser cannot take (also too deep, or an over-long integer) is bad JSON."""
+    """The parsed line; JSON the parser cannot take (also too deep, or an over-long integer) is bad JSON,
+    and so is a key given twice in one object (json.loads kept the last: a second "expect" replaced the
+    first without a word)."""
     try:
-        return safe_input.json_loads(line)
+        return safe_input.json_loads(line, unique_keys=True)
     except json.JSONDecodeError as exc:
         c.fail(f"bad JSON: {exc.msg} (column {exc.colno})")
-    except ValueError as exc:  # nested too deeply, or an integer too long to convert
+    except ValueError as exc:  # nested too deeply, an integer too long to convert, a duplicate key
         c.fail(f"bad JSON: {exc}")
 
 
@@ -283,7 +287,8 @@ def parse(text: str, path: str) -> Recording:
             continue
         c.obj(rec, "record")
         if rec.get("record") != "case":
-            c.fail(f"record {rec.get('record')!r}: after the header every line is a case (\"record\":\"case\")")
+            c.fail(f"record {safe_input.clip(rec.get('record'))}: after the header every line is a case "
+                   "(\"record\":\"case\")")
         cases.append(_case(c, rec, header[0]))
     if header is None:
         raise RecordingError(path, 1, "empty recording: the first line must be the header")
@@ -332,6 +337,7 @@ def load_all(paths: list[str]) -> list[Recording]:
             first = seen.get(case.id)
             if first is not None:
                 raise RecordingError(case.path, case.line,
-                                     f"case id {case.id!r} already used at {first.path}:{first.line}")
+                                     f"case id {safe_input.clip(case.id, ID_SHOWN)} already used at "
+                                     f"{first.path}:{first.line}")
             seen[case.id] = case
     return recs

@@ -3,6 +3,8 @@ trace. A verifier finding aborts km_replay, so after a run that died the remaini
 again in a fresh process: one broken case never hides the others."""
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -13,29 +15,53 @@ from tools.runner.protocol import describe_exit
 ROOT = Path(__file__).resolve().parents[2]
 REPLAY_PY = ROOT / "tools" / "replay.py"
 KM_REPLAY = ROOT / "build" / "asan-ubsan" / "km_replay"
+# Seconds one replay.py run may take. The committed recordings replay in a few seconds; ten minutes is
+# far beyond any real run while a hang still ends. A module constant, so a test can shorten it.
+TIMEOUT = 600.0
 
 
 class ReplayError(Exception):
     pass
 
 
+def _kill_group(proc: subprocess.Popen) -> None:
+    """Kills replay.py and everything it started (its session: km_replay), then reaps replay.py."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except OSError:  # already gone
+        pass
+    proc.kill()  # the process group may have been gone before replay.py itself was
+    proc.communicate()
+
+
 def _run(files: list[str], km_replay: Path) -> tuple[dict[str, str], list[str], str, int]:
     # --no-model: the suite compares the implementation with recordings; the reference model is
     # checked separately by the replay suite, and its verdict would hide the observed status.
     cmd = [sys.executable, str(REPLAY_PY), "--no-model", "--km-replay", str(km_replay), *files]
-    proc = subprocess.run(cmd, capture_output=True, text=True, errors="replace", stdin=subprocess.DEVNULL,
-                          timeout=600)
+    # A session of its own: replay.py runs km_replay as its child, and killing only replay.py on a timeout
+    # left km_replay running (and holding the pipes, so communicate() waited on it all the same).
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                          text=True, errors="replace", start_new_session=True) as proc:
+        try:
+            stdout, stderr = proc.communicate(timeout=TIMEOUT)
+        except subprocess.TimeoutExpired:
+            _kill_group(proc)
+            raise ReplayError(f"replay of {len(files)} program(s) did not finish within {TIMEOUT:g} s: stopped "
+                              f"(a program that never ends, or {km_replay} hangs)") from None
+        except BaseException:  # KeyboardInterrupt: the session is ours to end, not to leave behind
+            _kill_group(proc)
+            raise
     sections: dict[str, str] = {}
     order: list[str] = []
     current = None
-    for line in proc.stdout.splitlines(keepends=True):
+    for line in stdout.splitlines(keepends=True):
         if line.startswith("== "):
             current = line[3:].rstrip("\n")
             order.append(current)
             sections[current] = ""
         elif current is not None:
             sections[current] += line
-    return sections, order, proc.stderr, proc.returncode
+    return sections, order, stderr, proc.returncode
 
 
 def replay(programs: list[str], km_replay: Path = KM_REPLAY) -> list[tuple[str, str]]:

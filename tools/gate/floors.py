@@ -47,8 +47,8 @@ def _read(path: Path) -> object:
             raise FloorsError(f"{path}: no floors file (see docs/gate.md, 'Floors')") from None
         raise FloorsError(str(exc)) from None
     try:
-        return safe_input.json_loads(text)
-    except ValueError as exc:  # JSONDecodeError, and nesting or integers the parser cannot take
+        return safe_input.json_loads(text, unique_keys=True)
+    except ValueError as exc:  # JSONDecodeError, nesting or integers the parser cannot take, a duplicate key
         raise FloorsError(f"{path}: not valid JSON: {exc}") from None
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TextIO
 
 from . import junit, prereqs
+from .. import safe_input
 from .build import build_preset
 from .execute import SuiteResult, run_suite
 from .protocol import Counts, format_summary
@@ -96,10 +97,17 @@ def check_patterns(patterns: list[str]) -> None:
 
 
 def check_junit_path(path: Path | None) -> None:
+    """Before any suite runs: the report is written at the end, where a FIFO would block the run for ever
+    and a directory or a path under a regular file would fail it after all the work. An existing FIFO,
+    socket or device is refused; /dev/null is allowed (safe_input.refuse_unwritable_output)."""
     if path is None:
         return
     if path.is_dir():
         raise UsageError(f"--junit {path}: is a directory, expected a file name")
+    try:
+        safe_input.refuse_unwritable_output(path, "--junit")
+    except safe_input.InputError as exc:
+        raise UsageError(str(exc)) from None
     parent = path.parent
     while not parent.exists():
         parent = parent.parent

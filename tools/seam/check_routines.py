@@ -11,7 +11,11 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from tools import safe_input  # noqa: E402
 from tools.seam.provided_routines import ALLOCATOR_API, GenerateError, read  # noqa: E402
+
+# nm lists an archive of a few objects in well under a second; a minute is a hang, not a slow disk.
+NM_TIMEOUT = 60
 
 # Names the compiler, sanitizers and fuzzing engines add: reserved identifiers, never driver calls.
 def _instrumentation(name: str) -> bool:
@@ -19,8 +23,19 @@ def _instrumentation(name: str) -> bool:
 
 
 def symbols(nm: str, library: str) -> tuple[dict[str, set[str]], set[str]]:
-    """(undefined name -> objects that call it, names defined anywhere in the library)."""
-    proc = subprocess.run([nm, "-A", "-g", "-P", library], capture_output=True, text=True)
+    """(undefined name -> objects that call it, names defined anywhere in the library). The library must be
+    a regular file (nm would block on a FIFO); an nm that cannot be run, or does not finish, is named."""
+    try:
+        safe_input.regular_file(Path(library), "library")
+    except safe_input.InputError as exc:
+        raise GenerateError(str(exc)) from None
+    try:
+        proc = subprocess.run([nm, "-A", "-g", "-P", library], capture_output=True, text=True, errors="replace",
+                              stdin=subprocess.DEVNULL, timeout=NM_TIMEOUT)
+    except OSError as exc:  # not installed, not executable, a directory
+        raise GenerateError(f"cannot run --nm {nm}: {exc.strerror or exc}") from None
+    except subprocess.TimeoutExpired:
+        raise GenerateError(f"--nm {nm} {library} did not finish within {NM_TIMEOUT} s") from None
     if proc.returncode != 0:
         raise GenerateError(f"{nm} {library} failed: {proc.stderr.strip()}")
     undefined: dict[str, set[str]] = {}

@@ -13,6 +13,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tools import safe_input
+
 ROOT = Path(__file__).resolve().parents[2]
 INCLUDE = ROOT / "include"
 DOC = ROOT / "docs" / "provided-routines.md"
@@ -25,6 +27,11 @@ C_RUNTIME = ("memcmp", "memcpy", "memmove", "memset")
 ROUTINE_MACRO = re.compile(r"^#define ((?:Ex|Ke|Io|Ks|Rtl|Ob|Zw|Nt|Mm|Ps|Km|Probe|Initialize|Insert|Remove|Is)"
                            r"[A-Za-z0-9_]*)\(", re.M)
 ROW = re.compile(r"^\| `([A-Za-z_][A-Za-z0-9_]*)` \| (function|function\+macro|inline|macro|allocator API|C runtime) \| `([a-z.]+)` \|$")
+
+
+# The generated table is about 7 KB; 1 MiB is room for any header set while a wrong --routines (an archive,
+# a log) is refused unread.
+MAX_DOC_BYTES = 1 << 20
 
 
 class GenerateError(Exception):
@@ -107,11 +114,12 @@ def render(include: Path = INCLUDE) -> str:
 
 
 def read(doc: Path = DOC) -> dict[str, str]:
-    """name -> kind, parsed from the generated table (check_routines.py's source of truth)."""
+    """name -> kind, parsed from the generated table (check_routines.py's source of truth). Read through
+    safe_input: a FIFO given as --routines blocked the open, and a binary file was a UnicodeDecodeError."""
     try:
-        text = doc.read_text()
-    except OSError as exc:
-        raise GenerateError(f"{doc}: {exc.strerror}") from None
+        text = safe_input.read_text(doc, MAX_DOC_BYTES, "routines file")
+    except safe_input.InputError as exc:
+        raise GenerateError(str(exc)) from None
     rows = {m.group(1): m.group(2) for m in map(ROW.match, text.splitlines()) if m}
     if not rows:
         raise GenerateError(f"{doc}: no routine table (regenerate it: python3 -m tools.seam.provided_routines write)")
