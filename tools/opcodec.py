@@ -416,7 +416,7 @@ _BOM = "\ufeff"  # the UTF-8 byte order mark, decoded
 
 def _clip(text, keep=24):
     """text quoted for a message, cut short when long (a bad token can be megabytes)."""
-    return repr(text) if len(text) <= keep else f"{text[:keep]!r}... ({len(text)} characters)"
+    return safe_input.clip(text, keep)
 
 
 class _Value:
