@@ -7,9 +7,11 @@ import contextlib
 import io
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 from pathlib import Path
 from unittest import mock
@@ -262,6 +264,125 @@ class Resume(unittest.TestCase):
             self.assertFalse((wd / "run").exists())
             self.assertEqual(len(list(run.corpus.iterdir())), 2)
             self.assertEqual([f.signature for f in run.outcome.new], ["DECODER_MISMATCH fixture"])
+
+
+def sha1(data: bytes) -> str:
+    import hashlib
+    return hashlib.sha1(data).hexdigest()
+
+
+# A fake libFuzzer on a full disk: its file writes fail silently (empty files) and it exits 0 anyway. As
+# the merge it writes two empty units named by the SHA-1 of their intended content; fuzzing, it "finds" a
+# crash whose artifact comes out empty.
+FULL_DISK_FUZZER = f"""
+for a in "$@"; do case "$a" in -artifact_prefix=*) prefix="${{a#-artifact_prefix=}}";; esac; done
+case "$*" in
+  *-merge=1*) merging=$(eval echo \\${{$(($#-1))}}); : > "$merging/{sha1(b'unit one')}"; : > "$merging/{sha1(b'unit two')}"
+              echo "MERGE-OUTER: 2 new files with 9 new features added" >&2; exit 0;;
+esac
+echo '#2 INITED cov: 3 ft: 3 corp: 1/1b exec/s: 0 rss: 30Mb' >&2
+: > "${{prefix}}crash-{sha1(b'V crash')}"
+echo "==1== ERROR: AddressSanitizer: heap-use-after-free" >&2
+echo "artifact_prefix='$prefix'; Test unit written to ${{prefix}}crash-{sha1(b'V crash')}" >&2
+exit 1
+"""
+
+
+class FullDisk(unittest.TestCase):
+    """libFuzzer's writes fail silently on a full disk: nothing it wrote is trusted unless its content has
+    the SHA-1 of its name."""
+
+    def run_for(self, tmp: Path) -> engines.LibFuzzerRun:
+        tmp.mkdir(exist_ok=True)
+        fake = write_script(tmp / "fuzz_framing", FULL_DISK_FUZZER)
+        wd = tmp / "out" / "libfuzzer" / "framing"
+        (wd / "logs").mkdir(parents=True)
+        run = engines.LibFuzzerRun(engines.TargetSpec("framing", fake, None, None, options.TargetOptions()), wd,
+                                   tmp / "out" / "findings", 5, lambda s: None)
+        engines.recover_corpus(run.corpus)
+        return run
+
+    def test_a_merge_of_empty_files_never_replaces_the_corpus(self):
+        with tempfile.TemporaryDirectory() as d:
+            run = self.run_for(Path(d))
+            units = {sha1(b"kept %d" % i): b"kept %d" % i for i in range(3)}
+            for name, data in units.items():
+                (run.corpus / name).write_bytes(data)
+            run.merge()
+            self.assertEqual({p.name: p.read_bytes() for p in run.corpus.iterdir()}, units)
+            self.assertFalse(run.corpus.with_name("corpus.merging").exists())
+            self.assertIn("corpus merge discarded: 2 of its files are empty or truncated (disk full?", run.outcome.error)
+            self.assertIn(str(run.workdir), run.outcome.error)
+            self.assertTrue(run.outcome.storage_error)
+
+    def test_damaged_corpus_units_are_moved_aside_and_not_counted(self):
+        with tempfile.TemporaryDirectory() as d:
+            run = self.run_for(Path(d))
+            (run.corpus / sha1(b"whole")).write_bytes(b"whole")
+            (run.corpus / sha1(b"truncated unit")).write_bytes(b"trunc")
+            (run.corpus / "my-own-input").write_bytes(b"")  # a user's file: not named by its hash, kept
+            run.check_corpus()
+            self.assertEqual(sorted(p.name for p in run.corpus.iterdir()), sorted([sha1(b"whole"), "my-own-input"]))
+            self.assertEqual([p.name for p in (run.workdir / "damaged").iterdir()], [sha1(b"truncated unit")])
+            self.assertIn("1 corpus file(s) in", run.outcome.error)
+
+    def test_an_empty_artifact_is_never_a_finding(self):
+        with tempfile.TemporaryDirectory() as d:
+            run = self.run_for(Path(d))
+            run.artifacts.mkdir()
+            good, bad = b"\x01\x10\x00\x00", f"crash-{sha1(b'lost input')}"
+            (run.artifacts / f"crash-{sha1(good)}").write_bytes(good)
+            (run.artifacts / bad).write_bytes(b"")  # a kill left it; the disk was full
+            run.recover()
+            self.assertEqual(len(run.outcome.new), 1)  # the whole one only
+            self.assertEqual((run.outcome.new[0].path / "input").read_bytes(), good)
+            self.assertIn(f"artifact {run.artifacts / bad} is damaged", run.outcome.error)
+            self.assertTrue((run.workdir / "damaged" / bad).is_file())
+            # while fuzzing: the fake writes an empty artifact and announces it
+            run2 = self.run_for(Path(d) / "live")
+            run2.fuzz(time.monotonic() + 5)
+            self.assertEqual(run2.outcome.new + run2.outcome.known, [])
+            self.assertIn("is damaged (its content does not match the SHA-1 in its name: disk full?)", run2.outcome.error)
+            self.assertFalse((Path(d) / "live" / "out" / "findings").exists())
+
+    def test_a_failed_write_names_its_file(self):
+        with tempfile.TemporaryDirectory() as d:
+            full = OSError(28, "No space left on device")
+            with mock.patch("os.fsync", side_effect=full):
+                with self.assertRaises(OSError) as caught:
+                    findings.save(Path(d) / "findings", "framing", "libfuzzer", b"x", "")
+            self.assertEqual(caught.exception.errno, 28)
+            self.assertIn(str(Path(d) / "findings"), caught.exception.filename)
+
+    def test_storage_errors_exit_2_and_findings_1(self):
+        c = campaign.Campaign(campaign.Layout(ROOT, Path("/nonexistent"), "libfuzzer"), ["noop"], 1, 1, 1.0, print)
+        o = engines.Outcome("noop", progress.Progress("noop"))
+        c.outcomes.append(o)
+        o.fail_storage("No space left on device (x)")
+        self.assertEqual(c.exit_status(), campaign.EXIT_USAGE)
+        o.new.append(mock.Mock())
+        self.assertEqual(c.exit_status(), campaign.EXIT_FINDINGS)
+
+
+class OneCampaignPerOut(unittest.TestCase):
+    def test_a_second_campaign_on_the_same_out_stops_at_once(self):
+        with tempfile.TemporaryDirectory() as d:
+            out = Path(d) / "out"
+            c = campaign.Campaign(campaign.Layout(ROOT, out, "libfuzzer", build_dir=Path(d)), ["noop"], 1, 1, 1.0,
+                                  print)
+            with campaign.campaign_lock(out):
+                with self.assertRaisesRegex(campaign.UsageError, f"another campaign \\(pid {os.getpid()}\\) is using {out}"):
+                    c.run()
+            self.assertEqual(c.outcomes, [])  # nothing started
+            with campaign.campaign_lock(out):  # released: the next one gets it
+                pass
+
+    def test_an_unusable_out_is_a_usage_error(self):
+        with tempfile.TemporaryDirectory() as d:
+            (Path(d) / "file").write_text("x")
+            with self.assertRaisesRegex(campaign.UsageError, "cannot use --out"):
+                with campaign.campaign_lock(Path(d) / "file" / "out"):
+                    pass
 
 
 BAD_IMPLEMENTATIONS = ("bogus", "filter-specific ", "FILTER-SPECIFIC", "default\n")
@@ -541,6 +662,53 @@ class ShortCampaigns(unittest.TestCase):
         self.assertIn("corpus.old is a symbolic link", c.outcomes[0].error or "", said)
         self.assertTrue((wd / "corpus.old").is_symlink())
         self.assertEqual((mine / "seed").read_bytes(), b"user input")
+
+    def stopped_by(self, signum: int, group: bool) -> tuple[int, list[str], Path]:
+        """A campaign subprocess on the noop fixture, sent signum once it has fuzzed about 1.5 s."""
+        import signal as _signal, subprocess as sp, threading
+        out = Path(self.tmp.name) / f"out-signal-{signum}"
+        code = (f"import sys; from pathlib import Path; sys.path.insert(0, {str(ROOT)!r})\n"
+                f"from tools.fuzzing import campaign\n"
+                f"c = campaign.Campaign(campaign.Layout(Path({str(ROOT)!r}), Path({str(out)!r}), 'libfuzzer', "
+                f"build_dir=Path({str(self.bin)!r})), ['noop'], 30, 1, 0.5, lambda s: print(s, flush=True))\n"
+                f"c.run(); print(c.summary(), flush=True); sys.exit(c.exit_status())\n")
+        proc = sp.Popen([sys.executable, "-c", code], stdout=sp.PIPE, stderr=sp.STDOUT, text=True,
+                        start_new_session=True)
+        lines: list[str] = []
+        pump = threading.Thread(target=lambda: lines.extend(ln.rstrip("\n") for ln in proc.stdout), daemon=True)
+        pump.start()
+        deadline = time.monotonic() + 20
+        while not any(ln.startswith("noop: execs ") for ln in lines) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(1.0)
+        (os.killpg if group else os.kill)(proc.pid, signum)
+        rc = proc.wait(timeout=60)
+        pump.join(timeout=5)
+        proc.stdout.close()
+        return rc, lines, out / "libfuzzer" / "noop"
+
+    def assert_saved_and_merged(self, rc: int, expected: int, lines: list[str], wd: Path) -> None:
+        import re
+        self.assertEqual(rc, expected, lines)
+        summary = [ln for ln in lines if ln.startswith("fuzz: ")]
+        self.assertEqual(len(summary), 1, lines)
+        m = re.match(r"fuzz: 1 targets, (\d+) execs, .*, interrupted", summary[0])
+        self.assertTrue(m and int(m[1]) > 0, lines)
+        self.assertIn("MERGE-OUTER: ", (wd / "logs" / "merge.log").read_text(), lines)
+        self.assertTrue(any(wd.joinpath("corpus").iterdir()), lines)
+        self.assertFalse(wd.with_name("noop").joinpath("corpus.merging").exists())
+
+    def test_ctrl_c_saves_merges_and_counts(self):
+        # The interrupt landed inside Thread.join(timeout): the worker was then treated as finished and
+        # killed at exit, unmerged, and the summary said "0 targets, 0 execs".
+        rc, lines, wd = self.stopped_by(signal.SIGINT, group=False)
+        self.assert_saved_and_merged(rc, campaign.EXIT_INTERRUPTED, lines, wd)
+
+    def test_sigterm_stops_like_ctrl_c(self):
+        # A cancelled CI job: SIGTERM to the whole process group, the fuzzer included.
+        rc, lines, wd = self.stopped_by(signal.SIGTERM, group=True)
+        self.assert_saved_and_merged(rc, campaign.EXIT_TERMINATED, lines, wd)
+        self.assertIn("(SIGTERM)", lines[-1])
 
     def test_findings_are_saved_and_fuzzing_goes_on(self):
         out = Path(self.tmp.name) / "out-crash"

@@ -5,7 +5,10 @@ end with one summary line."""
 from __future__ import annotations
 
 import argparse
+import contextlib
+import fcntl
 import os
+import signal
 import threading
 import time
 from dataclasses import dataclass
@@ -25,7 +28,12 @@ ENGINE_NEEDS = {"libfuzzer": ("cmake", "ninja", "clang", "llvm", "asan-ubsan-run
                 "libfuzzer-msan": ("cmake", "ninja", "clang", "llvm", "msan-runtime", "libfuzzer-runtime"),
                 "afl": ("cmake", "ninja", "clang", "llvm", "asan-ubsan-runtime", "afl++")}
 DEFAULT_SECONDS = 60  # per target, when neither --time nor --runs is given
-EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+# 0: nothing found. 1: findings, or a target that failed to run. 2: a usage error, or the campaign's own
+# files failed (--out read-only or full, another campaign using it): no verdict on the code. 130 / 143:
+# stopped by SIGINT (Ctrl-C) / SIGTERM, after saving and merging what was found.
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 130, 143
+LOCK_NAME = ".lock"  # <out>/.lock: one campaign per --out (flock: released at exit, SIGKILL included)
+POLL = 0.2  # seconds between looks at the workers
 # Upper bounds of the numeric options: past them a value is a typo, and it broke something further on (a
 # 400-digit --time overflowed the deadline's float in a worker thread, and the campaign reported success).
 MAX_SECONDS = 366 * 24 * 3600  # --time, and the gate's --budget: a year (libFuzzer's -max_total_time is an int)
@@ -172,6 +180,9 @@ class Campaign:
         self.runs: dict[str, EngineRun] = {}
         self.outcomes: list[Outcome] = []
         self.interrupted = False
+        self.terminated = False  # the interruption was SIGTERM (CI cancelling the job)
+        self._changed = threading.Event()  # a worker finished
+        self._threads: dict[str, threading.Thread] = {}
 
     def _start(self, target: str) -> threading.Thread:
         spec = self.layout.spec(target)
@@ -181,47 +192,92 @@ class Campaign:
         self.runs[target] = run
 
         def work() -> None:
-            self.outcomes.append(run.run())
+            try:
+                run.run()
+            except Exception as exc:  # a bug of ours: the summary still counts the target and says why
+                run.outcome.error = f"internal error: {type(exc).__name__}: {exc}"
+            finally:
+                self.outcomes.append(run.outcome)
+                self._changed.set()
         t = threading.Thread(target=work, name=f"fuzz-{target}", daemon=True)
+        self._threads[target] = t  # before start(): an interrupt right after it still waits for this worker
         t.start()
         self.say(f"{target}: fuzzing for {budget_text(self.seconds, self.runs_per_target)} with {self.layout.engine} "
                  f"(corpus {self.layout.workdir(target) / 'corpus'})")
         return t
 
     def run(self) -> None:
-        pending = list(self.targets)
-        active: dict[str, threading.Thread] = {}
+        """Runs the campaign holding <out>/.lock. Ctrl-C or SIGTERM stops the fuzzers, then waits for every
+        worker to save its findings and merge its corpus; a second Ctrl-C abandons that."""
+        with campaign_lock(self.layout.out), self._term_as_interrupt():
+            pending = list(self.targets)
+            active: dict[str, threading.Thread] = {}
+            try:
+                self._loop(pending, active)
+            except KeyboardInterrupt:
+                self._stop_all(active)
+
+    def _loop(self, pending: list[str], active: dict[str, threading.Thread]) -> None:
         next_report = time.monotonic() + self.interval
+        while pending or active:
+            while pending and len(active) < self.jobs:
+                t = pending.pop(0)
+                active[t] = self._start(t)
+            # Never Thread.join(timeout) here: a KeyboardInterrupt inside it left the thread marked finished
+            # (Python 3.11), the later join() returned at once and the daemon worker died unsaved at exit.
+            self._changed.wait(POLL)
+            self._changed.clear()
+            self._reap(active, "done")
+            if time.monotonic() >= next_report:
+                for t in active:
+                    self.say(self.runs[t].outcome.progress.line())
+                next_report += self.interval
+
+    def _reap(self, active: dict[str, threading.Thread], how: str) -> None:
+        for t, th in list(active.items()):
+            if th.is_alive():
+                continue
+            del active[t]
+            out = next((o for o in self.outcomes if o.target == t), None)
+            if out is not None:
+                self.say(f"{out.progress.line()} ({how}; corpus {out.corpus_size} files)")
+                if out.error:
+                    self.say(f"{t}: error: {out.error}")
+
+    def _stop_all(self, active: dict[str, threading.Thread]) -> None:
+        self.interrupted = True
+        what = "terminated" if self.terminated else "interrupted"
+        self.say(f"{what}: stopping the fuzzers, saving and merging what they found (Ctrl-C again to abandon)")
+        active.update({t: th for t, th in self._threads.items() if th.is_alive() and t not in active})
+        for t in active:
+            self.runs[t].stop()
         try:
-            while pending or active:
-                while pending and len(active) < self.jobs and not self.interrupted:
-                    t = pending.pop(0)
-                    active[t] = self._start(t)
-                if self.interrupted and not active:
-                    break
-                for t, th in list(active.items()):
-                    th.join(timeout=0.2 / max(1, len(active)))
-                    if not th.is_alive():
-                        del active[t]
-                        out = next((o for o in self.outcomes if o.target == t), None)
-                        if out is not None:
-                            self.say(f"{out.progress.line()} (done; corpus {out.corpus_size} files)")
-                            if out.error:
-                                self.say(f"{t}: error: {out.error}")
-                if time.monotonic() >= next_report:
-                    for t in active:
-                        self.say(self.runs[t].outcome.progress.line())
-                    next_report += self.interval
+            while active:
+                self._changed.wait(POLL)
+                self._changed.clear()
+                self._reap(active, "stopped")
         except KeyboardInterrupt:
-            self.interrupted = True
-            self.say("interrupted: stopping the fuzzers, saving and merging what they found (Ctrl-C again to abandon)")
-            for t in active:
-                self.runs[t].stop()
-            for t, th in active.items():
-                th.join()
-                out = next((o for o in self.outcomes if o.target == t), None)
-                if out is not None:
-                    self.say(f"{out.progress.line()} (stopped; corpus {out.corpus_size} files)")
+            self.say(f"abandoned: {', '.join(active)} not saved or merged (the next campaign recovers what "
+                     f"is on disk)")
+
+    @contextlib.contextmanager
+    def _term_as_interrupt(self):
+        """SIGTERM (a CI job cancelled) stops the campaign like Ctrl-C. Only the main thread may set signal
+        handlers; a campaign run from another thread keeps the process's own handling. A SIGTERM while
+        already stopping is ignored: only a second Ctrl-C abandons the saving."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+
+        def on_term(signum, frame) -> None:
+            if not self.interrupted:
+                self.terminated = True
+                raise KeyboardInterrupt
+        previous = signal.signal(signal.SIGTERM, on_term)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
 
     def summary(self) -> str:
         execs = sum(o.progress.total_execs for o in self.outcomes)
@@ -233,15 +289,44 @@ class Campaign:
         if errors:
             line += f", {errors} target(s) failed to run"
         if self.interrupted:
-            line += ", interrupted"
+            line += ", interrupted" + (" (SIGTERM)" if self.terminated else "")
         return line
 
     def exit_status(self) -> int:
+        """Findings come before a storage error: they are saved, and the user must look at them first."""
         if self.interrupted:
-            return EXIT_INTERRUPTED
-        if any(o.error for o in self.outcomes) or any(o.new or o.known for o in self.outcomes):
+            return EXIT_TERMINATED if self.terminated else EXIT_INTERRUPTED
+        if any(o.new or o.known for o in self.outcomes) or any(o.error and not o.storage_error for o in self.outcomes):
             return EXIT_FINDINGS
+        if any(o.storage_error for o in self.outcomes):
+            return EXIT_USAGE
         return EXIT_OK
+
+
+@contextlib.contextmanager
+def campaign_lock(out: Path):
+    """Holds <out>/.lock for the whole campaign. Two campaigns on one --out deleted each other's corpus
+    entries, half-saved findings and artifacts; the second now stops at once (UsageError, exit 2). flock is
+    released when the process dies, SIGKILL included, so a killed campaign never blocks the next one."""
+    lock = out / LOCK_NAME
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise UsageError(f"cannot use --out {out}: {exc.strerror or exc} ({exc.filename or lock})") from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            pid = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "?"
+            raise UsageError(f"another campaign (pid {pid}) is using {out}; wait for it to finish, or give "
+                             f"another --out") from None
+        with contextlib.suppress(OSError):  # the pid is only for the message above; a full disk may refuse it
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        yield
+    finally:
+        os.close(fd)
 
 
 def check_binaries(layout: Layout, targets: list[str], explicit: bool, say: Callable[[str], None]) -> list[str]:

@@ -5,6 +5,7 @@ and is recovered on the next start, so a campaign killed at any point (even SIGK
 from __future__ import annotations
 
 import ctypes
+import errno
 import hashlib
 import os
 import re
@@ -39,8 +40,58 @@ def _die_with_parent() -> None:
         pass
 
 
+SHA1_NAME = re.compile(r"[0-9a-f]{40}")
+DISK_FULL_HINT = "disk full?"
+
+
 def sha1_name(data: bytes) -> str:
     return hashlib.sha1(data).hexdigest()
+
+
+def named_error(exc: OSError, path: Path) -> OSError:
+    """exc with path as its file name: a failed write() or fsync() has none, and "[Errno 28] No space left
+    on device" alone did not say which disk."""
+    return exc if exc.filename else OSError(exc.errno, exc.strerror or str(exc), str(path))
+
+
+def write_bytes(path: Path, data: bytes) -> None:
+    try:
+        path.write_bytes(data)
+    except OSError as exc:
+        raise named_error(exc, path) from exc
+
+
+def damaged_units(d: Path, prefix: str = "") -> list[Path]:
+    """Files of d named <prefix><sha1> whose content does not hash to that name. libFuzzer names every corpus
+    unit and artifact by the SHA-1 of its content, and on a full disk its writes fail silently, leaving
+    empty or truncated files: the name is the one reliable witness of what should be there. Files named
+    otherwise (a user's own inputs) are not judged."""
+    bad = []
+    if not d.is_dir():
+        return bad
+    for p in sorted(d.iterdir()):
+        if p.is_file() and not unit_matches_name(p, prefix):
+            bad.append(p)
+    return bad
+
+
+def unit_matches_name(p: Path, prefix: str = "") -> bool:
+    """False only for a file named <prefix><40 hex digits> whose content has another SHA-1."""
+    name = p.name[len(prefix):] if p.name.startswith(prefix) else p.name
+    if not SHA1_NAME.fullmatch(name):
+        return True
+    try:
+        return sha1_name(p.read_bytes()) == name
+    except OSError:
+        return False
+
+
+def move_aside(paths: list[Path], dest: Path) -> None:
+    """Renames damaged files into dest (a rename needs no free space); they are kept for the user to look at,
+    never fuzzed, merged or registered."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for p in paths:
+        p.rename(dest / p.name)
 
 
 def copy_unique(src_dirs: list[Path], dst: Path) -> int:
@@ -56,7 +107,7 @@ def copy_unique(src_dirs: list[Path], dst: Path) -> int:
             data = p.read_bytes()
             target = dst / sha1_name(data)
             if not target.exists():
-                target.write_bytes(data)
+                write_bytes(target, data)
                 count += 1
     return count
 
@@ -99,6 +150,37 @@ def corpus_link_problem(workdir: Path) -> str | None:
     return None
 
 
+class LogFile:
+    """A fuzzer's output log that never stops the campaign: on a full disk the first failed write is kept
+    (naming the file) and later lines are dropped, while the fuzzer goes on and its findings are saved."""
+
+    def __init__(self, path: Path, say: Callable[[str], None]):
+        self.name, self.say, self.error = str(path), say, None
+        self._f = open(path, "w", encoding="utf-8", errors="replace")
+
+    def __enter__(self) -> "LogFile":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._guard(self._f.close)
+
+    def write(self, text: str) -> None:
+        if self.error is None:
+            self._guard(lambda: self._f.write(text))
+
+    def flush(self) -> None:
+        if self.error is None:
+            self._guard(self._f.flush)
+
+    def _guard(self, action: Callable[[], object]) -> None:
+        try:
+            action()
+        except OSError as exc:
+            if self.error is None:
+                self.error = f"{exc.strerror or exc} ({self.name})"
+                self.say(f"warning: cannot write the log {self.name}: {exc.strerror or exc}; the rest of it is lost")
+
+
 @dataclass
 class TargetSpec:
     name: str
@@ -117,6 +199,11 @@ class Outcome:
     known: list[fnd.Finding] = field(default_factory=list)
     error: str | None = None
     corpus_size: int = 0
+    storage_error: bool = False  # error is about the campaign's own files (--out): not a finding (exit 2)
+
+    def fail_storage(self, message: str) -> None:
+        self.error = message if self.error is None else f"{self.error}; {message}"
+        self.storage_error = True
 
 
 class EngineRun:
@@ -161,7 +248,7 @@ class EngineRun:
     def _run_logged(self, cmd: list[str], env: dict[str, str], log_name: str) -> int:
         """Runs a corpus tool (merge, minimisation) to completion with its output in logs/<log_name>; the
         exit status. Stoppable like the fuzzer (self._proc)."""
-        with open(self.workdir / "logs" / log_name, "w", encoding="utf-8", errors="replace") as log:
+        with LogFile(self.workdir / "logs" / log_name, self.say) as log:
             proc = self._popen(cmd, env, log)
             assert proc.stdout is not None
             for line in proc.stdout:
@@ -204,11 +291,28 @@ class EngineRun:
             recover_corpus(self.corpus)
             self.recover()
             self.fuzz(time.monotonic() + self.seconds if self.seconds is not None else float("inf"))
+            self.check_corpus()
             self.merge()  # after Ctrl-C too: it is quick and keeps the work
         except OSError as exc:
-            self.outcome.error = f"{exc.strerror or exc} ({exc.filename})" if exc.filename else str(exc)
-        self.outcome.corpus_size = sum(1 for p in self.corpus.iterdir() if p.is_file()) if self.corpus.is_dir() else 0
+            text = f"{exc.strerror or exc} ({exc.filename})" if exc.filename else str(exc)
+            full = exc.errno in (errno.ENOSPC, errno.EDQUOT)
+            self.outcome.fail_storage(text + (f": the disk holding {self.workdir} is full" if full else ""))
+        try:
+            self.outcome.corpus_size = (sum(1 for p in self.corpus.iterdir() if p.is_file() and unit_matches_name(p))
+                                        if self.corpus.is_dir() else 0)
+        except OSError:
+            pass
         return self.outcome
+
+    def check_corpus(self) -> None:
+        """Corpus units the fuzzer wrote on a full disk (empty or truncated: their content no longer has the
+        SHA-1 of their name) are moved to <workdir>/damaged and reported; they would be merged as inputs."""
+        bad = damaged_units(self.corpus)
+        if bad:
+            dest = self.workdir / "damaged"
+            move_aside(bad, dest)
+            self.outcome.fail_storage(f"{len(bad)} corpus file(s) in {self.corpus} were written incompletely "
+                                      f"({DISK_FULL_HINT} check free space there); moved to {dest}")
 
     def remaining_runs(self) -> int | None:
         return None if self.runs is None else self.runs - self.outcome.progress.total_execs
@@ -231,9 +335,25 @@ class LibFuzzerRun(EngineRun):
             return
         for art in sorted(self.artifacts.iterdir()):
             if art.is_file() and art.name.startswith(ARTIFACT_PREFIXES):
+                if self.damaged_artifact(art):
+                    continue
                 self.say(f"{self.spec.name}: saving {art.name} left by an interrupted campaign")
                 self.record(art.read_bytes(), self.reproduce(art))
                 art.unlink()
+
+    def damaged_artifact(self, art: Path) -> bool:
+        """True (after reporting it and moving it to <workdir>/damaged) when art is not the input libFuzzer
+        meant to write: its name is <kind>-<sha1 of the input>, and on a full disk the write fails silently.
+        An empty or truncated input is never a finding: it would be registered as a new bug that is not one."""
+        prefix = next((p for p in ARTIFACT_PREFIXES if art.name.startswith(p)), "")
+        if unit_matches_name(art, prefix):
+            return False
+        dest = self.workdir / "damaged"
+        move_aside([art], dest)
+        self.outcome.fail_storage(f"artifact {art} is damaged (its content does not match the SHA-1 in its name: "
+                                  f"{DISK_FULL_HINT}); moved to {dest / art.name}, not registered as a finding")
+        self.say(f"{self.spec.name}: error: {self.outcome.error}")
+        return True
 
     def command(self, seconds: int | None, runs: int | None = None) -> list[str]:
         cmd = [str(self.spec.binary), *self.spec.options.libfuzzer_flags()]
@@ -266,7 +386,7 @@ class LibFuzzerRun(EngineRun):
             p.runs += 1
             # At least 1: -max_total_time=0 would mean no limit at all.
             seconds = max(1, int(deadline - time.monotonic())) if deadline != float("inf") else None
-            with open(logs / f"run-{p.runs}.log", "w", encoding="utf-8", errors="replace") as log:
+            with LogFile(logs / f"run-{p.runs}.log", self.say) as log:
                 proc = self._popen(self.command(seconds, self.remaining_runs()), self.env(SYMBOLIZE), log)
                 lines: list[str] = []
                 artifact, inited = None, False
@@ -274,6 +394,8 @@ class LibFuzzerRun(EngineRun):
                 for line in proc.stdout:
                     log.write(line)
                     inited = inited or (line.startswith("#") and "INITED" in line)
+                    if "libFuzzer: run interrupted" in line:  # Ctrl-C reached the fuzzer first: no restart
+                        self.stop_requested.set()
                     lines.append(line)
                     if len(lines) > OUTPUT_KEEP_LINES:
                         del lines[:len(lines) - OUTPUT_KEEP_LINES]
@@ -284,7 +406,13 @@ class LibFuzzerRun(EngineRun):
             proc.stdout.close()
             with self._lock:
                 self._proc = None
-            if artifact is not None and artifact.is_file():
+            if artifact is not None and not artifact.is_file():
+                self.outcome.fail_storage(f"fuzz_{self.spec.name} found a crash but could not write its input "
+                                          f"{artifact} ({DISK_FULL_HINT} check free space there); see {log.name}")
+                return
+            if artifact is not None and self.damaged_artifact(artifact):
+                return
+            if artifact is not None:
                 data = artifact.read_bytes()
                 self.record(data, "".join(lines), f"exit status {rc}")
                 artifact.unlink()
@@ -327,12 +455,40 @@ class LibFuzzerRun(EngineRun):
                    f"-artifact_prefix={links / 'artifacts'}/", str(links / "merging"), str(links / "corpus")]
             rc = self._run_logged(cmd, self.env(), "merge.log")
         if rc == 0 and any(merging.iterdir()):
+            problem = self.merge_problem(merging)
+            if problem is not None:
+                shutil.rmtree(merging, ignore_errors=True)
+                self.outcome.fail_storage(problem)
+                self.say(f"{self.spec.name}: error: {problem}")
+                return
             swap_in(merging, self.corpus)
         else:
             shutil.rmtree(merging, ignore_errors=True)
             why = f"exit status {rc}" if rc != 0 else "it wrote no corpus"
             self.say(f"{self.spec.name}: corpus merge failed ({why}); the corpus is kept unmerged "
                      f"(log: {self.workdir / 'logs' / 'merge.log'})")
+
+
+    def merge_problem(self, merging: Path) -> str | None:
+        """Why the merged corpus must not replace the old one, or None. On a full disk libFuzzer's merge writes
+        empty files (or none) and still exits 0; swapping that in emptied the corpus. Every unit must have the
+        SHA-1 of its name, and there must be as many as merge.log says were written."""
+        bad = damaged_units(merging)
+        m = re.findall(r"MERGE-OUTER: (\d+) new files", read_text(self.workdir / "logs" / "merge.log"))
+        written = sum(1 for p in merging.iterdir() if p.is_file())
+        if not bad and (not m or written >= int(m[-1])):
+            return None
+        what = (f"{len(bad)} of its files are empty or truncated" if bad
+                else f"it holds {written} files of the {m[-1]} libFuzzer reported")
+        return (f"corpus merge discarded: {what} ({DISK_FULL_HINT} check free space on the disk holding "
+                f"{self.workdir}); the corpus {self.corpus} is kept unmerged")
+
+
+def read_text(path: Path) -> str:
+    try:
+        return path.read_text(errors="replace")
+    except OSError:
+        return ""
 
 
 class AflRun(EngineRun):
@@ -416,7 +572,7 @@ class AflRun(EngineRun):
         logs.mkdir(exist_ok=True)
         p = self.outcome.progress
         p.runs += 1
-        with open(logs / "afl-fuzz.log", "w", encoding="utf-8", errors="replace") as log:
+        with LogFile(logs / "afl-fuzz.log", self.say) as log:
             proc = self._popen(cmd, self.afl_env(), log)
             tail: list[str] = []
 
@@ -460,7 +616,11 @@ class AflRun(EngineRun):
         cmd = ["afl-cmin", "-i", str(union), "-o", str(merging), "-m", "none", "-t", str(timeout_ms), "--",
                str(self.spec.binary)]
         rc = self._run_logged(cmd, self.afl_env(), "afl-cmin.log")
-        if rc == 0 and merging.is_dir() and any(merging.iterdir()):
+        bad = damaged_units(merging)  # afl-cmin keeps the names copy_unique gave: the SHA-1 of each input
+        if bad:
+            self.outcome.fail_storage(f"afl-cmin wrote {len(bad)} empty or truncated files into {merging} "
+                                      f"({DISK_FULL_HINT}); the merge is discarded")
+        if rc == 0 and not bad and merging.is_dir() and any(merging.iterdir()):
             swap_in(merging, self.corpus)
         else:  # keep everything rather than lose the queue
             self.say(f"{self.spec.name}: afl-cmin failed (exit status {rc}); keeping the whole queue "

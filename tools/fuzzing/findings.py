@@ -55,10 +55,15 @@ def report_text(output: str, start: int) -> str:
 
 
 def _write(path: Path, data: bytes | str) -> None:
-    with open(path, "wb") as f:
-        f.write(data if isinstance(data, bytes) else data.encode("utf-8"))
-        f.flush()
-        os.fsync(f.fileno())
+    try:
+        with open(path, "wb") as f:
+            f.write(data if isinstance(data, bytes) else data.encode("utf-8"))
+            f.flush()
+            os.fsync(f.fileno())
+    except OSError as exc:  # a failed write or fsync names no file: "No space left on device" said not where
+        if exc.filename:
+            raise
+        raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from exc
 
 
 def _registered(f: Finding, output: str, engine: str, registry: Registry | None) -> Finding:

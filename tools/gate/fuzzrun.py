@@ -41,5 +41,8 @@ def run(root: Path, state: Path, build: Path, targets: list[str], per_target: in
 
     interval = max(1.0, per_target / 12.0)  # about a dozen points per target's curve
     camp = fc.Campaign(layout, targets, per_target, 1, interval, listen)
-    camp.run()
+    try:
+        camp.run()
+    except fc.UsageError as exc:  # <state>/.lock held by another gate's campaign, or the state not writable
+        raise outdir.OutDirError(str(exc)) from None
     return camp, samples
