@@ -144,7 +144,20 @@ def _traces(km_replay: str, impl: str, files: list[str]) -> dict[str, str]:
     return out
 
 
+EXIT_INTERRUPTED = 130  # as a shell reports a command ended by SIGINT
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Ctrl-C: one line and exit 130, no traceback (subprocess.run kills the km_replay it waits for; the
+    temporary directory is removed on the way out)."""
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        print("diff: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _main(argv: list[str] | None) -> int:
     ap = argparse.ArgumentParser(prog="run_tests.py diff", description=__doc__.splitlines()[0])
     ap.add_argument("--a", default="default", choices=IMPLS, help="implementation A (default: %(default)s)")
     ap.add_argument("--b", default="filter-specific", choices=IMPLS, help="implementation B (default: %(default)s)")

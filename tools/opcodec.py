@@ -19,9 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 try:  # imported as tools.opcodec, or run / imported from tools/ itself
-    from tools import safe_input
+    from tools import safe_input, safe_output
 except ImportError:
     import safe_input
+    import safe_output
 
 FORMAT_VERSION = 1
 MAX_OPS = 256
@@ -786,11 +787,10 @@ def _write(path, payload):
             safe_input.abandon_stdout()  # what is still buffered must not fail again at exit
             raise OpError(f"cannot write to standard output: {e.strerror or e}", None)
         return
-    try:
-        with open(path, "wb") as f:
-            f.write(data)
-    except OSError as e:
-        raise OpError(e.strerror or str(e), path)
+    try:  # atomically: a full disk once left a truncated program there, which still ran
+        safe_output.write_atomic(Path(path), data, "output")
+    except safe_output.OutputError as e:
+        raise OpError(str(e), None)
 
 
 def _refuse_overwriting(output, given):
@@ -838,6 +838,9 @@ def main(argv=None):
     except (OpError, safe_input.InputError) as err:
         print(f"opcodec.py: error: {err}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:  # one line, no traceback; an output being written is left as it was
+        print("opcodec.py: interrupted", file=sys.stderr)
+        return 130
     return 0
 
 

@@ -213,5 +213,48 @@ class SummaryPath(unittest.TestCase):
             self.assertIsNone(cli.summary_problem(Path(tmp) / "new.json", []))
 
 
+class FullDiskAndInterrupt(unittest.TestCase):
+    """A full disk keeps the previous summary whole (it was a truncated JSON that did not parse); Ctrl-C
+    is one line and exit 130, with the replay's process group killed (it was a traceback)."""
+
+    def test_a_full_disk_keeps_the_old_summary(self):
+        from unittest import mock
+        from tools import safe_output
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "summary.json"
+            path.write_text('{"old": true}\n')
+            data = {"recordings": [], "cases": 3, "padding": "x" * 10000}
+            with mock.patch.object(safe_output.os, "fsync", side_effect=OSError(28, "No space left on device")), \
+                    self.assertRaises(safe_output.OutputError) as cm:
+                engine.write_summary(data, path)
+            self.assertIn(f"summary {path}: No space left on device", str(cm.exception))
+            self.assertEqual(json.loads(path.read_text()), {"old": True})
+            self.assertEqual([p.name for p in Path(tmp).iterdir()], ["summary.json"])
+
+    def test_ctrl_c_kills_the_replay_and_exits_130_without_traceback(self):
+        import signal
+        import threading
+        with tempfile.TemporaryDirectory() as tmp:
+            pid_file = Path(tmp) / "pid"
+            fake = Path(tmp) / "km_replay"
+            fake.write_text(f"#!/bin/sh\necho $$ > '{pid_file}'\nexec sleep 30\n")
+            fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+            rec_file = Path(tmp) / "r.jsonl"
+            rec_file.write_text(json.dumps(HEADER) + "\n" + json.dumps(rec("t.one", "STATUS_SUCCESS")) + "\n")
+            main = threading.main_thread().ident
+
+            def ctrl_c():
+                deadline = time.monotonic() + 20
+                while not pid_file.exists() and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                signal.pthread_kill(main, signal.SIGINT)
+            threading.Thread(target=ctrl_c, daemon=True).start()
+            rc, out, err = run_cli(["--no-build", "--km-replay", str(fake), "--summary", str(Path(tmp) / "s.json"),
+                                    str(rec_file)])
+            self.assertEqual((rc, err), (130, "conformance: interrupted\n"), out)
+            pid = int(pid_file.read_text())
+            self.assertFalse(alive(pid), f"km_replay (pid {pid}) is still running")
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -127,6 +127,18 @@ class Runs(unittest.TestCase):
         self.assertIn("b.ops: not a regular file", p.stderr)
 
 
+class Interrupt(unittest.TestCase):
+    def test_ctrl_c_is_one_line_and_exit_130(self):
+        from unittest import mock
+        with tempfile.TemporaryDirectory() as tmp:
+            (Path(tmp) / "a.ops").write_text("open_filter out=h0\n")
+            out, err = io.StringIO(), io.StringIO()
+            with mock.patch.object(diff, "_traces", side_effect=KeyboardInterrupt), \
+                    contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+                status = diff.main(["--replay-a", sys.executable, str(Path(tmp) / "a.ops")])
+        self.assertEqual((status, err.getvalue()), (130, "diff: interrupted\n"))
+
+
 if __name__ == "__main__":
     unittest.main()
 

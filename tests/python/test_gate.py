@@ -7,6 +7,7 @@ import io
 import json
 import tempfile
 import unittest
+from unittest import mock
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -349,6 +350,58 @@ class OutDirTests(unittest.TestCase):
                          (ROOT / "fuzz" / "new", False), (ROOT / "fuzzy", False), (Path("/tmp/g"), False)]:
             self.assertEqual(outdir.source_problem(out, ROOT, tracked) is not None, bad, out)
         self.assertIn("fuzz/targets/framing.c", outdir.tracked_files(ROOT) or ["fuzz/targets/framing.c"])
+
+
+class ReportsOnAFullDisk(unittest.TestCase):
+    """A full disk at the end of the gate: the verdict is printed all the same, every report that cannot be
+    written is named, the others are written whole, and the exit status is 2."""
+
+    def test_a_failed_report_is_named_and_the_others_are_written(self):
+        from tools import safe_output
+        real = safe_output.write_atomic
+
+        def html_fails(path, data, what="file"):
+            if path.name == "report.html":
+                raise safe_output.OutputError(f"cannot write {what} {path}: No space left on device")
+            real(path, data, what)
+        with tempfile.TemporaryDirectory() as tmp:
+            fl = floors.load(ROOT / "gate" / "floors.json", TARGETS)
+            with mock.patch.object(command, "write_atomic", html_fails):
+                problems = command.write_reports(result_with([finding()], True), fl, Path(tmp))
+            self.assertEqual(problems, [f"cannot write HTML report {Path(tmp) / 'report.html'}: "
+                                        "No space left on device"])
+            self.assertFalse((Path(tmp) / "report.html").exists())  # was a 0-byte report.html
+            self.assertFalse(json.loads((Path(tmp) / "summary.json").read_text())["passed"])
+            ET.parse(Path(tmp) / "junit.xml")
+
+    def test_the_verdict_is_printed_before_the_reports_and_the_status_is_2(self):
+        from tools import safe_output
+        from tools.runner.report import Console
+        calls = []
+
+        def disk_full(path, data, what="file"):
+            calls.append(out.getvalue())
+            raise safe_output.OutputError(f"cannot write {what} {path}: No space left on device")
+        with tempfile.TemporaryDirectory() as tmp:
+            out = io.StringIO()
+            fl = floors.load(ROOT / "gate" / "floors.json", TARGETS)
+            with mock.patch.object(command, "write_atomic", disk_full):
+                rc = cli.finish_gate(result_with([finding()], True), fl, Path(tmp), Console(out, False))
+            text = out.getvalue()
+        self.assertEqual(rc, 2)
+        self.assertIn("gate: FAILED (failed: findings) in 42s", calls[0])  # printed before any report
+        for name in ("junit.xml", "results.sarif", "report.html", "summary.json"):
+            self.assertIn(f"gate: error: cannot write", text)
+            self.assertIn(str(Path(tmp) / name), text)
+
+    def test_all_reports_written_keeps_the_verdict_status(self):
+        from tools.runner.report import Console
+        with tempfile.TemporaryDirectory() as tmp:
+            fl = floors.load(ROOT / "gate" / "floors.json", TARGETS)
+            out = io.StringIO()
+            self.assertEqual(cli.finish_gate(result_with([], False), fl, Path(tmp), Console(out, False)), 0)
+            self.assertEqual(sorted(p.name for p in Path(tmp).iterdir()),
+                             ["junit.xml", "report.html", "results.sarif", "summary.json"])
 
 
 if __name__ == "__main__":

@@ -609,5 +609,54 @@ class CAgreementTest(unittest.TestCase):
                 self.assertEqual(text, opcodec.format_program(opcodec.decode(data)), data.hex())
 
 
+class FullDiskAndInterruptTest(unittest.TestCase):
+    """encode/decode -o on a full disk keep the old output whole (it was replaced by a truncated program
+    that still ran); Ctrl-C is one line and exit 130."""
+
+    def main(self, *argv):
+        import contextlib
+        import io
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err):
+            rc = opcodec.main(list(argv))
+        return rc, err.getvalue()
+
+    def test_a_full_disk_keeps_the_old_output(self):
+        import errno
+        from unittest import mock
+        with tempfile.TemporaryDirectory() as tmp:
+            text = os.path.join(tmp, "x.ops")
+            with open(text, "w") as f:
+                f.write("open_filter out=h0\nopen_pin filter=h0 out=h1\n")
+            out = os.path.join(tmp, "x.bin")
+            with open(out, "wb") as f:
+                f.write(b"\x01\x01\x00\x00")
+            full = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            for command, src in (("encode", text), ("decode", out)):
+                target = out if command == "encode" else os.path.join(tmp, "y.ops")
+                if command == "decode":
+                    with open(target, "w") as f:
+                        f.write("version 1\nold\n")
+                before = Path(target).read_bytes()
+                with self.subTest(command=command), \
+                        mock.patch("os.fsync", side_effect=full):
+                    rc, err = self.main(command, src, "-o", target)
+                    self.assertEqual(rc, 1, err)
+                    self.assertIn(f"opcodec.py: error: cannot write output {target}: No space left on device", err)
+                    self.assertEqual(Path(target).read_bytes(), before)
+                    self.assertEqual(sorted(os.listdir(tmp)), sorted(["x.ops", "x.bin"] +
+                                                                     (["y.ops"] if command == "decode" else [])))
+
+    def test_ctrl_c_is_one_line_and_exit_130(self):
+        from unittest import mock
+        with tempfile.TemporaryDirectory() as tmp:
+            text = os.path.join(tmp, "x.ops")
+            with open(text, "w") as f:
+                f.write("open_filter out=h0\n")
+            with mock.patch.object(opcodec, "parse", side_effect=KeyboardInterrupt):
+                rc, err = self.main("encode", text, "-o", os.path.join(tmp, "x.bin"))
+        self.assertEqual((rc, err), (130, "opcodec.py: interrupted\n"))
+
+
 if __name__ == "__main__":
     unittest.main()

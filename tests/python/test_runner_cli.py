@@ -183,5 +183,22 @@ class ScriptTests(unittest.TestCase):
         self.assertEqual(lines[-1], f"{len(lines) - 1} passed, 0 failed")
 
 
+class InterruptedSubcommands(unittest.TestCase):
+    """Ctrl-C in `run_tests.py conformance` or `diff` (dispatched before main's own handler): one line,
+    exit 130, no traceback."""
+
+    def test_ctrl_c_in_conformance_and_diff(self):
+        from unittest import mock
+        from tools import diff
+        from tools.conformance import cli as conformance_cli
+        for name, module in (("conformance", conformance_cli), ("diff", diff)):
+            with self.subTest(name=name), mock.patch.object(module, "_main", side_effect=KeyboardInterrupt):
+                rc, out, err = run_main([name])
+                self.assertEqual((rc, err), (130, f"{name}: interrupted\n"), out)
+        with mock.patch.object(conformance_cli, "main", side_effect=KeyboardInterrupt):
+            rc, out, err = run_main(["conformance"])
+        self.assertEqual((rc, err), (130, "run_tests.py conformance: interrupted\n"))
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -311,5 +311,119 @@ class Regressions(unittest.TestCase):
             self.assertEqual(len(rows[0]), 5)
 
 
+class FullDiskAndConcurrency(unittest.TestCase):
+    """A full disk, an interrupted add and concurrent adds lose nothing and leave nothing half-written."""
+
+    def setUp(self):
+        self._tmp = tempfile.TemporaryDirectory()
+        self.dir = Path(self._tmp.name)
+
+    def tearDown(self):
+        self._tmp.cleanup()
+
+    def rows(self) -> list[list[str]]:
+        text = (self.dir / "index.tsv").read_text()
+        self.assertTrue(text.startswith(regression.INDEX_HEADER))
+        return [ln.split("\t") for ln in text.splitlines() if not ln.startswith("#")]
+
+    def test_registry_event_after_a_torn_line_is_not_lost(self):
+        path = self.dir / "registry.jsonl"
+        path.write_text('{"crash_type": "VERIFIER X", "crash_st')  # torn by a full disk
+        reg = Registry(path)
+        self.assertTrue(reg.note("VERIFIER X", ("f",), "framing", "t1", "test").new)
+        self.assertFalse(reg.note("VERIFIER X", ("f",), "framing", "t2", "test").new)  # was NEW again
+
+    def test_registry_failed_append_names_the_file(self):
+        from tools import safe_output
+        path = self.dir / "registry.jsonl"
+        with mock.patch.object(safe_output.os, "write", side_effect=OSError(28, "No space left on device")), \
+                self.assertRaises(safe_output.OutputError) as cm:
+            Registry(path).note("VERIFIER X", ("f",), "framing", "t1", "test")
+        self.assertIn(str(path), str(cm.exception))
+
+    def test_an_empty_bin_without_index_line_is_replaced(self):
+        (self.dir / "framing").mkdir()
+        (self.dir / "framing" / "abc.bin").write_bytes(b"")  # a full disk during an older add
+        p, added = regression.add(self.dir, "framing", "abc", b"\x01", "s", "d")
+        self.assertEqual((p.name, added, p.read_bytes()), ("abc.bin", True, b"\x01"))
+        self.assertEqual([r[0] for r in self.rows()], ["abc"])
+        self.assertEqual(sorted(x.name for x in (self.dir / "framing").iterdir()), ["abc.bin"])
+
+    def test_a_bin_without_index_line_is_adopted(self):
+        (self.dir / "framing").mkdir()
+        (self.dir / "framing" / "abc.bin").write_bytes(b"\x01")  # the index write failed last time
+        p, added = regression.add(self.dir, "framing", "abc", b"\x01", "s", "d")
+        self.assertEqual((p.name, added), ("abc.bin", True))  # was "already present", exit 1, never indexed
+        self.assertEqual([r[0] for r in self.rows()], ["abc"])
+        self.assertFalse(regression.add(self.dir, "framing", "abc", b"\x01", "s", "d")[1])
+
+    def test_a_torn_index_line_does_not_swallow_the_next(self):
+        (self.dir / "index.tsv").write_text(regression.INDEX_HEADER + "old\tframing\ts")
+        regression.add(self.dir, "framing", "abc", b"\x01", "s", "d")
+        self.assertEqual([r[0] for r in self.rows()], ["old", "abc"])
+        self.assertEqual(len(self.rows()[1]), 5)
+
+    def test_a_full_disk_leaves_neither_a_bin_nor_an_index_line(self):
+        from tools import safe_output
+        regression.add(self.dir, "framing", "old", b"\x00", "s", "d")
+        before = (self.dir / "index.tsv").read_bytes()
+        with mock.patch.object(safe_output.os, "fsync", side_effect=OSError(28, "No space left on device")), \
+                self.assertRaises(safe_output.OutputError) as cm:
+            regression.add(self.dir, "framing", "abc", b"\x01", "s", "d")
+        self.assertIn(str(self.dir / "framing" / "abc.bin"), str(cm.exception))
+        self.assertEqual(sorted(x.name for x in (self.dir / "framing").iterdir()), ["old.bin"])
+        self.assertEqual((self.dir / "index.tsv").read_bytes(), before)
+
+    def test_space_for_the_bin_only_is_repaired_by_the_next_add(self):
+        from tools import safe_output
+        real = safe_output.write_atomic
+
+        def index_fails(path, data, what="file"):
+            if path.name == "index.tsv":
+                raise safe_output.OutputError(f"cannot write {what} {path}: No space left on device")
+            real(path, data, what)
+        with mock.patch.object(regression, "write_atomic", index_fails), self.assertRaises(safe_output.OutputError):
+            regression.add(self.dir, "framing", "abc", b"\x01", "s", "d")
+        p, added = regression.add(self.dir, "framing", "abc", b"\x01", "s", "d")
+        self.assertEqual((p.name, added), ("abc.bin", True))
+        self.assertEqual([r[0] for r in self.rows()], ["abc"])
+
+    def test_concurrent_adds_store_one_file_and_one_line(self):
+        import multiprocessing
+        ctx = multiprocessing.get_context("fork")
+        for trial in range(10):
+            r = self.dir / str(trial)
+            procs = [ctx.Process(target=_add_quietly, args=(r,)) for _ in range(6)]
+            for proc in procs:
+                proc.start()
+            for proc in procs:
+                proc.join(30)
+            self.assertEqual([proc.exitcode for proc in procs], [0] * 6)  # was "File exists"
+            self.assertEqual([x.name for x in (r / "framing").iterdir()], ["abc.bin"])
+            rows = [ln for ln in (r / "index.tsv").read_text().splitlines() if not ln.startswith("#")]
+            self.assertEqual(len(rows), 1, rows)
+
+    def test_original_testcase_copy_is_repaired(self):
+        from tools.triage import reproduce
+        (self.dir / "original").write_bytes(b"")  # a full disk left it empty; it was kept for ever
+        self.assertEqual(reproduce.keep_original(self.dir, b"\x01\x10").read_bytes(), b"\x01\x10")
+        (self.dir / "original").write_bytes(b"\x01")  # cut short
+        self.assertEqual(reproduce.keep_original(self.dir, b"\x01\x10").read_bytes(), b"\x01\x10")
+
+    def test_original_testcase_copy_is_written_atomically(self):
+        from tools import safe_output
+        from tools.triage import reproduce
+        with mock.patch.object(safe_output.os, "fsync", side_effect=OSError(28, "No space left on device")), \
+                self.assertRaises(safe_output.OutputError) as cm:
+            reproduce.keep_original(self.dir, b"\x01")
+        self.assertIn(str(self.dir / "original"), str(cm.exception))
+        self.assertEqual(list(self.dir.iterdir()), [])
+
+
+def _add_quietly(r: Path) -> None:
+    regression.add(r, "framing", "abc", b"\x01", "s", "d")
+
+
+
 if __name__ == "__main__":
     unittest.main()

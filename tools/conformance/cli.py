@@ -10,12 +10,13 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from tools import safe_input
+from tools import safe_input, safe_output
 from tools.fuzzing import implementation
 from tools.runner.build import build_preset
 from . import engine, match, recording, replayer
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_INTERRUPTED = 130  # as a shell reports a command ended by SIGINT
 PRESET = "asan-ubsan"
 
 
@@ -74,7 +75,16 @@ def summary_problem(path: Path, inputs: list[str]) -> str | None:
 
 
 def main(argv: list[str], out: TextIO | None = None, root: Path = engine.ROOT) -> int:
-    out = out or sys.stdout
+    """Ctrl-C: one line and exit 130, no traceback; the replayer kills the replay's process group on the
+    way out (the path a timeout takes), so no km_replay is left running."""
+    try:
+        return _main(argv, out or sys.stdout, root)
+    except KeyboardInterrupt:
+        print("conformance: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _main(argv: list[str], out: TextIO, root: Path) -> int:
     try:
         args = parser().parse_args(argv)
     except SystemExit as exc:
@@ -124,6 +134,8 @@ def main(argv: list[str], out: TextIO | None = None, root: Path = engine.ROOT) -
     except OSError as exc:
         errors.append(f"cannot write {args.summary}: {exc.strerror}")
     except safe_input.InputError as exc:  # summary_problem said it already, unless the files changed since
+        errors.append(str(exc))
+    except safe_output.OutputError as exc:  # a full disk: the old summary is kept whole
         errors.append(str(exc))
     try:
         report(results, out, args.verbose)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tools import safe_input
+from tools import safe_input, safe_output
 from . import match, recording, replayer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -58,11 +58,13 @@ def summary(results: list[match.Result], paths: list[str]) -> dict:
 def write_summary(data: dict, path: Path = SUMMARY) -> None:
     """Never over one of the recordings it summarises (safe_input.InputError): a recording may be a
     Windows capture that cannot be had again. Nor into a FIFO, socket or device other than /dev/null: the
-    write would block for ever (the check is repeated here for callers other than the command line)."""
+    write would block for ever (the check is repeated here for callers other than the command line). A
+    failed write is safe_output.OutputError, naming the file; the previous summary is then kept whole."""
     safe_input.refuse_overwriting_input(path, [Path(p) for p in data["recordings"]], "summary")
     safe_input.refuse_unwritable_output(path, "summary")
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data, indent=1, sort_keys=False) + "\n", encoding="utf-8")
+    # atomically: a full disk once left a truncated summary that did not parse, and the old one was gone
+    safe_output.write_atomic(path, json.dumps(data, indent=1, sort_keys=False) + "\n", "summary")
 
 
 def table(results: list[match.Result]) -> list[str]:

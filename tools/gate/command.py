@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+import xml.etree.ElementTree as ET
 from dataclasses import asdict
 from pathlib import Path
 from typing import Callable
@@ -15,6 +16,7 @@ from ..fuzzing import implementation
 from ..fuzzing.campaign import MAX_SECONDS, bounded_int, output_dir, registry
 from ..runner import junit
 from ..runner.execute import SuiteResult
+from ..safe_output import OutputError, write_atomic
 from ..runner.protocol import FAIL as C_FAIL, PASS as C_PASS, SKIP as C_SKIP, CaseResult
 from . import floors as fl
 from . import html_report, outdir, sarif, steps
@@ -123,8 +125,7 @@ def run(args, root: Path, say: Callable[[str], None], reserved: set[str]) -> tup
         s.summary = f"{floors.path.name}: {'all floors hold' if s.status != FAIL else f'{len(s.details)} below'}"
     step("floors", check_floors)
     result.seconds = time.monotonic() - start
-    write_reports(result, floors, out)
-    return result, floors
+    return result, floors  # the caller prints the verdict, then write_reports
 
 
 def junit_results(result: GateResult) -> list[SuiteResult]:
@@ -142,15 +143,32 @@ def junit_results(result: GateResult) -> list[SuiteResult]:
     return [gate, finds]
 
 
-def write_reports(result: GateResult, floors: fl.Floors, out: Path) -> None:
-    junit.write(junit_results(result), out / "junit.xml")
-    sarif.write(result.findings, out / "results.sarif")
-    html_report.write(result, floors, out / "report.html")
+def write_reports(result: GateResult, floors: fl.Floors, out: Path) -> list[str]:
+    """Writes the four reports, each atomically (a full disk leaves the previous report or none, never a
+    truncated one), and tries every one even when an earlier one failed. Returns the failures, one message
+    each naming the file: empty when all were written. Called after the verdict is printed, so a full disk
+    at the end of a 30-minute gate still gives the verdict."""
+    tree = ET.ElementTree(junit.to_element(junit_results(result)))
+    ET.indent(tree)
     summary = {"passed": result.passed, "seconds": round(result.seconds, 1), "budget": result.budget,
                "steps": [asdict(s) for s in result.steps], "findings": [asdict(f) for f in result.findings],
                "rates": result.rates, "coverage": result.coverage,
                "code_under_test": result.code_under_test, "notes": result.notes}
-    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    reports = [("JUnit report", "junit.xml", lambda: ET.tostring(tree.getroot(), encoding="utf-8",
+                                                                  xml_declaration=True)),
+               ("SARIF report", "results.sarif", lambda: json.dumps(sarif.build(result.findings), indent=2) + "\n"),
+               ("HTML report", "report.html", lambda: html_report.render(result, floors)),
+               ("gate summary", "summary.json", lambda: json.dumps(summary, indent=2) + "\n")]
+    problems = []
+    for what, name, content in reports:
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+            write_atomic(out / name, content(), what)
+        except OutputError as exc:
+            problems.append(str(exc))
+        except OSError as exc:  # the directory itself
+            problems.append(f"cannot write {what} {out / name}: {exc.strerror or exc}")
+    return problems
 
 
 def summary_lines(result: GateResult, out: Path) -> list[str]:

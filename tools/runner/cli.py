@@ -196,12 +196,25 @@ def run_gate(args, console: Console, root: Path, host: prereqs.Host | None) -> i
     if not prereqs.ensure(prereqs.lookup(gate_command.NEEDS), host, not args.no_install, console.say):
         return EXIT_USAGE
     try:
-        result, _ = gate_command.run(args, root, console.say, set(RESERVED))
+        result, floors = gate_command.run(args, root, console.say, set(RESERVED))
     except gate_command.GateUsageError as exc:
         raise UsageError(str(exc)) from None
     out = (args.out or root / "out" / "gate").resolve()
+    return finish_gate(result, floors, out, console)
+
+
+def finish_gate(result, floors, out: Path, console: Console) -> int:
+    """The verdict first, then the reports: a full disk at the end of the gate once lost the verdict of
+    30 minutes' work to a bare "No space left on device". A report that cannot be written is named, and
+    the exit status is then EXIT_USAGE (2) whatever the verdict."""
     for line in gate_command.summary_lines(result, out):
         console.say(line)
+    problems = gate_command.write_reports(result, floors, out)
+    for problem in problems:
+        console.say(f"gate: error: {problem}")
+    if problems:
+        console.say(f"gate: {len(problems)} report(s) not written; the verdict above stands")
+        return EXIT_USAGE
     return EXIT_OK if result.passed else EXIT_FAILED
 
 
@@ -211,11 +224,15 @@ def main(argv: list[str] | None = None, *, registry: list[Suite] | None = None, 
     out = out or sys.stdout
     parser = build_parser(registry)
     argv = normalise_argv(list(sys.argv[1:] if argv is None else argv))
-    if argv and argv[0] == "diff":  # its own argument parser: tools/diff.py
-        from tools import diff as diff_tool
-        return diff_tool.main(argv[1:])
-    if argv and argv[0] == "conformance":  # its own argument parser (tools/conformance/cli.py)
-        return conformance_cli.main(argv[1:], out=out, root=root)
+    if argv and argv[0] in ("diff", "conformance"):  # their own argument parsers and Ctrl-C handling
+        try:
+            if argv[0] == "diff":  # tools/diff.py
+                from tools import diff as diff_tool
+                return diff_tool.main(argv[1:])
+            return conformance_cli.main(argv[1:], out=out, root=root)  # tools/conformance/cli.py
+        except KeyboardInterrupt:  # before or after their own handlers (an import, the return)
+            print(f"run_tests.py {argv[0]}: interrupted", file=sys.stderr)
+            return 130
     if argv and argv[0] in RESERVED:  # whatever follows: the subcommand does not exist yet
         issue, what = RESERVED[argv[0]]
         print(f"run_tests.py {argv[0]}: not implemented yet (issue {issue}: {what})", file=sys.stderr)

@@ -1,16 +1,18 @@
 """The persistent registry of known findings across campaigns and reproductions: out/triage/registry.jsonl,
 keyed by crash type + crash state. Append-only (one JSON line per sighting, folded on read) and written under
-an exclusive flock, so concurrent campaigns and a kill at any moment never lose or corrupt an entry."""
+an exclusive flock, so concurrent campaigns and a kill at any moment never lose or corrupt an entry; each
+event starts on a fresh line, so a line torn by a full disk costs only itself. A failed append is an
+OutputError naming the file."""
 from __future__ import annotations
 
 import fcntl
 import json
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import safe_input
+from .. import safe_input, safe_output
+from ..safe_output import OutputError
 from .record import id_of, key_of
 from .similarity import why_similar
 
@@ -109,15 +111,18 @@ class Registry:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         event = {"time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "crash_type": crash_type,
                  "crash_state": list(state), "target": target, "testcase": testcase, "source": source}
-        with open(self.path, "a+", encoding="utf-8", errors="replace") as f:
+        try:
+            f = open(self.path, "a+", encoding="utf-8", errors="replace")
+        except OSError as exc:
+            raise OutputError(f"cannot open finding registry {self.path}: {exc.strerror or exc}") from None
+        with f:
             fcntl.flock(f, fcntl.LOCK_EX)
             try:
                 f.seek(0)
                 before = _fold(f.read().splitlines())
-                f.seek(0, os.SEEK_END)
-                f.write(json.dumps(event, sort_keys=True) + "\n")
-                f.flush()
-                os.fsync(f.fileno())
+                # on a fresh line: after a torn line (a full disk, a kill) the event was glued onto it and
+                # both were skipped when read, so the sighting was lost and the next run said NEW again
+                safe_output.append_line(f, json.dumps(event, sort_keys=True), self.path, "finding registry")
             finally:
                 fcntl.flock(f, fcntl.LOCK_UN)
         key_id = id_of(key_of(crash_type, state))

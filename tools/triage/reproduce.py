@@ -11,6 +11,7 @@ from typing import Callable
 
 from ..fuzzing import options as opt
 from ..fuzzing.campaign import registry as fuzz_targets
+from ..safe_output import OutputError, write_atomic
 from . import minimize as mini
 from . import regression, testcase, variants
 from .record import CrashRecord, Reliability, key_of
@@ -181,9 +182,7 @@ class Reproducer:
               per: dict[str, Reliability]) -> Outcome:
         workdir = self.out / record.id
         workdir.mkdir(parents=True, exist_ok=True)
-        original = workdir / "original"
-        if not original.exists():
-            original.write_bytes(tc.data)
+        original = keep_original(workdir, tc.data)
         verdict = self.registry.note(record.crash_type, record.state, target, str(original), "reproduce")
         self.say("")
         for line in verdict.lines():
@@ -233,4 +232,23 @@ def reproduce(root: Path, req: Request, say: Callable[[str], None]) -> Outcome:
     except opt.OptionsError as exc:
         say(f"error: {exc}")
         return Outcome(EXIT_BAD_INPUT)
+    except OutputError as exc:  # a full disk: the message names the file, nothing half-written is kept
+        say(f"error: {exc}")
+        return Outcome(EXIT_BAD_INPUT)
+
+
+def keep_original(workdir: Path, data: bytes) -> Path:
+    """workdir/original, holding data: written atomically, and rewritten when it holds anything else (an
+    older version left it empty or cut short on a full disk, and kept it: the registry recorded it)."""
+    original = workdir / "original"
+    if _content(original) != data:
+        write_atomic(original, data, "testcase copy")
+    return original
+
+
+def _content(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except OSError:
+        return None
 
