@@ -164,6 +164,19 @@ for f in files:
         self.assertTrue(got[2][0].endswith("end STATUS_SUCCESS\n"))
 
 
+
+def hung_replay(tmp: Path) -> tuple[Path, Path, Path]:
+    """(a km_replay stand-in that writes its pid to a file and then hangs, that pid file, a recording of
+    one case for it to replay)."""
+    pid_file = tmp / "pid"
+    fake = tmp / "km_replay"
+    fake.write_text(f"#!/bin/sh\necho $$ > '{pid_file}'\nexec sleep 30\n")
+    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+    rec_file = tmp / "r.jsonl"
+    rec_file.write_text(json.dumps(HEADER) + "\n" + json.dumps(rec("t.one", "STATUS_SUCCESS")) + "\n")
+    return fake, pid_file, rec_file
+
+
 class ReplayerTimeout(unittest.TestCase):
     """A replay that outlives replayer.TIMEOUT is stopped, km_replay with it, and reported: exit 2, no
     traceback (it was a subprocess.TimeoutExpired one, with km_replay left running)."""
@@ -171,12 +184,7 @@ class ReplayerTimeout(unittest.TestCase):
     def test_a_hung_replay_is_killed_and_reported(self):
         from unittest import mock
         with tempfile.TemporaryDirectory() as tmp:
-            pid_file = Path(tmp) / "pid"
-            fake = Path(tmp) / "km_replay"
-            fake.write_text(f"#!/bin/sh\necho $$ > '{pid_file}'\nexec sleep 30\n")
-            fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
-            rec_file = Path(tmp) / "r.jsonl"
-            rec_file.write_text(json.dumps(HEADER) + "\n" + json.dumps(rec("t.one", "STATUS_SUCCESS")) + "\n")
+            fake, pid_file, rec_file = hung_replay(Path(tmp))
             with mock.patch.object(replayer, "TIMEOUT", 2):
                 rc, out, err = run_cli(["--no-build", "--km-replay", str(fake), "--summary", str(Path(tmp) / "s.json"),
                                         str(rec_file)])
@@ -235,12 +243,7 @@ class FullDiskAndInterrupt(unittest.TestCase):
         import signal
         import threading
         with tempfile.TemporaryDirectory() as tmp:
-            pid_file = Path(tmp) / "pid"
-            fake = Path(tmp) / "km_replay"
-            fake.write_text(f"#!/bin/sh\necho $$ > '{pid_file}'\nexec sleep 30\n")
-            fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
-            rec_file = Path(tmp) / "r.jsonl"
-            rec_file.write_text(json.dumps(HEADER) + "\n" + json.dumps(rec("t.one", "STATUS_SUCCESS")) + "\n")
+            fake, pid_file, rec_file = hung_replay(Path(tmp))
             main = threading.main_thread().ident
 
             def ctrl_c():
