@@ -26,6 +26,7 @@ const char *__tsan_default_options(void) { return "halt_on_error=1"; }
 
 #define HELD 4          /* frames a thread holds per allocator at most: below every Frames, so nothing pends */
 #define FRAME_SIZE 64
+#define ST_MAX_THREADS 64 /* a bound on what a typo can ask for (each thread holds frames of a shared allocator) */
 
 typedef struct {
     unsigned id, iterations;
@@ -202,16 +203,16 @@ static HANDLE st_open(HANDLE root, const WCHAR *name, size_t bytes)
     return h;
 }
 
-/* The number after the option at argv[*i], which *i then points at. The option is named from before the
- * step: with the value missing, argv[*i - 1] was the argument before the option (the program's path). */
-static unsigned st_arg(int argc, char **argv, int *i)
+/* The number after the option at argv[*i], which *i then points at: 1..max, else a usage error naming the
+ * option (taken before the step: with the value missing, argv[*i] is still the option). */
+static unsigned st_arg(int argc, char **argv, int *i, unsigned long max)
 {
     const char *opt = argv[*i];
     char *end = NULL;
     unsigned long v = *i + 1 < argc ? strtoul(argv[++*i], &end, 10) : 0;
-    if (v == 0 || *end != '\0' || v > 100000000) {
-        fprintf(stderr, "km_stress: %s needs a positive number\nusage: km_stress [--threads N] [--iterations N] "
-                        "[--seed N]\n", opt);
+    if (v == 0 || *end != '\0' || v > max) {
+        fprintf(stderr, "km_stress: %s needs a number from 1 to %lu\nusage: km_stress [--threads N] "
+                        "[--iterations N] [--seed N]\n", opt, max);
         exit(2);
     }
     return (unsigned)v;
@@ -222,18 +223,16 @@ int main(int argc, char **argv)
     unsigned threads = 4, iterations = 20000, seed = 1;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--threads") == 0)
-            threads = st_arg(argc, argv, &i);
+            threads = st_arg(argc, argv, &i, ST_MAX_THREADS);
         else if (strcmp(argv[i], "--iterations") == 0)
-            iterations = st_arg(argc, argv, &i);
+            iterations = st_arg(argc, argv, &i, 100000000);
         else if (strcmp(argv[i], "--seed") == 0)
-            seed = st_arg(argc, argv, &i);
+            seed = st_arg(argc, argv, &i, 100000000);
         else if (argv[i][0] == '-') {
             fprintf(stderr, "km_stress: unknown option '%s'\n", argv[i]);
             return 2;
         } /* other arguments are the runner's -k globs: there is one case */
     }
-    if (threads > 64)
-        threads = 64;
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     km_init();
