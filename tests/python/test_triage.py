@@ -425,5 +425,33 @@ def _add_quietly(r: Path) -> None:
 
 
 
+class MinimizeCommand(unittest.TestCase):
+    def test_paths_with_spaces_reach_libfuzzer_without_any(self):
+        # -minimize_crash re-runs the fuzzer through sh with unquoted paths: a space split them.
+        from tools.fuzzing.engines import SHELL_SAFE
+        from tools.triage import minimize, variants
+        seen: list[list[str]] = []
+
+        def fake_run(cmd, env, shown, timeout):
+            seen.append(cmd)
+            artifact = next(a for a in cmd if a.startswith("-exact_artifact_path="))
+            Path(artifact.split("=", 1)[1]).write_bytes(b"\x01")  # what libFuzzer writes, through the link
+            return variants.RunResult(cmd, shown, "", 0, None)
+
+        with tempfile.TemporaryDirectory(prefix="with space ") as tmp:
+            work = Path(tmp) / "triage dir"
+            work.mkdir()
+            original = work / "original"
+            original.write_bytes(b"\x01\x02")
+            with mock.patch.object(variants, "run", fake_run):
+                m = minimize.minimize(ROOT, "libfuzzer", "framing", original, work, "some key",
+                                      lambda path: variants.RunResult([], {}, "", 0, None), lambda text: None)
+            self.assertEqual(len(seen), 1)
+            for arg in seen[0]:
+                self.assertTrue(SHELL_SAFE.fullmatch(arg.split("=", 1)[-1]), f"{arg!r} in {seen[0]}")
+            self.assertFalse(m.ok)  # the fake candidate does not crash: rejected, and kept where it belongs
+            self.assertEqual((work / "minimized.rejected").read_bytes(), b"\x01")
+
+
 if __name__ == "__main__":
     unittest.main()

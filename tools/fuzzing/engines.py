@@ -136,6 +136,17 @@ def recover_corpus(corpus: Path) -> None:
     corpus.mkdir(parents=True, exist_ok=True)
 
 
+def shell_safe_links(tmp: Path, targets: dict[str, Path]) -> Path | None:
+    """Links tmp/NAME -> target for each entry and returns tmp, or None when tmp's own path is not one sh
+    passes on unchanged. For libFuzzer modes that re-run the fuzzer through sh with the paths pasted in
+    unquoted (-merge, -minimize_crash): a space in the checkout or --out split them."""
+    if not SHELL_SAFE.fullmatch(str(tmp)):
+        return None
+    for name, target in targets.items():
+        (tmp / name).symlink_to(target.resolve())
+    return tmp
+
+
 def corpus_link_problem(workdir: Path) -> str | None:
     """Why a target's campaign state cannot be used as it is, or None. The merge replaces the corpus
     directory by renaming (swap_in): a corpus that is a symbolic link to the user's own directory was
@@ -439,16 +450,14 @@ class LibFuzzerRun(EngineRun):
         # --out (or in the build directory) split them, and the merge failed on every run. It gets paths
         # that need no quoting: links in a private temporary directory to the binary and the directories.
         with tempfile.TemporaryDirectory(prefix="ks-merge-") as tmp:
-            links = Path(tmp)
-            if not SHELL_SAFE.fullmatch(str(links)):
+            links = shell_safe_links(Path(tmp), {"fuzzer": self.spec.binary, "merging": merging,
+                                                 "corpus": self.corpus, "artifacts": self.artifacts})
+            if links is None:
                 shutil.rmtree(merging, ignore_errors=True)
-                self.say(f"{self.spec.name}: corpus merge skipped: the temporary directory {links} has characters "
+                self.say(f"{self.spec.name}: corpus merge skipped: the temporary directory {tmp} has characters "
                          f"libFuzzer's merge cannot pass through sh; set TMPDIR to a plain path "
                          f"(the corpus is kept unmerged)")
                 return
-            for name, target in (("fuzzer", self.spec.binary), ("merging", merging), ("corpus", self.corpus),
-                                 ("artifacts", self.artifacts)):
-                (links / name).symlink_to(target.resolve())
             # A corpus input that crashes during the merge is written under the artifact prefix, never into
             # the caller's working directory.
             cmd = [str(links / "fuzzer"), "-merge=1", f"-merge_control_file={links / 'merge.control'}", *keep,

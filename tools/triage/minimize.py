@@ -4,10 +4,12 @@ shrinks). Both inputs are kept: out/triage/<id>/original and out/triage/<id>/min
 from __future__ import annotations
 
 import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from ..fuzzing.engines import shell_safe_links
 from . import variants
 from .record import key_of
 
@@ -33,9 +35,17 @@ def minimize(root: Path, preset: str, target: str, original: Path, workdir: Path
     candidate = workdir / "minimized.candidate"
     candidate.unlink(missing_ok=True)
     env, shown = variants.env_for(root, target, sanitizer=variants.PRESETS[preset][0])
-    cmd = [str(fuzzer), "-minimize_crash=1", f"-runs={runs}", f"-timeout={int(variants.timeout_for(root, target))}",
-           f"-exact_artifact_path={candidate}", str(original)]
-    res = variants.run(cmd, env, shown, MINIMIZE_TIMEOUT)
+    with tempfile.TemporaryDirectory(prefix="ks-minimize-") as tmp:
+        # -minimize_crash re-runs the fuzzer through sh with unquoted paths: it gets links without spaces.
+        links = shell_safe_links(Path(tmp), {"fuzzer": fuzzer, "work": workdir, "original": original})
+        if links is None:
+            return Minimized(False, f"the temporary directory {tmp} has characters libFuzzer's -minimize_crash "
+                                    f"cannot pass through sh; set TMPDIR to a plain path", None,
+                             original.stat().st_size)
+        cmd = [str(links / "fuzzer"), "-minimize_crash=1", f"-runs={runs}",
+               f"-timeout={int(variants.timeout_for(root, target))}",
+               f"-exact_artifact_path={links / 'work' / candidate.name}", str(links / "original")]
+        res = variants.run(cmd, env, shown, MINIMIZE_TIMEOUT)
     (workdir / "minimize.log").write_text(res.output)
     size0 = original.stat().st_size
     if not candidate.is_file() or candidate.stat().st_size == 0:
