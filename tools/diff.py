@@ -12,7 +12,6 @@ Exit status: 0 no unknown divergence, 1 at least one, 2 bad input."""
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
 import tempfile
@@ -24,7 +23,8 @@ sys.path.insert(0, str(ROOT))
 from tools import opcodec  # noqa: E402
 from tools.fuzzing import implementation  # noqa: E402
 from tools.replay import collect  # noqa: E402
-from tools.safe_input import InputError, abandon_stdout, read_bytes  # noqa: E402
+from tools.safe_input import InputError, executable_file  # noqa: E402
+from tools.safe_output import abandon_stdout  # noqa: E402
 
 IMPLS = ("default", "filter-specific", "build")
 DEFAULT_CORPUS = ("corpus/differential", "corpus/session", "corpus/framing", "corpus/create_irp")
@@ -175,7 +175,7 @@ def _main(argv: list[str] | None) -> int:
         return 2
     replay_b = args.replay_b or args.replay_a
     for binary in (args.replay_a, replay_b):
-        if not os.path.isfile(binary) or not os.access(binary, os.X_OK):
+        if not executable_file(binary):
             print(f"diff: {binary}: not an executable file (build it: cmake --build --preset asan-ubsan "
                   f"--target km_replay)", file=sys.stderr)
             return 2
@@ -191,13 +191,11 @@ def _main(argv: list[str] | None) -> int:
         progs: dict[str, tuple[str, opcodec.Program]] = {}
         for i, f in enumerate(files):
             try:
-                data = read_bytes(Path(f), opcodec.MAX_INPUT, "program")
-                prog = opcodec.parse(data.decode("utf-8"), f) if f.endswith(".ops") else opcodec.decode(data)
-            except InputError as e:
+                text = f.endswith(".ops")
+                data = opcodec.read_input(f, not text)
+                prog = opcodec.parse(data, f) if text else opcodec.decode(data)
+            except opcodec.OpError as e:  # it names the file
                 print(f"diff: {e}", file=sys.stderr)
-                return 2
-            except (UnicodeDecodeError, opcodec.OpError) as e:
-                print(f"diff: {f}: {e}", file=sys.stderr)
                 return 2
             binary = Path(tmp) / f"{i:05d}.bin"
             binary.write_bytes(opcodec.encode(prog))

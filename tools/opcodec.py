@@ -751,8 +751,8 @@ def roundtrip_text(text, path="<input>"):
 
 # ---- Command line -------------------------------------------------------------------------------
 
-def _read(path, binary):
-    """The input file's bytes (binary) or text. safe_input reads regular files only, and at most
+def read_input(path, binary):
+    """The program file's bytes (binary) or text, or OpError naming it. safe_input reads regular files only, and at most
     MAX_INPUT bytes: a FIFO would block the open for good, a device could be endless. A missing file
     and one over the limit keep the wording callers and tests look for ('No such file or directory',
     'too large')."""
@@ -784,7 +784,7 @@ def _write(path, payload):
             sys.stdout.buffer.write(data)
             sys.stdout.buffer.flush()  # now, not at exit: a full disk or closed pipe is reported here
         except OSError as e:
-            safe_input.abandon_stdout()  # what is still buffered must not fail again at exit
+            safe_output.abandon_stdout()  # what is still buffered must not fail again at exit
             raise OpError(f"cannot write to standard output: {e.strerror or e}", None)
         return
     try:  # atomically: a full disk once left a truncated program there, which still ran
@@ -823,14 +823,14 @@ def main(argv=None):
             _write(None, layout_table())
         elif args.command == "decode":
             _refuse_overwriting(args.output, args.file)
-            _write(args.output, format_program(decode(_read(args.file, True))))
+            _write(args.output, format_program(decode(read_input(args.file, True))))
         elif args.command == "encode":
             _refuse_overwriting(args.output, args.file)
-            _write(args.output, encode(parse(_read(args.file, False), args.file)))
+            _write(args.output, encode(parse(read_input(args.file, False), args.file)))
         else:
             is_text = args.text or (not args.binary and args.file.endswith(".ops"))
-            problem = (roundtrip_text(_read(args.file, False), args.file) if is_text
-                       else roundtrip_binary(_read(args.file, True)))
+            problem = (roundtrip_text(read_input(args.file, False), args.file) if is_text
+                       else roundtrip_binary(read_input(args.file, True)))
             if problem:
                 print(f"opcodec.py: roundtrip FAILED: {problem}", file=sys.stderr)
                 return 1

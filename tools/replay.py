@@ -20,7 +20,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from tools import opcodec  # noqa: E402
-from tools.safe_input import InputError, abandon_stdout, read_bytes  # noqa: E402
+from tools.safe_input import InputError, executable_file  # noqa: E402
+from tools.safe_output import abandon_stdout  # noqa: E402
 
 DEFAULT_KM_REPLAY = ROOT / "build" / "asan-ubsan" / "km_replay"
 
@@ -65,17 +66,7 @@ def collect(path: str) -> list[str]:
 
 def encode_text(path: str, out: Path) -> None:
     try:
-        size = os.stat(path).st_size
-    except OSError as e:
-        raise InputError(f"{path}: {e.strerror}") from None
-    if size > opcodec.MAX_INPUT:
-        raise InputError(f"{path}: too large ({size} bytes; programs are at most {opcodec.MAX_INPUT >> 20} MiB)")
-    try:
-        text = read_bytes(Path(path), opcodec.MAX_INPUT, "program").decode("utf-8")
-    except UnicodeDecodeError:
-        raise InputError(f"{path}: not UTF-8 text") from None
-    try:
-        out.write_bytes(opcodec.encode(opcodec.parse(text, path)))
+        out.write_bytes(opcodec.encode(opcodec.parse(opcodec.read_input(path, False), path)))
     except opcodec.OpError as e:
         raise InputError(str(e))
 
@@ -91,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
         args = ap.parse_args(argv)
     except SystemExit as e:
         return 2 if e.code else 0
-    if not os.path.isfile(args.km_replay) or not os.access(args.km_replay, os.X_OK):
+    if not executable_file(args.km_replay):
         print(f"replay.py: {args.km_replay}: not an executable file (build it: cmake --build --preset asan-ubsan)",
               file=sys.stderr)
         return 2

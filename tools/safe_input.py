@@ -114,10 +114,17 @@ def refuse_unwritable_output(path: Path, what: str = "output") -> None:
     reads it back; a directory cannot be written as a file. Checked before any work, so a long run is not
     lost at its end. /dev/null is allowed (by any name): writing there never blocks and never fails, and
     it is the usual way to say the output is not wanted. A path that does not exist yet (also a dangling
-    symbolic link, or one under a missing directory) passes: creating it is the caller's business."""
+    symbolic link, or one under a missing directory) passes: creating it is the caller's business, unless
+    the nearest part of it that exists is a regular file (mkdir would fail only at the end, as 'File
+    exists')."""
     try:
         st = os.stat(path)
     except (FileNotFoundError, NotADirectoryError):
+        parent = Path(path).parent  # the nearest ancestor that exists (os.path: an unreadable one is no error)
+        while not os.path.exists(parent) and parent != parent.parent:
+            parent = parent.parent
+        if os.path.exists(parent) and not os.path.isdir(parent):
+            raise InputError(f"{what} {path}: {parent} is not a directory") from None
         return
     except OSError as exc:  # a symbolic-link loop, a directory that cannot be searched
         raise InputError(f"cannot examine {what} {path}: {exc.strerror}") from None
@@ -134,13 +141,7 @@ def refuse_unwritable_output(path: Path, what: str = "output") -> None:
                      "block for ever); give a file name, or /dev/null to discard it")
 
 
-def abandon_stdout() -> None:
-    """After a write to standard output failed (a full disk, a closed pipe): points file descriptor 1 at
-    /dev/null, so that the interpreter's final flush of what is still buffered cannot fail again and turn
-    the clear error the caller prints into a traceback or exit status 120."""
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, 1)
-        os.close(devnull)
-    except OSError:
-        pass
+
+def executable_file(path: str) -> bool:
+    """Whether path is a regular file we may run (os.access(X_OK) alone holds for a directory too)."""
+    return os.path.isfile(path) and os.access(path, os.X_OK)

@@ -65,6 +65,15 @@ def write_atomic(path: Path, data: bytes | str, what: str = "file") -> None:
         raise
 
 
+def holds(path: Path, data: bytes) -> bool:
+    """Whether path already holds exactly data (False when it cannot be read): a write that would change
+    nothing is skipped, and a file an interrupted write left empty or cut short is told apart."""
+    try:
+        return path.read_bytes() == data
+    except OSError:
+        return False
+
+
 def _discard(tmp: Path) -> None:
     try:
         os.unlink(tmp)
@@ -99,3 +108,15 @@ def append_to(path: Path, line: str, what: str = "file") -> None:
         raise OutputError(f"cannot open {what} {path}: {_reason(exc)}") from None
     with f:
         append_line(f, line, path, what)
+
+
+def abandon_stdout() -> None:
+    """After a write to standard output failed (a full disk, a closed pipe): points file descriptor 1 at
+    /dev/null, so that the interpreter's final flush of what is still buffered cannot fail again and turn
+    the clear error the caller prints into a traceback or exit status 120."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 1)
+        os.close(devnull)
+    except OSError:
+        pass

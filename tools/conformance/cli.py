@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import fnmatch
-import os
 import sys
 from pathlib import Path
 from typing import TextIO
@@ -66,11 +65,6 @@ def summary_problem(path: Path, inputs: list[str]) -> str | None:
         safe_input.refuse_unwritable_output(path, "--summary")
     except safe_input.InputError as exc:
         return str(exc)
-    parent = path.parent  # the nearest ancestor that exists (os.path: an unreadable one is no traceback)
-    while not os.path.exists(parent) and parent != parent.parent:
-        parent = parent.parent
-    if os.path.exists(parent) and not os.path.isdir(parent):
-        return f"--summary {path}: {parent} is not a directory"
     return None
 
 
@@ -150,7 +144,7 @@ def _main(argv: list[str], out: TextIO, root: Path) -> int:
     except OSError as exc:
         errors.append(f"cannot write to standard output: {exc.strerror or exc}")
         if out is sys.stdout:
-            safe_input.abandon_stdout()
+            safe_output.abandon_stdout()
     for e in errors:
         print(f"conformance: error: {e}", file=sys.stderr)
     if errors:

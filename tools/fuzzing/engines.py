@@ -48,17 +48,11 @@ def sha1_name(data: bytes) -> str:
     return hashlib.sha1(data).hexdigest()
 
 
-def named_error(exc: OSError, path: Path) -> OSError:
-    """exc with path as its file name: a failed write() or fsync() has none, and "[Errno 28] No space left
-    on device" alone did not say which disk."""
-    return exc if exc.filename else OSError(exc.errno, exc.strerror or str(exc), str(path))
-
-
 def write_bytes(path: Path, data: bytes) -> None:
     try:
         path.write_bytes(data)
     except OSError as exc:
-        raise named_error(exc, path) from exc
+        raise fnd.named_error(exc, path) from exc
 
 
 def damaged_units(d: Path, prefix: str = "") -> list[Path]:

@@ -54,16 +54,20 @@ def report_text(output: str, start: int) -> str:
     return "\n".join(lines[begin:begin + REPORT_MAX_LINES]) + "\n"
 
 
+def named_error(exc: OSError, path: Path) -> OSError:
+    """exc with path as its file name: a failed write() or fsync() has none, and "[Errno 28] No space left
+    on device" alone did not say which disk."""
+    return exc if exc.filename else OSError(exc.errno, exc.strerror or str(exc), str(path))
+
+
 def _write(path: Path, data: bytes | str) -> None:
     try:
         with open(path, "wb") as f:
             f.write(data if isinstance(data, bytes) else data.encode("utf-8"))
             f.flush()
             os.fsync(f.fileno())
-    except OSError as exc:  # a failed write or fsync names no file: "No space left on device" said not where
-        if exc.filename:
-            raise
-        raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from exc
+    except OSError as exc:
+        raise named_error(exc, path) from exc
 
 
 def _registered(f: Finding, output: str, engine: str, registry: Registry | None) -> Finding:

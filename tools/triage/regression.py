@@ -16,7 +16,7 @@ import os
 import time
 from pathlib import Path
 
-from ..safe_output import OutputError, write_atomic
+from ..safe_output import OutputError, holds, write_atomic
 
 INDEX_HEADER = "# id\ttarget\tsignature\tdate\tdescription\n"
 
@@ -45,13 +45,6 @@ def _indexed(text: str, target: str) -> set[str]:
     return {row[0] for row in rows if len(row) >= 2 and row[1] == target}
 
 
-def _read(path: Path) -> bytes | None:
-    try:
-        return path.read_bytes()
-    except OSError:
-        return None  # unreadable: treated like a different reproducer
-
-
 def add(regressions: Path, target: str, finding_id: str, data: bytes, signature: str, description: str) -> tuple[Path, bool]:
     """(the file, True when it was added now). regressions: corpus/regressions. OutputError (naming the
     file) when the disk refuses a write; what was there before is then unchanged."""
@@ -75,7 +68,7 @@ def _add_locked(regressions: Path, directory: Path, target: str, finding_id: str
     indexed = _indexed(text, target)
     adopt, broken = None, []
     for existing in sorted(directory.glob(f"{finding_id}*.bin")):
-        same = _read(existing) == data
+        same = holds(existing, data)  # unreadable: treated like a different reproducer
         if existing.stem in indexed:
             if same:
                 return existing, False
@@ -86,7 +79,7 @@ def _add_locked(regressions: Path, directory: Path, target: str, finding_id: str
     path = adopt or (broken[0] if broken else directory / f"{finding_id}.bin")
     if path.stem in indexed:  # another reproducer of the same finding: keep both
         path = directory / f"{finding_id}-{hashlib.sha1(data).hexdigest()[:8]}.bin"
-    if _read(path) != data:
+    if not holds(path, data):
         write_atomic(path, data, "regression input")
     line = "\t".join([path.stem, target, _field(signature), time.strftime("%Y-%m-%d", time.gmtime()),
                       _field(description) or "-"]) + "\n"

@@ -11,7 +11,7 @@ from typing import Callable
 
 from ..fuzzing import options as opt
 from ..fuzzing.campaign import registry as fuzz_targets
-from ..safe_output import OutputError, write_atomic
+from ..safe_output import OutputError, holds, write_atomic
 from . import minimize as mini
 from . import regression, testcase, variants
 from .record import CrashRecord, Reliability, key_of
@@ -241,14 +241,6 @@ def keep_original(workdir: Path, data: bytes) -> Path:
     """workdir/original, holding data: written atomically, and rewritten when it holds anything else (an
     older version left it empty or cut short on a full disk, and kept it: the registry recorded it)."""
     original = workdir / "original"
-    if _content(original) != data:
+    if not holds(original, data):
         write_atomic(original, data, "testcase copy")
     return original
-
-
-def _content(path: Path) -> bytes | None:
-    try:
-        return path.read_bytes()
-    except OSError:
-        return None
-
