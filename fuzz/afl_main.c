@@ -22,10 +22,6 @@ __attribute__((weak)) int LLVMFuzzerInitialize(int *argc, char ***argv);
 
 __AFL_FUZZ_INIT();
 
-/* A file argument larger than this is refused unread, as in the replay engine (standalone_main.c); afl-fuzz's
- * own testcases are at most 1 MiB. */
-#define AF_MAX_INPUT ((long long)1 << 30)
-
 static const char *af_tool = "fuzz"; /* the binary's name, for messages (set by main) */
 
 static void run_copy(const uint8_t *data, size_t size) {
@@ -37,11 +33,11 @@ static void run_copy(const uint8_t *data, size_t size) {
     free(copy);
 }
 
-/* One file argument, run once: regular files only, at most AF_MAX_INPUT bytes (op_read_file refuses a
+/* One file argument, run once: regular files only, at most OP_TARGET_MAX_FILE bytes (op_read_file refuses a
  * FIFO or device without blocking on it; /dev/zero was read without end). */
 static int run_file(const char *path) {
     size_t size;
-    uint8_t *buf = op_read_file(af_tool, path, AF_MAX_INPUT, &size);
+    uint8_t *buf = op_read_file(af_tool, path, OP_TARGET_MAX_FILE, &size);
     if (buf == NULL)
         return 2;
     run_copy(buf, size);
@@ -50,10 +46,7 @@ static int run_file(const char *path) {
 }
 
 int main(int argc, char **argv) {
-    if (argc > 0 && argv[0] != NULL) {
-        const char *slash = strrchr(argv[0], '/');
-        af_tool = slash != NULL ? slash + 1 : argv[0];
-    }
+    af_tool = op_tool_name(argc > 0 ? argv[0] : NULL);
     if (LLVMFuzzerInitialize)
         LLVMFuzzerInitialize(&argc, &argv);
     if (argc > 1) {

@@ -98,6 +98,14 @@ void op_print(const op_program *prog, FILE *out);
  * unread and never reads more than max_size + 1 bytes (a file can grow while it is read). */
 uint8_t *op_read_file(const char *tool, const char *path, long long max_size, size_t *size);
 
+/* The most a fuzz target's own main (standalone_main.c, afl_main.c) reads from one file argument: far
+ * above what any target takes (they ignore inputs over 64 KiB but get them whole, as from libFuzzer), it
+ * only stops a read without end. */
+#define OP_TARGET_MAX_FILE ((long long)1 << 30)
+
+/* argv0 without its directories, naming the tool in messages ("fuzz" when there is none). */
+const char *op_tool_name(const char *argv0);
+
 /* ---- The table, for generic walkers (printer, mutators, the interpreter's trace) ---------------- */
 typedef enum op_type {
     OP_T_U8, OP_T_U16, OP_T_U32, OP_T_U64, OP_T_GUID, OP_T_BYTES,

@@ -80,6 +80,14 @@ static uint8_t *op_read_fd(int fd, long long max_size, long long size_hint, size
     return NULL;
 }
 
+const char *op_tool_name(const char *argv0)
+{
+    if (argv0 == NULL || argv0[0] == '\0')
+        return "fuzz";
+    const char *slash = strrchr(argv0, '/');
+    return slash != NULL ? slash + 1 : argv0;
+}
+
 uint8_t *op_read_file(const char *tool, const char *path, long long max_size, size_t *size)
 {
     struct stat st;

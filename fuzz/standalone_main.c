@@ -3,7 +3,7 @@
  * read into a heap buffer of exactly its size (so ASan sees an overread by one byte), and a directory
  * argument is walked recursively in sorted order. Prints `Running: FILE` before and `Done: FILE: (N bytes)`
  * after each input; a crash leaves `Running:` as the last line, naming the input. Only regular files are
- * read (op_read_file: a FIFO or device is refused without blocking) and at most SA_MAX_INPUT bytes.
+ * read (op_read_file: a FIFO or device is refused without blocking) and at most OP_TARGET_MAX_FILE bytes.
  * Exit status: 0 when every input ran, 2 when an argument cannot be read. */
 #include <dirent.h>
 #include <errno.h>
@@ -22,15 +22,11 @@ __attribute__((weak)) int LLVMFuzzerInitialize(int *argc, char ***argv);
  * (no state may survive from one input into the next). */
 __attribute__((weak)) uint64_t op_last_trace_hash(void);
 
-/* Larger files are refused unread. Far above what any target reads (they ignore inputs over 64 KiB but
- * still get them whole, as from libFuzzer): the limit only stops a read without end (a growing file). */
-#define SA_MAX_INPUT ((long long)1 << 30)
-
 static const char *sa_tool = "fuzz"; /* the binary's name, for messages (set by main) */
 
 static int run_file(const char *path) {
     size_t size;
-    uint8_t *data = op_read_file(sa_tool, path, SA_MAX_INPUT, &size);
+    uint8_t *data = op_read_file(sa_tool, path, OP_TARGET_MAX_FILE, &size);
     if (data == NULL)
         return 2;
     /* op_read_file's buffer may be larger than the input; the target gets one of exactly its size */
@@ -113,10 +109,7 @@ static int run_path(const char *path, int depth) {
 }
 
 int main(int argc, char **argv) {
-    if (argc > 0 && argv[0] != NULL) {
-        const char *slash = strrchr(argv[0], '/');
-        sa_tool = slash != NULL ? slash + 1 : argv[0];
-    }
+    sa_tool = op_tool_name(argc > 0 ? argv[0] : NULL);
     if (LLVMFuzzerInitialize)
         LLVMFuzzerInitialize(&argc, &argv);
     if (argc < 2) {
