@@ -159,6 +159,28 @@ class Progress(unittest.TestCase):
         progress.feed_afl_line(p, "[*] Fuzzing test case #12 (300 total, 0 crashes saved, perf_score=50, exec_us=71)...")
         self.assertEqual(p.corpus, 300)
 
+    def test_afl_closing_rate_is_the_runs_average(self):
+        # A campaign's closing line said "exec/s 0": the last plot_data row's rate (the last interval's)
+        # overrode the average in the final fuzzer_stats; its first line said 25,000/s for 25 executions
+        # in the first millisecond.
+        stats = (FIX / "afl_fuzzer_stats.txt").read_text()
+        plot = "# relative_time, ...\n12, 0, 71, 240, 222, 40, 37.05%, 0, 0, 5, 0.00, 99717, 176\n"
+        p = progress.Progress("decoder")
+        progress.apply_afl_files(p, stats, plot)
+        self.assertEqual((p.execs, p.exec_per_sec, p.stability), (99717, 6938.21, "100.00%"))
+        p = progress.Progress("decoder")  # fuzzer_stats stale (a minute old): plot_data's newer counters win
+        progress.apply_afl_files(p, stats, plot.replace("0.00, 99717", "7001.50, 104000"))
+        self.assertEqual((p.execs, p.exec_per_sec, p.stability), (104000, 7001.5, "100.00%"))
+        p = progress.Progress("decoder")
+        first = stats.replace("run_time          : 12", "run_time          : 0").replace("99717", "25") \
+                     .replace("6938.21", "25000.00")
+        progress.apply_afl_files(p, first, "")
+        self.assertEqual((p.execs, p.exec_per_sec), (25, 0.0))
+        p = progress.Progress("decoder")
+        progress.feed_afl_line(p, "[*] Fuzzing test case #3 (6 total, 0 crashes saved, perf_score=100)...")
+        progress.apply_afl_files(p, "", "")  # neither file written yet: nothing is reset
+        self.assertEqual(p.corpus, 6)
+
 
 class Signatures(unittest.TestCase):
     def test_asan_report(self):

@@ -22,7 +22,7 @@ from typing import Callable
 from . import findings as fnd
 from . import options as opt
 from ..triage.registry import Registry
-from .progress import Progress, apply_afl_plot, apply_afl_stats, feed_afl_line, feed_libfuzzer, parse_fuzzer_stats
+from .progress import Progress, apply_afl_files, feed_afl_line, feed_libfuzzer
 
 SYMBOLIZE = {"ASAN_OPTIONS": "symbolize=1", "MSAN_OPTIONS": "symbolize=1"}  # reports name functions and lines
 OUTPUT_KEEP_LINES = 3000  # of the current fuzzer process, for the report of a crash
@@ -512,14 +512,8 @@ class AflRun(EngineRun):
                          "UBSAN_OPTIONS": "abort_on_error=1:symbolize=0"})
 
     def _read_stats(self) -> None:
-        p, d = self.outcome.progress, self.run_dir / "default"
-        if (d / "fuzzer_stats").is_file():
-            stats = parse_fuzzer_stats((d / "fuzzer_stats").read_text(errors="replace"))
-            if int(float(stats.get("execs_done", "0") or 0)) >= p.execs:
-                apply_afl_stats(p, stats)
-            p.stability = stats.get("stability", p.stability)
-        if (d / "plot_data").is_file():
-            apply_afl_plot(p, (d / "plot_data").read_text(errors="replace"))
+        d = self.run_dir / "default"
+        apply_afl_files(self.outcome.progress, read_text(d / "fuzzer_stats"), read_text(d / "plot_data"))
 
     def _saved_crashes(self) -> set[str]:
         f = self.workdir / "saved-crashes.txt"

@@ -101,7 +101,8 @@ def _num(stats: dict[str, str], *keys: str) -> float:
 
 def apply_afl_stats(p: Progress, stats: dict[str, str]) -> None:
     p.execs = int(_num(stats, "execs_done"))
-    p.exec_per_sec = _num(stats, "execs_per_sec")
+    # Within its first second AFL++ 4.04c divides by the milliseconds run: 25 executions read as 25,000/s.
+    p.exec_per_sec = _num(stats, "execs_per_sec") if _num(stats, "run_time") >= 1 else 0.0
     p.edges = int(_num(stats, "edges_found"))
     p.corpus = int(_num(stats, "corpus_count", "paths_total"))
     p.stability = stats.get("stability", "")
@@ -125,6 +126,19 @@ def apply_afl_plot(p: Progress, text: str) -> None:
         rate = 0.0
     if execs >= p.execs:
         p.execs, p.exec_per_sec, p.corpus, p.edges = execs, rate, corpus, max(p.edges, edges)
+
+
+def apply_afl_files(p: Progress, stats_text: str, plot_text: str) -> None:
+    """Both of a running afl-fuzz's files: plot_data first (written more often), then fuzzer_stats when it is
+    as new (its rate is the run's average; plot_data's is the last interval's, 0 in some final rows, which
+    then stood on the campaign's closing line). Stability comes from fuzzer_stats only; "" is a file not
+    written yet."""
+    apply_afl_plot(p, plot_text)
+    if stats_text:
+        stats = parse_fuzzer_stats(stats_text)
+        if int(_num(stats, "execs_done")) >= p.execs:
+            apply_afl_stats(p, stats)
+        p.stability = stats.get("stability", p.stability)
 
 
 # afl-fuzz without a terminal: "[*] Fuzzing test case #12 (76 total, 0 crashes saved, perf_score=50, ...".
