@@ -1,9 +1,11 @@
 /* afl_main.c: the `afl` engine's driver. AFL++ persistent mode with a shared-memory testcase
  * (__AFL_FUZZ_INIT / __AFL_LOOP, README.persistent_mode.md); each testcase is copied into an exact-size heap
  * buffer so ASan sees overreads as in the other engines. With file arguments it runs each file once and
- * exits (reproduction, afl-cmin/afl-tmin with @@; regular files only, see run_file); without arguments
- * outside afl-fuzz it reads one input from stdin (a pipe too: AFL++'s macro makes one read of at most
- * 1 MiB). Debian's AFL++ ships no headers: the macros come from afl-clang-fast itself. */
+ * exits (reproduction, afl-cmin/afl-tmin with @@; regular files only, see run_file); without arguments and
+ * outside AFL++'s tools it runs standard input once, read to its end (AFL++'s own macro makes one read of at
+ * most 1 MiB, which takes the first piece of a pipe only). Each run outside afl-fuzz prints `Running: X` and
+ * `Done: X: (N bytes)`, as the replay engine's main does. Debian's AFL++ ships no headers: the macros come
+ * from afl-clang-fast itself. */
 #define _POSIX_C_SOURCE 200809L /* read(), used by __AFL_FUZZ_TESTCASE_LEN outside afl-fuzz */
 #include <stdint.h>
 #include <stdio.h>
@@ -33,16 +35,24 @@ static void run_copy(const uint8_t *data, size_t size) {
     free(copy);
 }
 
-/* One file argument, run once: regular files only, at most OP_TARGET_MAX_FILE bytes (op_read_file refuses a
- * FIFO or device without blocking on it; /dev/zero was read without end). */
-static int run_file(const char *path) {
-    size_t size;
-    uint8_t *buf = op_read_file(af_tool, path, OP_TARGET_MAX_FILE, &size);
+/* One input run once, named on stdout around the run (a crash leaves `Running:` as the last line). */
+static int run_named(const char *name, uint8_t *buf, size_t size) {
     if (buf == NULL)
         return 2;
+    printf("Running: %s\n", name);
+    fflush(stdout);
     run_copy(buf, size);
+    printf("Done: %s: (%zu bytes)\n", name, size);
+    fflush(stdout);
     free(buf);
     return 0;
+}
+
+/* One file argument: regular files only, at most OP_TARGET_MAX_FILE bytes (op_read_file refuses a FIFO or
+ * device without blocking on it; /dev/zero was read without end). */
+static int run_file(const char *path) {
+    size_t size = 0;
+    return run_named(path, op_read_file(af_tool, path, OP_TARGET_MAX_FILE, &size), size);
 }
 
 int main(int argc, char **argv) {
@@ -54,6 +64,11 @@ int main(int argc, char **argv) {
         for (int i = 1; i < argc && rc == 0; i++)
             rc = run_file(argv[i]);
         return rc;
+    }
+    /* Every AFL++ tool that runs the target (afl-fuzz, afl-showmap, afl-cmin, afl-tmin) sets __AFL_SHM_ID. */
+    if (getenv("__AFL_SHM_ID") == NULL) {
+        size_t size = 0;
+        return run_named(OP_STDIN_NAME, op_read_stdin(af_tool, OP_TARGET_MAX_FILE, &size), size);
     }
     /* Warm-up before the fork server: one run of the empty program (the version byte only: model init,
      * driver load, prologue, teardown) does every first-use initialisation (stdio, the module list, the

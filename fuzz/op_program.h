@@ -97,6 +97,10 @@ void op_print(const op_program *prog, FILE *out);
  * device is refused without waiting for a writer or reading. max_size > 0 refuses larger files
  * unread and never reads more than max_size + 1 bytes (a file can grow while it is read). */
 uint8_t *op_read_file(const char *tool, const char *path, long long max_size, size_t *size);
+/* The same for standard input, read to its end whatever it is (a pipe delivers in pieces): the tool's
+ * user chose it. Messages name it OP_STDIN_NAME. */
+uint8_t *op_read_stdin(const char *tool, long long max_size, size_t *size);
+#define OP_STDIN_NAME "(standard input)"
 
 /* The most a fuzz target's own main (standalone_main.c, afl_main.c) reads from one file argument: far
  * above what any target takes (they ignore inputs over 64 KiB but get them whole, as from libFuzzer), it

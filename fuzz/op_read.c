@@ -1,4 +1,4 @@
-/* op_read.c: reading a binary program file whole, for the command-line tools (km_replay, op_print):
+/* op_read.c: reading a binary program whole, from a file or standard input, for the command-line tools:
  * one place that names the file and the reason on every failure. */
 #define _POSIX_C_SOURCE 200809L /* O_CLOEXEC */
 #include <errno.h>
@@ -88,6 +88,26 @@ const char *op_tool_name(const char *argv0)
     return slash != NULL ? slash + 1 : argv0;
 }
 
+/* Reads fd (`name` in messages) to its end, at most max_size bytes when max_size > 0; NULL after saying why. */
+static uint8_t *op_read_named(const char *tool, const char *name, int fd, long long max_size, long long size_hint,
+                              size_t *size)
+{
+    size_t len;
+    uint8_t *data = op_read_fd(fd, max_size, size_hint, &len);
+    if (data == NULL) {
+        fprintf(stderr, "%s: %s: %s\n", tool, name, errno == ENOMEM ? "out of memory" : strerror(errno));
+        return NULL;
+    }
+    if (max_size > 0 && (long long)len > max_size) {
+        fprintf(stderr, "%s: %s: too large (over %lld bytes read; programs are at most %lld MiB)\n", tool, name,
+                max_size, max_size >> 20);
+        free(data);
+        return NULL;
+    }
+    *size = len;
+    return data;
+}
+
 uint8_t *op_read_file(const char *tool, const char *path, long long max_size, size_t *size)
 {
     struct stat st;
@@ -100,20 +120,12 @@ uint8_t *op_read_file(const char *tool, const char *path, long long max_size, si
         close(fd);
         return NULL;
     }
-    size_t len;
-    uint8_t *data = op_read_fd(fd, max_size, (long long)st.st_size, &len);
-    int saved = errno;
+    uint8_t *data = op_read_named(tool, path, fd, max_size, (long long)st.st_size, size);
     close(fd);
-    if (data == NULL) {
-        fprintf(stderr, "%s: %s: %s\n", tool, path, saved == ENOMEM ? "out of memory" : strerror(saved));
-        return NULL;
-    }
-    if (max_size > 0 && (long long)len > max_size) {
-        fprintf(stderr, "%s: %s: too large (over %lld bytes read; programs are at most %lld MiB)\n", tool, path,
-                max_size, max_size >> 20);
-        free(data);
-        return NULL;
-    }
-    *size = len;
     return data;
+}
+
+uint8_t *op_read_stdin(const char *tool, long long max_size, size_t *size)
+{
+    return op_read_named(tool, OP_STDIN_NAME, STDIN_FILENO, max_size, 0, size);
 }

@@ -4,8 +4,8 @@ names the file and the problem, or (for the binary form, which is total) run it 
 a traceback, a sanitizer report or a hang (every call has a timeout).
 
 Commands: build/asan-ubsan/km_replay (and --fault-sweep), build/asan-ubsan/op_print, tools/replay.py,
-tools/opcodec.py decode/encode/roundtrip, the fuzz targets' replay binaries (and their AFL++ builds in
-build/afl when built), km_stress's options. Also a FIFO and a device where a file is expected (refused
+tools/opcodec.py decode/encode/roundtrip, the fuzz targets' replay binaries (their AFL++ builds: test_afl_main.py),
+km_stress's options. Also a FIFO and a device where a file is expected (refused
 without blocking), a full stdout (/dev/full: an error, not exit 0 with nothing written), bad options
 and a bad KM_VERIFIER_LEVEL, KM_IMPLEMENTATION or KM_FUZZ_COLD (refused before any input runs).
 run_tests.py fuzz with corrupt corpus files is in test_bad_input_fuzz.py."""
@@ -23,7 +23,6 @@ BUILD = ROOT / "build" / "asan-ubsan"
 KM_REPLAY = BUILD / "km_replay"
 OP_PRINT = BUILD / "op_print"
 KM_STRESS = BUILD / "km_stress"
-AFL_BUILD = ROOT / "build" / "afl"
 PY = sys.executable
 TIMEOUT = 60
 HANG_TIMEOUT = 10  # for inputs that once blocked (a FIFO) or were read without bound (/dev/zero)
@@ -506,36 +505,6 @@ class FuzzTargetReplay(Base):
                 self.assert_clean(p, f"{name}={value!r}")
                 self.assertEqual(p.returncode, 0, f"{name}={value!r}: {p.stderr[-1000:]}")
                 self.assertIn(f"Done: {self.f.corrupt}", p.stdout)
-
-
-@unittest.skipUnless((AFL_BUILD / "fuzz_session").exists(), "build/afl not built (cmake --preset afl; needs AFL++)")
-class AflTargetFiles(Base):
-    """The AFL++ builds' own main (fuzz/afl_main.c) with file arguments, and stdin without."""
-    TARGETS = fuzz_targets(AFL_BUILD)
-
-    def test_fifo_and_device_are_refused_without_blocking(self):
-        # A FIFO hung the open; /dev/zero was read without end.
-        for t in self.TARGETS:
-            binary = str(AFL_BUILD / f"fuzz_{t}")
-            self.assert_rejected([binary, str(self.f.fifo)], self.f.fifo, "not a regular file (a FIFO)",
-                                 timeout=HANG_TIMEOUT)
-            self.assert_rejected([binary, "/dev/zero"], Path("/dev/zero"), "not a regular file (a character device)",
-                                 timeout=HANG_TIMEOUT)
-            self.assert_rejected([binary, str(self.f.dir / "missing.bin")], self.f.dir / "missing.bin",
-                                 "no such file", timeout=HANG_TIMEOUT)
-
-    def test_files_and_stdin_run(self):
-        for t in self.TARGETS:
-            binary = str(AFL_BUILD / f"fuzz_{t}")
-            p = run([binary, str(self.f.corrupt), str(self.f.truncated), str(self.f.empty)])
-            self.assert_clean(p, t)
-            self.assertEqual(p.returncode, 0, f"{t}: {p.stderr[-1000:]}")
-            data = self.f.corrupt.read_bytes()
-            q = subprocess.run([binary], input=data, capture_output=True, timeout=TIMEOUT)  # stdin is a pipe
-            self.assertEqual(q.returncode, 0, f"{t} < pipe: {q.stderr[-1000:]!r}")
-            with open(self.f.corrupt, "rb") as stdin:
-                q = subprocess.run([binary], stdin=stdin, capture_output=True, timeout=TIMEOUT)
-            self.assertEqual(q.returncode, 0, f"{t} < file: {q.stderr[-1000:]!r}")
 
 
 @unittest.skipUnless(KM_STRESS.exists(), "build/asan-ubsan not built (python3 run_tests.py builds it)")

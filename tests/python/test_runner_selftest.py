@@ -1,5 +1,6 @@
 """The selftest adapter runs each test class as a suite, so class fixtures (setUpClass) work."""
 import unittest
+from pathlib import Path
 
 from tools.runner.selftest import run_class
 
@@ -58,3 +59,29 @@ class RunClassTests(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class ModuleSelectionTests(unittest.TestCase):
+    """A module run by a suite of its own (DEDICATED) runs there only, never twice."""
+
+    def selftest(self, *argv):
+        import subprocess
+        import sys
+        return subprocess.run([sys.executable, "-m", "tools.runner.selftest", *argv], capture_output=True, text=True,
+                              timeout=120, cwd=str(Path(__file__).resolve().parents[2]))
+
+    def test_a_dedicated_module_runs_in_its_suite_only(self):
+        p = self.selftest("afl_main.*")
+        self.assertEqual((p.returncode, p.stdout), (2, ""), p.stderr)
+        self.assertIn("no test matched", p.stderr)
+        p = self.selftest("--module", "afl_main", "afl_main.AflTargetFiles.test_bad_standard_input_is_named")
+        self.assertIn(p.returncode, (0, 1), p.stderr)
+        self.assertRegex(p.stdout, r"^(PASS|SKIP|FAIL) afl_main\.AflTargetFiles\.test_bad_standard_input_is_named\b")
+        self.assertTrue(p.stdout.splitlines()[-1].startswith("1 passed, 0 failed") or
+                        p.stdout.splitlines()[-1] == "0 passed, 0 failed, 1 skipped", p.stdout)
+
+    def test_module_argument_errors(self):
+        for argv in (["--module"], ["--module", "no_such_module"], ["--module", "../runner_cli"]):
+            p = self.selftest(*argv)
+            self.assertEqual(p.returncode, 2, argv)
+            self.assertIn("--module needs the NAME of a tests/python/test_NAME.py", p.stderr, argv)

@@ -1,8 +1,11 @@
 """Runs the runner's own unittest tests (tests/python) and reports them in the ktest protocol,
-so the runner-selftest suite is parsed like km_tests. Usage: python3 -m tools.runner.selftest [GLOB...]"""
+so the runner-selftest suite is parsed like km_tests. Usage: python3 -m tools.runner.selftest
+[--module NAME] [GLOB...]: --module runs tests/python/test_NAME.py alone; without it, every module but
+those a suite of their own runs (DEDICATED)."""
 from __future__ import annotations
 
 import fnmatch
+import re
 import sys
 import traceback
 import unittest
@@ -12,6 +15,9 @@ from .protocol import Counts, format_summary
 
 ROOT = Path(__file__).resolve().parents[2]
 TEST_DIR = ROOT / "tests" / "python"
+# Modules run by a suite of their own, which first builds what they test: runner-selftest leaves them out,
+# so no test is run (and counted) twice.
+DEDICATED = {"afl_main": "afl-main"}
 
 
 def case_name(test: unittest.TestCase) -> str:
@@ -83,20 +89,33 @@ def run_class(tests: list[unittest.TestCase]) -> list[tuple[str, str, list[str]]
 
 
 def main(argv: list[str]) -> int:
-    patterns = [a for a in argv if not a.startswith("-")]
-    bad = [a for a in argv if a.startswith("-")]
+    usage = "usage: python3 -m tools.runner.selftest [--module NAME] [GLOB...]"
+    args, module = list(argv), None
+    if "--module" in args:
+        i = args.index("--module")
+        if i + 1 >= len(args) or not re.fullmatch(r"\w+", args[i + 1]) or \
+                not (TEST_DIR / f"test_{args[i + 1]}.py").is_file():
+            print(f"{usage} (--module needs the NAME of a tests/python/test_NAME.py)", file=sys.stderr)
+            return 2
+        module = args[i + 1]
+        del args[i:i + 2]
+    patterns = [a for a in args if not a.startswith("-")]
+    bad = [a for a in args if a.startswith("-")]
     if bad:
-        print(f"usage: python3 -m tools.runner.selftest [GLOB...] (unknown option {bad[0]})", file=sys.stderr)
+        print(f"{usage} (unknown option {bad[0]})", file=sys.stderr)
         return 2
     loader = unittest.TestLoader()
     try:
-        tests = list(flatten(loader.discover(str(TEST_DIR), top_level_dir=str(ROOT))))
+        tests = list(flatten(loader.discover(str(TEST_DIR), pattern=f"test_{module or '*'}.py",
+                                             top_level_dir=str(ROOT))))
     except Exception:  # a broken test module must be reported, not hidden
         print("FAIL selftest.discover: cannot load tests/python")
         for line in traceback.format_exc().rstrip().splitlines():
             print("    " + line)
         print(format_summary(Counts(0, 1)))
         return 1
+    if module is None:
+        tests = [t for t in tests if case_name(t).split(".")[0] not in DEDICATED]
     tests.sort(key=case_name)
     selected = [t for t in tests
                 if not patterns or any(fnmatch.fnmatchcase(case_name(t), p) for p in patterns)]

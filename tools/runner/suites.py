@@ -50,6 +50,10 @@ def runner_selftest(ctx: Context) -> list[str]:
     return [sys.executable, "-m", "tools.runner.selftest", *ctx.patterns]
 
 
+def afl_main(ctx: Context) -> list[str]:
+    return [sys.executable, "-m", "tools.runner.selftest", "--module", "afl_main", *ctx.patterns]
+
+
 def abi_check(ctx: Context) -> list[str]:
     return [sys.executable, "-m", "tools.runner.abi_suite", *ctx.patterns]
 
@@ -115,6 +119,9 @@ SUITES: list[Suite] = [
           "then check_build's checks on a moved $OUT", oss_fuzz_build,
           needs=C_TOOLCHAIN + ("asan-ubsan-runtime", "msan-runtime", "libfuzzer-runtime", "afl++", "binutils"),
           timeout=900.0),
+    Suite("afl-main", "the AFL++ builds' own main (preset afl) outside afl-fuzz: files, FIFOs, standard input "
+          "read whole (tests/python/test_afl_main.py)", afl_main, preset="afl",
+          needs=C_TOOLCHAIN + ("asan-ubsan-runtime", "afl++")),
     Suite("gate", "run_tests.py gate end to end: passes on this tree (tiny budget), fails on the planted bug, "
           "its HTML report renders in headless Chromium", gate_suite,
           needs=C_TOOLCHAIN + ("asan-ubsan-runtime", "msan-runtime", "libfuzzer-runtime", "chromium"),
