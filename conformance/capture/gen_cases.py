@@ -21,6 +21,7 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), 
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 import opcodec  # noqa: E402  (the path above is how the tools/ scripts are imported here)
 import safe_input  # noqa: E402
+import safe_output  # noqa: E402
 
 NTSTATUS_H = os.path.join(ROOT, "include", "ntstatus.h")
 KERNEL, USER, CURRENT = 0, 1, 0xFF
@@ -199,10 +200,12 @@ def generate(paths, strict=False, warn=sys.stderr):
         "    return NULL;", "}", ""])
 
 
-def refuse_overwriting_input(output, recordings):
-    """InputError when -o names one of the recordings (by any name): the C file would replace it."""
+def check_output(output, recordings):
+    """InputError when -o names one of the recordings (by any name: the C file would replace it) or what
+    cannot take a file (a FIFO blocked the write until a reader came; a directory)."""
     try:
         safe_input.refuse_overwriting_input(Path(output), [Path(p) for p in recordings], "-o")
+        safe_input.refuse_unwritable_output(Path(output), "-o")
     except safe_input.InputError as e:
         raise InputError(str(e))
 
@@ -215,17 +218,16 @@ def main(argv=None):
     args = ap.parse_args(argv)
     try:
         if args.output:  # checked before anything is read or written: -o r.jsonl r.jsonl must not eat r.jsonl
-            refuse_overwriting_input(args.output, args.recordings)
+            check_output(args.output, args.recordings)
         text = generate(args.recordings, args.strict)
     except InputError as e:
         print(f"gen_cases.py: error: {e}", file=sys.stderr)
         return 1
     if args.output:
-        try:
-            with open(args.output, "w", encoding="utf-8") as f:
-                f.write(text)
-        except OSError as e:
-            print(f"gen_cases.py: error: {args.output}: {e.strerror}", file=sys.stderr)
+        try:  # all or nothing: a full disk leaves the old C file whole, not a truncated one that may compile
+            safe_output.write_atomic(Path(args.output), text, "-o")
+        except safe_output.OutputError as e:
+            print(f"gen_cases.py: error: {e}", file=sys.stderr)
             return 1
     else:
         sys.stdout.write(text)

@@ -183,6 +183,12 @@ class Fifos(Base):
         self.check(RUN + ["conformance", "--no-build", "--summary", str(self.fifo), str(rec)], self.fifo,
                    "not a regular file", 2, timeout=60)
 
+    def test_gen_cases_output(self):
+        # the C file was written into the FIFO after every recording was read: the open blocked for ever
+        rec = self.tmp / "r.jsonl"
+        shutil.copyfile(SMALL_RECORDING, rec)
+        self.check(GEN_CASES + ["-o", str(self.fifo), str(rec)], self.fifo, "not a regular file", 1, timeout=60)
+
 
 class JsonTheParserCannotTake(Base):
     """Nesting deeper than the recursion limit, an integer longer than int() converts: bad JSON, said so."""
@@ -344,3 +350,29 @@ class BenchMutator(Base):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class GenCasesFullDisk(Base):
+    """gen_cases.py -o on a full disk keeps the old C file whole (it was cut short where the disk filled,
+    and a truncated table can still compile)."""
+
+    def test_a_full_disk_keeps_the_old_output(self):
+        import errno
+        from unittest import mock
+        sys.path.insert(0, str(ROOT / "conformance" / "capture"))
+        sys.path.insert(0, str(ROOT / "tools"))
+        try:
+            import gen_cases
+        finally:
+            del sys.path[:2]
+        (self.tmp / "gen").mkdir()
+        out = self.tmp / "gen" / "cases.c"
+        out.write_text("/* the old table */\n")
+        err = io.StringIO()
+        with mock.patch("os.fsync", side_effect=OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))), \
+                contextlib.redirect_stderr(err):
+            rc = gen_cases.main(["-o", str(out), str(SMALL_RECORDING)])
+        self.assertEqual(rc, 1, err.getvalue())
+        self.assertIn(f"gen_cases.py: error: cannot write -o {out}: No space left on device", err.getvalue())
+        self.assertEqual(out.read_text(), "/* the old table */\n")
+        self.assertEqual(os.listdir(self.tmp / "gen"), ["cases.c"])  # no temporary file left behind

@@ -4,7 +4,6 @@ rates and coverage against their floors, findings with their reproduce command, 
 from __future__ import annotations
 
 from html import escape
-from pathlib import Path
 
 from .floors import Floors
 from .model import FAIL, PASS, GateResult, Sample
@@ -137,8 +136,3 @@ def render(result: GateResult, floors: Floors | None, title: str = "Release gate
 {f'<h2>Notes</h2><ul>{notes}</ul>' if notes else ''}
 </body></html>
 """
-
-
-def write(result: GateResult, floors: Floors | None, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render(result, floors), encoding="utf-8")

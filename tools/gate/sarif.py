@@ -3,9 +3,7 @@ per blocking finding, rule id from the crash type, level error, location = the c
 (repo-relative path, column 1). Verifier findings get one rule per verifier check."""
 from __future__ import annotations
 
-import json
 import re
-from pathlib import Path
 
 from .model import GateFinding
 
@@ -67,11 +65,6 @@ def build(findings: list[GateFinding], version: str = "1") -> dict:
                                           "informationUri": "https://google.github.io/clusterfuzzlite/",
                                           "rules": rules}},
                       "results": results}]}
-
-
-def write(findings: list[GateFinding], path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(build(findings), indent=2) + "\n", encoding="utf-8")
 
 
 def validate(doc: dict) -> list[str]:
