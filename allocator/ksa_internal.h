@@ -58,6 +58,9 @@ typedef struct ksa_allocator {
     ULONG list_limit;                  /* list_frames and not closed: Frames, or MAXULONG for no limit; else 0.
                                         * outstanding < list_limit: AllocateFrame takes the one-section path */
     SIZE_T block_size;                 /* lookaside entry size: record + alignment slack + frame */
+    ksa_frame_record *reuse;           /* list_frames: the block of the frame freed last, or NULL. The next
+                                        * list frame is taken from here before the lookaside list, so a
+                                        * round trip takes the spin lock only (issue 3, README) */
     union {
         NPAGED_LOOKASIDE_LIST nonpaged;
         PAGED_LOOKASIDE_LIST paged;
