@@ -16,8 +16,8 @@ from .protocol import Counts, format_summary
 ROOT = Path(__file__).resolve().parents[2]
 TEST_DIR = ROOT / "tests" / "python"
 # Modules run by a suite of their own, which first builds what they test: runner-selftest leaves them out,
-# so no test is run (and counted) twice.
-DEDICATED = {"afl_main": "afl-main"}
+# so no test is run (and counted) twice. afl_main: the afl-main suite (suites.py).
+DEDICATED = {"afl_main"}
 
 
 def case_name(test: unittest.TestCase) -> str:
