@@ -295,7 +295,8 @@ def sha1(data: bytes) -> str:
 
 # A fake libFuzzer on a full disk: its file writes fail silently (empty files) and it exits 0 anyway. As
 # the merge it writes two empty units named by the SHA-1 of their intended content; fuzzing, it "finds" a
-# crash whose artifact comes out empty.
+# crash whose artifact comes out empty. Run on a file alone (a reproduction) it writes no artifact, as
+# libFuzzer does not: it wrote one into the working directory, the checkout.
 FULL_DISK_FUZZER = f"""
 for a in "$@"; do case "$a" in -artifact_prefix=*) prefix="${{a#-artifact_prefix=}}";; esac; done
 case "$*" in
@@ -303,6 +304,7 @@ case "$*" in
               echo "MERGE-OUTER: 2 new files with 9 new features added" >&2; exit 0;;
 esac
 echo '#2 INITED cov: 3 ft: 3 corp: 1/1b exec/s: 0 rss: 30Mb' >&2
+if [ -z "$prefix" ]; then echo "==1== ERROR: AddressSanitizer: heap-use-after-free" >&2; exit 1; fi  # a reproduction
 : > "${{prefix}}crash-{sha1(b'V crash')}"
 echo "==1== ERROR: AddressSanitizer: heap-use-after-free" >&2
 echo "artifact_prefix='$prefix'; Test unit written to ${{prefix}}crash-{sha1(b'V crash')}" >&2
