@@ -1,8 +1,9 @@
 /* bench_frames.c: a benchmark, not a test: one frame AllocateFrame+FreeFrame round trip through a
  * default allocator's function table (at DISPATCH_LEVEL, as direct-call clients use it) against
  * glibc malloc+free of the same size, in one run; both get a warm-up, then 7 interleaved repetitions
- * of the same iteration count; prints the median ns/op of each (with min and max) and the ratio, and
- * the same for the round trip's two locked operations alone (the floor of its locking design).
+ * of the same iteration count; prints the median ns/op of each (with min and max), the ratio and the
+ * difference, and the same for the round trip's two locked operations alone (the floor of its locking
+ * design: where KS is slower than malloc, the difference is to be compared with it).
  * --sweep does that for frame sizes from 64 bytes to 1 MiB, one table row each: glibc's per-thread
  * cache (blocks up to 1032 bytes) makes malloc twice as fast below that size as above it.
  * Built only in the release preset: cmake --preset release && cmake --build --preset release &&
@@ -179,8 +180,8 @@ static void print_sweep_header(long iterations)
 {
     printf("median ns per round trip of %d repetitions of %ld (after a warm-up); min-max in brackets\n",
            BENCH_REPS, iterations);
-    printf("%10s  %-22s  %-22s  %6s  %s\n", "frame size", "KS function table", "glibc malloc+free", "ratio",
-           "2 locked operations");
+    printf("%10s  %-22s  %-22s  %6s  %11s  %s\n", "frame size", "KS function table", "glibc malloc+free", "ratio",
+           "KS - malloc", "2 locked operations");
 }
 
 static void print_sweep_row(ULONG frame_size, const bench_result *r)
@@ -188,8 +189,8 @@ static void print_sweep_row(ULONG frame_size, const bench_result *r)
     char ks[32], mal[32];
     snprintf(ks, sizeof ks, "%.1f [%.1f-%.1f]", median(r->ks), minimum(r->ks), maximum(r->ks));
     snprintf(mal, sizeof mal, "%.1f [%.1f-%.1f]", median(r->mal), minimum(r->mal), maximum(r->mal));
-    printf("%10lu  %-22s  %-22s  %6.2f  %.1f\n", (unsigned long)frame_size, ks, mal, median(r->ks) / median(r->mal),
-           median(r->locked));
+    printf("%10lu  %-22s  %-22s  %6.2f  %11.1f  %.1f\n", (unsigned long)frame_size, ks, mal,
+           median(r->ks) / median(r->mal), median(r->ks) - median(r->mal), median(r->locked));
 }
 
 /* A whole decimal or 0x number in [min, max], else false. */
