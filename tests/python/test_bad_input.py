@@ -128,6 +128,14 @@ class Base(unittest.TestCase):
             self.assertNotIn(mark, p.stdout + p.stderr, what)
         self.assertGreaterEqual(p.returncode, 0, f"{what}: killed by a signal")
 
+    def assert_special_files_refused(self, binary: str):
+        """A FIFO (its open hung) and /dev/zero (read without end, or sized 0 and run) given as the input file
+        are refused without blocking."""
+        self.assert_rejected([binary, str(self.f.fifo)], self.f.fifo, "not a regular file (a FIFO)",
+                             timeout=HANG_TIMEOUT)
+        self.assert_rejected([binary, "/dev/zero"], Path("/dev/zero"), "not a regular file (a character device)",
+                             timeout=HANG_TIMEOUT)
+
     def assert_rejected(self, cmd: list[str], path: Path, problem: str, status: int = 2, timeout: int = TIMEOUT):
         try:
             p = run(cmd, timeout)
@@ -457,10 +465,7 @@ class FuzzTargetReplay(Base):
         # A FIFO hung the open; /dev/zero was sized as 0 bytes by ftell and "ran" (exit 0).
         for t in self.TARGETS:
             binary = str(BUILD / f"fuzz_{t}")
-            self.assert_rejected([binary, str(self.f.fifo)], self.f.fifo, "not a regular file (a FIFO)",
-                                 timeout=HANG_TIMEOUT)
-            self.assert_rejected([binary, "/dev/zero"], Path("/dev/zero"), "not a regular file (a character device)",
-                                 timeout=HANG_TIMEOUT)
+            self.assert_special_files_refused(binary)
             self.assert_rejected([binary, str(self.f.fifo_dir)], self.f.fifo_dir / "b.bin", "not a regular file",
                                  timeout=HANG_TIMEOUT)
             p = run([binary, str(self.f.corrupt), str(self.f.fifo)], HANG_TIMEOUT)
