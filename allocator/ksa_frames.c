@@ -1,5 +1,5 @@
-/* ksa_frames.c: the default allocator's frames: allocation from a lookaside list or an external
- * allocator, the Frames limit, exact AllocatedFrames, frame ownership checks, the pending-ALLOC
+/* ksa_frames.c: the default allocator's frames: allocation from a lookaside list (the block freed
+ * last kept in front of it) or an external allocator, the Frames limit, exact AllocatedFrames, frame ownership checks, the pending-ALLOC
  * queue with cancellation, and the function table usable at DISPATCH_LEVEL (facts §5.2, §5.3). */
 #include "ksa_internal.h"
 
