@@ -1,6 +1,7 @@
 /* ksa_frames.c: the default allocator's frames: allocation from a lookaside list (the block freed
- * last kept in front of it) or an external allocator, the Frames limit, exact AllocatedFrames, frame ownership checks, the pending-ALLOC
- * queue with cancellation, and the function table usable at DISPATCH_LEVEL (facts §5.2, §5.3). */
+ * last kept in front of it) or an external allocator, the Frames limit, exact AllocatedFrames, frame
+ * ownership checks, the pending-ALLOC queue with cancellation, and the function table usable at
+ * DISPATCH_LEVEL (facts §5.2, §5.3). */
 #include "ksa_internal.h"
 
 #define KSA_BUGCHECK_BAD_POOL_CALLER 0x000000C2u
