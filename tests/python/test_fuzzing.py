@@ -200,6 +200,11 @@ class Signatures(unittest.TestCase):
               "    #3 0x4 in run_file /r/fuzz/standalone_main.c:47:5\n")
         self.assertEqual(signature.extract(ub).signature,
                          "Invalid-null-argument in ksa_get_status / km_property_dispatch")  # ClusterFuzz's UBSan type
+        afl = ub.replace("    #3 0x4 in run_file /r/fuzz/standalone_main.c:47:5\n",  # the AFL++ main, unsymbolised
+                         "    #3 0x4 in run_copy (/r/build/afl/fuzz_session+0x1234)\n"
+                         "    #4 0x5 in run_named (/r/build/afl/fuzz_session+0x1300)\n"
+                         "    #5 0x6 in main (/r/build/afl/fuzz_session+0x1400)\n")
+        self.assertEqual(signature.extract(afl).signature, "Invalid-null-argument in ksa_get_status / km_property_dispatch")
         self.assertEqual(signature.extract(ub.replace("null pointer passed as argument 1, which is declared to never be null",
                                                       "some new check: x")).signature,
                          "UNDEFINED some new check in ksa_get_status / km_property_dispatch")  # unmapped: keeps the text

@@ -14,7 +14,7 @@ IGNORE_FUNCS = re.compile(
     r"mem(cpy|move|set|cmp|chr)|str\w+|wcs\w+|(__)?(interceptor_|asan_|msan_|ubsan_|lsan_|sanitizer_)\w*|"
     r"___interceptor_\w+|__asan\w*|__msan\w*|__ubsan\w*|__lsan\w*|__sanitizer\w*|__interceptor\w*|"
     r"malloc|calloc|realloc|free|posix_memalign|"
-    r"fuzzer::\S+|LLVMFuzzerTestOneInput|main|run_file|run_copy|run_path|__afl\w*|"
+    r"fuzzer::\S+|LLVMFuzzerTestOneInput|main|run_file|run_copy|run_named|run_path|__afl\w*|"
     r"km_verifier_fail|km_verifier_vfail|KeBugCheckEx|std::\S+|<null>)$")
 # Source files of the engines' drivers: never a project frame.
 IGNORE_FILES = re.compile(r"(standalone_main|afl_main)\.c|/compiler-rt/|/libfuzzer/|Fuzzer\w+\.cpp")
