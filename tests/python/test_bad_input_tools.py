@@ -18,6 +18,7 @@ import tempfile
 import unittest
 from pathlib import Path
 
+from tests.python import full_disk
 from tests.python.test_bad_input import CRASH_MARKS
 from tests.python.test_conformance_run import alive
 from tools.fuzzing import campaign
@@ -357,8 +358,6 @@ class GenCasesFullDisk(Base):
     and a truncated table can still compile)."""
 
     def test_a_full_disk_keeps_the_old_output(self):
-        import errno
-        from unittest import mock
         sys.path.insert(0, str(ROOT / "conformance" / "capture"))
         sys.path.insert(0, str(ROOT / "tools"))
         try:
@@ -369,8 +368,7 @@ class GenCasesFullDisk(Base):
         out = self.tmp / "gen" / "cases.c"
         out.write_text("/* the old table */\n")
         err = io.StringIO()
-        with mock.patch("os.fsync", side_effect=OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))), \
-                contextlib.redirect_stderr(err):
+        with full_disk.fsync_fails(), contextlib.redirect_stderr(err):
             rc = gen_cases.main(["-o", str(out), str(SMALL_RECORDING)])
         self.assertEqual(rc, 1, err.getvalue())
         self.assertIn(f"gen_cases.py: error: cannot write -o {out}: No space left on device", err.getvalue())

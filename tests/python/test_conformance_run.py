@@ -12,6 +12,7 @@ import time
 import unittest
 from pathlib import Path
 
+from tests.python import full_disk
 from tools.conformance import cli, curated, engine, recording, replayer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -226,14 +227,12 @@ class FullDiskAndInterrupt(unittest.TestCase):
     is one line and exit 130, with the replay's process group killed (it was a traceback)."""
 
     def test_a_full_disk_keeps_the_old_summary(self):
-        from unittest import mock
         from tools import safe_output
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "summary.json"
             path.write_text('{"old": true}\n')
             data = {"recordings": [], "cases": 3, "padding": "x" * 10000}
-            with mock.patch.object(safe_output.os, "fsync", side_effect=OSError(28, "No space left on device")), \
-                    self.assertRaises(safe_output.OutputError) as cm:
+            with full_disk.fsync_fails(), self.assertRaises(safe_output.OutputError) as cm:
                 engine.write_summary(data, path)
             self.assertIn(f"summary {path}: No space left on device", str(cm.exception))
             self.assertEqual(json.loads(path.read_text()), {"old": True})

@@ -16,7 +16,8 @@ import unittest
 from pathlib import Path
 from unittest import mock
 
-from tools.fuzzing import campaign, encode_corpus, engines, findings, implementation, options, progress, signature
+from tests.python import full_disk
+from tools.fuzzing import campaign, engines, findings, implementation, options, progress, signature
 from tools.runner import cli
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -376,10 +377,8 @@ class FullDisk(unittest.TestCase):
 
     def test_a_failed_write_names_its_file(self):
         with tempfile.TemporaryDirectory() as d:
-            full = OSError(28, "No space left on device")
-            with mock.patch("os.fsync", side_effect=full):
-                with self.assertRaises(OSError) as caught:
-                    findings.save(Path(d) / "findings", "framing", "libfuzzer", b"x", "")
+            with full_disk.fsync_fails(), self.assertRaises(OSError) as caught:
+                findings.save(Path(d) / "findings", "framing", "libfuzzer", b"x", "")
             self.assertEqual(caught.exception.errno, 28)
             self.assertIn(str(Path(d) / "findings"), caught.exception.filename)
 
@@ -694,7 +693,7 @@ class ShortCampaigns(unittest.TestCase):
 
     def stopped_by(self, signum: int, group: bool) -> tuple[int, list[str], Path]:
         """A campaign subprocess on the noop fixture, sent signum once it has fuzzed about 1.5 s."""
-        import signal as _signal, subprocess as sp, threading
+        import subprocess as sp, threading
         out = Path(self.tmp.name) / f"out-signal-{signum}"
         code = (f"import sys; from pathlib import Path; sys.path.insert(0, {str(ROOT)!r})\n"
                 f"from tools.fuzzing import campaign\n"

@@ -11,6 +11,7 @@ from unittest import mock
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+from tests.python import full_disk
 from tools.gate import command, coverage, floors, fuzzrun, html_report, outdir, sarif, verdict
 from tools.gate.model import FAIL, PASS, GateFinding, GateResult, Sample, Step
 from tools.runner import cli
@@ -357,16 +358,9 @@ class ReportsOnAFullDisk(unittest.TestCase):
     written is named, the others are written whole, and the exit status is 2."""
 
     def test_a_failed_report_is_named_and_the_others_are_written(self):
-        from tools import safe_output
-        real = safe_output.write_atomic
-
-        def html_fails(path, data, what="file"):
-            if path.name == "report.html":
-                raise safe_output.OutputError(f"cannot write {what} {path}: No space left on device")
-            real(path, data, what)
         with tempfile.TemporaryDirectory() as tmp:
             fl = floors.load(ROOT / "gate" / "floors.json", TARGETS)
-            with mock.patch.object(command, "write_atomic", html_fails):
+            with mock.patch.object(command, "write_atomic", full_disk.write_atomic_fails_for("report.html")):
                 problems = command.write_reports(result_with([finding()], True), fl, Path(tmp))
             self.assertEqual(problems, [f"cannot write HTML report {Path(tmp) / 'report.html'}: "
                                         "No space left on device"])

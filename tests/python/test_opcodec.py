@@ -19,6 +19,7 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), os.pardir, os.par
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 
 import opcodec  # noqa: E402
+from tests.python import full_disk  # noqa: E402
 
 EXAMPLES = sorted(glob.glob(os.path.join(ROOT, "corpus", "examples", "*.ops")))
 SEED = 0x4B53  # fixed: the sample is the same on every run
@@ -622,8 +623,6 @@ class FullDiskAndInterruptTest(unittest.TestCase):
         return rc, err.getvalue()
 
     def test_a_full_disk_keeps_the_old_output(self):
-        import errno
-        from unittest import mock
         with tempfile.TemporaryDirectory() as tmp:
             text = os.path.join(tmp, "x.ops")
             with open(text, "w") as f:
@@ -631,15 +630,13 @@ class FullDiskAndInterruptTest(unittest.TestCase):
             out = os.path.join(tmp, "x.bin")
             with open(out, "wb") as f:
                 f.write(b"\x01\x01\x00\x00")
-            full = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
             for command, src in (("encode", text), ("decode", out)):
                 target = out if command == "encode" else os.path.join(tmp, "y.ops")
                 if command == "decode":
                     with open(target, "w") as f:
                         f.write("version 1\nold\n")
                 before = Path(target).read_bytes()
-                with self.subTest(command=command), \
-                        mock.patch("os.fsync", side_effect=full):
+                with self.subTest(command=command), full_disk.fsync_fails():
                     rc, err = self.main(command, src, "-o", target)
                     self.assertEqual(rc, 1, err)
                     self.assertIn(f"opcodec.py: error: cannot write output {target}: No space left on device", err)

@@ -10,6 +10,7 @@ import unittest
 from pathlib import Path
 from unittest import mock
 
+from tests.python import full_disk
 from tools.runner import cli
 from tools.triage import cli as triage_cli
 from tools.triage import regression, signature, testcase
@@ -336,7 +337,7 @@ class FullDiskAndConcurrency(unittest.TestCase):
     def test_registry_failed_append_names_the_file(self):
         from tools import safe_output
         path = self.dir / "registry.jsonl"
-        with mock.patch.object(safe_output.os, "write", side_effect=OSError(28, "No space left on device")), \
+        with mock.patch.object(safe_output.os, "write", side_effect=full_disk.disk_full()), \
                 self.assertRaises(safe_output.OutputError) as cm:
             Registry(path).note("VERIFIER X", ("f",), "framing", "t1", "test")
         self.assertIn(str(path), str(cm.exception))
@@ -367,8 +368,7 @@ class FullDiskAndConcurrency(unittest.TestCase):
         from tools import safe_output
         regression.add(self.dir, "framing", "old", b"\x00", "s", "d")
         before = (self.dir / "index.tsv").read_bytes()
-        with mock.patch.object(safe_output.os, "fsync", side_effect=OSError(28, "No space left on device")), \
-                self.assertRaises(safe_output.OutputError) as cm:
+        with full_disk.fsync_fails(), self.assertRaises(safe_output.OutputError) as cm:
             regression.add(self.dir, "framing", "abc", b"\x01", "s", "d")
         self.assertIn(str(self.dir / "framing" / "abc.bin"), str(cm.exception))
         self.assertEqual(sorted(x.name for x in (self.dir / "framing").iterdir()), ["old.bin"])
@@ -376,13 +376,8 @@ class FullDiskAndConcurrency(unittest.TestCase):
 
     def test_space_for_the_bin_only_is_repaired_by_the_next_add(self):
         from tools import safe_output
-        real = safe_output.write_atomic
-
-        def index_fails(path, data, what="file"):
-            if path.name == "index.tsv":
-                raise safe_output.OutputError(f"cannot write {what} {path}: No space left on device")
-            real(path, data, what)
-        with mock.patch.object(regression, "write_atomic", index_fails), self.assertRaises(safe_output.OutputError):
+        with mock.patch.object(regression, "write_atomic", full_disk.write_atomic_fails_for("index.tsv")), \
+                self.assertRaises(safe_output.OutputError):
             regression.add(self.dir, "framing", "abc", b"\x01", "s", "d")
         p, added = regression.add(self.dir, "framing", "abc", b"\x01", "s", "d")
         self.assertEqual((p.name, added), ("abc.bin", True))
@@ -413,8 +408,7 @@ class FullDiskAndConcurrency(unittest.TestCase):
     def test_original_testcase_copy_is_written_atomically(self):
         from tools import safe_output
         from tools.triage import reproduce
-        with mock.patch.object(safe_output.os, "fsync", side_effect=OSError(28, "No space left on device")), \
-                self.assertRaises(safe_output.OutputError) as cm:
+        with full_disk.fsync_fails(), self.assertRaises(safe_output.OutputError) as cm:
             reproduce.keep_original(self.dir, b"\x01")
         self.assertIn(str(self.dir / "original"), str(cm.exception))
         self.assertEqual(list(self.dir.iterdir()), [])
