@@ -47,15 +47,21 @@ static int ip_cold_from_env(void)
     exit(2);
 }
 
+static int ip_cold = -1; /* every run from km_init; read once, at start-up (ip_cold_asked) */
+
+static int ip_cold_asked(void)
+{
+    if (ip_cold < 0)
+        ip_cold = ip_cold_from_env();
+    return ip_cold;
+}
+
 /* Checked at start-up, so a bad value stops a fuzzer before its first input, not during it. */
-__attribute__((constructor)) static void ip_cold_env_check(void) { (void)ip_cold_from_env(); }
+__attribute__((constructor)) static void ip_cold_env_check(void) { (void)ip_cold_asked(); }
 
 bool ip_warm_wanted(const op_run_config *config)
 {
-    static int cold = -1; /* every run from km_init (read once) */
-    if (cold < 0)
-        cold = ip_cold_from_env();
-    return config->warm && !config->external_faults && config->outcome == NULL && !cold;
+    return config->warm && !config->external_faults && config->outcome == NULL && !ip_cold_asked();
 }
 
 /* A model someone else re-initialised (a test's own km_init) is not ours to tear down any more. */

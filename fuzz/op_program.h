@@ -107,6 +107,10 @@ uint8_t *op_read_stdin(const char *tool, long long max_size, size_t *size);
  * only stops a read without end. */
 #define OP_TARGET_MAX_FILE ((long long)1 << 30)
 
+/* Flushes stdout; false after "TOOL: cannot write WHAT: reason" on stderr when it or an earlier write
+ * failed (a full disk, a closed pipe), so a tool does not exit 0 having written nothing. */
+bool op_flush_stdout(const char *tool, const char *what);
+
 /* argv0 without its directories, naming the tool in messages ("fuzz" when there is none). */
 const char *op_tool_name(const char *argv0);
 

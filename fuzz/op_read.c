@@ -1,5 +1,5 @@
-/* op_read.c: reading a binary program whole, from a file or standard input, for the command-line tools:
- * one place that names the file and the reason on every failure. */
+/* op_read.c: the command-line tools' I/O: reading a binary program whole, from a file or standard input,
+ * naming the file and the reason on every failure; flushing stdout with the same care. */
 #define _POSIX_C_SOURCE 200809L /* O_CLOEXEC */
 #include <errno.h>
 #include <fcntl.h>
@@ -78,6 +78,15 @@ static uint8_t *op_read_fd(int fd, long long max_size, long long size_hint, size
     }
     errno = ENOMEM;
     return NULL;
+}
+
+bool op_flush_stdout(const char *tool, const char *what)
+{
+    /* ferror: a write before this flush already failed (errno normally still says why) */
+    if (fflush(stdout) == 0 && !ferror(stdout))
+        return true;
+    fprintf(stderr, "%s: cannot write %s: %s\n", tool, what, errno != 0 ? strerror(errno) : "write error");
+    return false;
 }
 
 const char *op_tool_name(const char *argv0)

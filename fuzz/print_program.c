@@ -4,7 +4,6 @@
  * prints the usage; "--" ends the options (as in km_replay, any other argument starting with '-'
  * before it is an unknown option, and a lone "-" is a file name). Exit status: 0 printed, 1 a file
  * could not be read (the others are still printed) or stdout failed, 2 usage. */
-#include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,14 +12,7 @@
 
 /* Flushes stdout; false after saying why when it failed (a full disk): exit 0 would claim the text
  * was printed. */
-static bool op_print_flush(void)
-{
-    /* ferror: a write before this flush already failed (errno normally still says why) */
-    if (fflush(stdout) == 0 && !ferror(stdout))
-        return true;
-    fprintf(stderr, "op_print: cannot write the text: %s\n", errno != 0 ? strerror(errno) : "write error");
-    return false;
-}
+static bool op_print_flush(void) { return op_flush_stdout("op_print", "the text"); }
 
 static int op_print_file(const char *path, bool banner)
 {
@@ -53,13 +45,14 @@ static bool op_print_is_file(const char *arg, bool options_done)
 int main(int argc, char **argv)
 {
     /* Every argument is looked at before anything is printed: a bad option is a usage error, not a
-     * missing file after some of the text ("--help" was opened as a file). */
+     * missing file after some of the text ("--help" was opened as a file). The file names are
+     * gathered at the front of argv (argv[1..files]) on the way. */
     int files = 0;
     bool options_done = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (op_print_is_file(a, options_done))
-            files++;
+            argv[++files] = argv[i];
         else if (strcmp(a, "--") == 0)
             options_done = true;
         else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)
@@ -70,12 +63,7 @@ int main(int argc, char **argv)
     if (files == 0)
         return op_print_usage(stderr, 2);
     int status = 0;
-    options_done = false;
-    for (int i = 1; i < argc; i++) {
-        if (!op_print_is_file(argv[i], options_done)) {
-            options_done = true; /* the first pass let only "--" through */
-            continue;
-        }
+    for (int i = 1; i <= files; i++) {
         status |= op_print_file(argv[i], files > 1);
         if (!op_print_flush())
             return 1;

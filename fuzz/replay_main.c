@@ -124,14 +124,7 @@ static int rp_usage(const char *why)
 
 /* Flushes the trace; false after saying why when stdout failed (a full disk): the output is lost, so
  * the run stops rather than exit 0 having written nothing. */
-static bool rp_flush(void)
-{
-    /* ferror: a write before this flush already failed (errno normally still says why) */
-    if (fflush(stdout) == 0 && !ferror(stdout))
-        return true;
-    fprintf(stderr, "km_replay: cannot write the trace: %s\n", errno != 0 ? strerror(errno) : "write error");
-    return false;
-}
+static bool rp_flush(void) { return op_flush_stdout("km_replay", "the trace"); }
 
 /* Prints one program's trace under its header (with twice, checks a second run traces the same);
  * false when stdout failed. */

@@ -39,14 +39,24 @@ static int km_verifier_level_from_env(void)
     exit(2);
 }
 
-/* Checked at start-up as well, so a bad value stops a program before it does anything (a fault
- * sweep's parent, a fuzzer before its first input) rather than in the middle of its first run. */
-__attribute__((constructor)) static void km_verifier_level_check(void) { (void)km_verifier_level_from_env(); }
+/* Read at start-up, so a bad value stops a program before it does anything (a fault sweep's parent, a
+ * fuzzer before its first input) rather than in the middle of its first run; every km_init (one per
+ * cold fuzz input) then restores that level without reading the environment again. */
+static int km_env_verifier_level = -1;
+
+static int km_verifier_level_asked(void)
+{
+    if (km_env_verifier_level < 0)
+        km_env_verifier_level = km_verifier_level_from_env();
+    return km_env_verifier_level;
+}
+
+__attribute__((constructor)) static void km_verifier_level_check(void) { (void)km_verifier_level_asked(); }
 
 void km_init(void)
 {
     km_generation_count++;
-    km_verifier_set_level(km_verifier_level_from_env());
+    km_verifier_set_level(km_verifier_level_asked());
     for (km_module *m = km_modules; m != NULL; m = m->next)
         if (m->reset != NULL)
             m->reset();

@@ -220,7 +220,7 @@ int main(int argc, char **argv)
     int sweep = argc > 1 && strcmp(argv[1], "--sweep") == 0;
     unsigned long long frame_size = 4096, iterations = 2000000;
     int arg = sweep ? 2 : 1;
-    if (argc > arg + 2 || (sweep && argc > 3))
+    if (argc > 3) /* at most two arguments either way: SIZE ITERATIONS, or --sweep ITERATIONS */
         return usage();
     if (!sweep && argc > arg && !parse_count(argv[arg++], 1, BENCH_MAX_FRAME, &frame_size))
         return usage();
