@@ -50,24 +50,19 @@ def registry(root: Path) -> list[str]:
     return sorted(p.stem for p in (root / "fuzz" / "targets").glob("*.c"))
 
 
-def positive_int(text: str, upper: int | None = None) -> int:
-    """A whole number from 1 to upper (None: no upper bound)."""
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, found '{text[:40]}'") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, found {v}")
-    if upper is not None and v > upper:
-        shown = str(v) if len(str(v)) <= 20 else f"a {len(str(v))}-digit number"
-        raise argparse.ArgumentTypeError(f"must be at most {upper}, found {shown}")
-    return v
-
-
 def bounded_int(upper: int) -> Callable[[str], int]:
     """An argparse type: a whole number from 1 to upper."""
     def parse(text: str) -> int:
-        return positive_int(text, upper)
+        try:
+            v = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, found '{text[:40]}'") from None
+        if v < 1:
+            raise argparse.ArgumentTypeError(f"must be at least 1, found {v}")
+        if v > upper:
+            shown = str(v) if len(str(v)) <= 20 else f"a {len(str(v))}-digit number"
+            raise argparse.ArgumentTypeError(f"must be at most {upper}, found {shown}")
+        return v
     return parse
 
 
@@ -238,11 +233,10 @@ class Campaign:
             if th.is_alive():
                 continue
             del active[t]
-            out = next((o for o in self.outcomes if o.target == t), None)
-            if out is not None:
-                self.say(f"{out.progress.line()} ({how}; corpus {out.corpus_size} files)")
-                if out.error:
-                    self.say(f"{t}: error: {out.error}")
+            out = self.runs[t].outcome  # the worker's finally has put it in self.outcomes
+            self.say(f"{out.progress.line()} ({how}; corpus {out.corpus_size} files)")
+            if out.error:
+                self.say(f"{t}: error: {out.error}")
 
     def _stop_all(self, active: dict[str, threading.Thread]) -> None:
         self.interrupted = True

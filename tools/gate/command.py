@@ -7,7 +7,6 @@ from __future__ import annotations
 import argparse
 import json
 import time
-import xml.etree.ElementTree as ET
 from dataclasses import asdict
 from pathlib import Path
 from typing import Callable
@@ -17,12 +16,12 @@ from ..fuzzing.campaign import MAX_SECONDS, bounded_int, output_dir, registry
 from ..runner import junit
 from ..runner.execute import SuiteResult
 from ..safe_output import OutputError, write_atomic
+from ..triage.cli import RUNS_MAX as REPRODUCE_MAX  # the gate reproduces as `reproduce --runs` does
 from ..runner.protocol import FAIL as C_FAIL, PASS as C_PASS, SKIP as C_SKIP, CaseResult
 from . import floors as fl
 from . import html_report, outdir, sarif, steps
 from .model import FAIL, SKIP, GateResult, Step
 
-REPRODUCE_MAX = 1000  # as reproduce --runs
 DEFAULT_BUDGET = 900  # seconds of fuzzing in all: with builds, tests and coverage the gate fits in 30 minutes
 STEP_NAMES = ("builds", "tests", "conformance", "regression", "fuzz", "findings", "coverage", "floors")
 SKIPPABLE = ("tests", "conformance", "regression")  # the fast mode of the tests; never the verdict's inputs
@@ -148,14 +147,11 @@ def write_reports(result: GateResult, floors: fl.Floors, out: Path) -> list[str]
     truncated one), and tries every one even when an earlier one failed. Returns the failures, one message
     each naming the file: empty when all were written. Called after the verdict is printed, so a full disk
     at the end of a 30-minute gate still gives the verdict."""
-    tree = ET.ElementTree(junit.to_element(junit_results(result)))
-    ET.indent(tree)
     summary = {"passed": result.passed, "seconds": round(result.seconds, 1), "budget": result.budget,
                "steps": [asdict(s) for s in result.steps], "findings": [asdict(f) for f in result.findings],
                "rates": result.rates, "coverage": result.coverage,
                "code_under_test": result.code_under_test, "notes": result.notes}
-    reports = [("JUnit report", "junit.xml", lambda: ET.tostring(tree.getroot(), encoding="utf-8",
-                                                                  xml_declaration=True)),
+    reports = [("JUnit report", "junit.xml", lambda: junit.render(junit_results(result))),
                ("SARIF report", "results.sarif", lambda: json.dumps(sarif.build(result.findings), indent=2) + "\n"),
                ("HTML report", "report.html", lambda: html_report.render(result, floors)),
                ("gate summary", "summary.json", lambda: json.dumps(summary, indent=2) + "\n")]

@@ -86,9 +86,9 @@ def make(d: Path) -> None:
     (d / MARKER).write_text(MARKER_TEXT)
 
 
-def wipe(d: Path, legacy: set[str] | None = None) -> None:
+def wipe(d: Path) -> None:
     """Deletes d, which must be the gate's (is_ours); raises OutDirError otherwise and deletes nothing."""
-    if not is_ours(d, legacy):
+    if not is_ours(d):
         raise OutDirError(not_ours_message(d))
     if d.exists():
         shutil.rmtree(d)

@@ -192,8 +192,7 @@ def run_gate(args, console: Console, root: Path, host: prereqs.Host | None) -> i
         result, floors = gate_command.run(args, root, console.say, set(RESERVED))
     except gate_command.GateUsageError as exc:
         raise UsageError(str(exc)) from None
-    out = (args.out or root / "out" / "gate").resolve()
-    return finish_gate(result, floors, out, console)
+    return finish_gate(result, floors, gate_command.out_dir(args, root), console)
 
 
 def finish_gate(result, floors, out: Path, console: Console) -> int:

@@ -40,8 +40,13 @@ def to_element(results: list[SuiteResult]) -> ET.Element:
     return root
 
 
-def write(results: list[SuiteResult], path: Path) -> None:
+def render(results: list[SuiteResult]) -> bytes:
+    """The report as the bytes of an indented XML document (the runner's --junit, the gate's junit.xml)."""
     tree = ET.ElementTree(to_element(results))
     ET.indent(tree)
+    return ET.tostring(tree.getroot(), encoding="utf-8", xml_declaration=True)
+
+
+def write(results: list[SuiteResult], path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tree.write(path, encoding="utf-8", xml_declaration=True)
+    path.write_bytes(render(results))
