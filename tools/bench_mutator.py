@@ -23,7 +23,6 @@ import glob
 import os
 import re
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -35,6 +34,7 @@ sys.path.insert(0, os.path.join(ROOT, "tools"))
 
 import opcodec  # noqa: E402
 import safe_input  # noqa: E402
+import sessions  # noqa: E402
 
 # Seconds a run may take beyond its --time before it is stopped (libFuzzer's start-up, corpus loading and
 # final merge; a -runs budget has no time of its own). A module constant, so a test can shorten it.
@@ -142,12 +142,7 @@ def _fuzz(cmd: list[str], timeout: float) -> tuple[str, int]:
         try:
             _, stderr = proc.communicate(timeout=timeout)
         except BaseException as exc:  # the timeout, or an interrupt: stop the whole session, then report
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except OSError:
-                pass
-            proc.kill()
-            proc.communicate()
+            sessions.end_session(proc)
             if isinstance(exc, subprocess.TimeoutExpired):
                 raise BenchError(f"{cmd[0]} still running {timeout:g} s after it started: stopped") from None
             raise

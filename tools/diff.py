@@ -21,6 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from tools import opcodec  # noqa: E402
+from tools.conformance.trace import split_programs  # noqa: E402
 from tools.fuzzing import implementation  # noqa: E402
 from tools.replay import collect  # noqa: E402
 from tools.safe_input import InputError, executable_file  # noqa: E402
@@ -124,13 +125,9 @@ def _traces(km_replay: str, impl: str, files: list[str]) -> dict[str, str]:
             proc = subprocess.run(cmd, capture_output=True, text=True, errors="replace")
         except OSError as e:
             raise ReplayError(pending[0], f"cannot run {km_replay}: {e.strerror}") from None
-        current = None
-        for line in proc.stdout.splitlines(keepends=True):
-            if line.startswith("== "):
-                current = line[3:].rstrip("\n")
-                out[current] = ""
-            elif current is not None:
-                out[current] += line
+        sections, order = split_programs(proc.stdout)
+        out.update(sections)
+        current = order[-1] if order else None
         why = proc.stderr.splitlines()[0] if proc.stderr.strip() else f"exit status {proc.returncode}"
         if current not in pending:
             raise ReplayError(pending[0], f"{km_replay} printed no trace for it ({why})")

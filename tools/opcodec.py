@@ -551,16 +551,13 @@ class _Parser:
 
     def string(self, text, start, column, what):
         """The quoted string whose opening quote is text[start] (at column); returns (characters, the
-        index after the closing quote)."""
+        index after the closing quote). The scanner has already closed it: an unterminated string, one
+        ending in a lone backslash included, never reaches here."""
         end = _STRING_BODY.match(text, start + 1).end()
         body = text[start + 1:end]
         for m in _ESCAPE.finditer(body):  # left to right, so each match is one escape, as the body has them
             if m.group(1) not in '"\\':
                 raise self.error(f"{what}: {_ESCAPES_ALLOWED}", column + 1 + m.start())
-        if end < len(text) and text[end] == "\\":  # a backslash that ends the text escapes nothing
-            raise self.error(f"{what}: {_ESCAPES_ALLOWED}", column + end - start)
-        if end >= len(text):  # the scanner closes every string it opens; this guards parse() callers all the same
-            raise self.error("unterminated string", column)
         return _ESCAPE.sub(r"\1", body), end + 1
 
     def blob(self, v, what, limit=MAX_BLOB, why=""):
@@ -798,8 +795,7 @@ def _refuse_overwriting(output, given):
     its other form: 'encode x.ops -o x.ops' lost the text. Nothing is read or written then. Nor is an
     output that exists and is not a regular file (a FIFO blocked the open; /dev/null is allowed)."""
     if output is not None and output != "-":
-        safe_input.refuse_overwriting_input(Path(output), [Path(given)], "output")
-        safe_input.refuse_unwritable_output(Path(output), "output")
+        safe_input.refuse_output(Path(output), [Path(given)], "output")
 
 
 def main(argv=None):

@@ -142,6 +142,13 @@ def refuse_unwritable_output(path: Path, what: str = "output") -> None:
 
 
 
+def refuse_output(path: Path, inputs: list[Path], what: str = "output") -> None:
+    """Both checks of an output path, before any work: not one of the inputs (refuse_overwriting_input),
+    and able to take a file (refuse_unwritable_output)."""
+    refuse_overwriting_input(path, inputs, what)
+    refuse_unwritable_output(path, what)
+
+
 def executable_file(path: str) -> bool:
     """Whether path is a regular file we may run (os.access(X_OK) alone holds for a directory too)."""
     return os.path.isfile(path) and os.access(path, os.X_OK)

@@ -204,8 +204,7 @@ def check_output(output, recordings):
     """InputError when -o names one of the recordings (by any name: the C file would replace it) or what
     cannot take a file (a FIFO blocked the write until a reader came; a directory)."""
     try:
-        safe_input.refuse_overwriting_input(Path(output), [Path(p) for p in recordings], "-o")
-        safe_input.refuse_unwritable_output(Path(output), "-o")
+        safe_input.refuse_output(Path(output), [Path(p) for p in recordings], "-o")
     except safe_input.InputError as e:
         raise InputError(str(e))
 

@@ -61,8 +61,7 @@ def summary_problem(path: Path, inputs: list[str]) -> str | None:
     regular file is refused (a FIFO blocked the write after the whole replay), except /dev/null
     (safe_input.refuse_unwritable_output)."""
     try:
-        safe_input.refuse_overwriting_input(path, [Path(p) for p in inputs], "--summary")
-        safe_input.refuse_unwritable_output(path, "--summary")
+        safe_input.refuse_output(path, [Path(p) for p in inputs], "--summary")
     except safe_input.InputError as exc:
         return str(exc)
     return None
@@ -127,9 +126,9 @@ def _main(argv: list[str], out: TextIO, root: Path) -> int:
         engine.write_summary(data, args.summary)
     except OSError as exc:
         errors.append(f"cannot write {args.summary}: {exc.strerror}")
-    except safe_input.InputError as exc:  # summary_problem said it already, unless the files changed since
-        errors.append(str(exc))
-    except safe_output.OutputError as exc:  # a full disk: the old summary is kept whole
+    except (safe_input.InputError, safe_output.OutputError) as exc:
+        # InputError: summary_problem said it already, unless the files changed since; OutputError: a full
+        # disk, and the old summary is kept whole
         errors.append(str(exc))
     try:
         report(results, out, args.verbose)

@@ -60,8 +60,7 @@ def write_summary(data: dict, path: Path = SUMMARY) -> None:
     Windows capture that cannot be had again. Nor into a FIFO, socket or device other than /dev/null: the
     write would block for ever (the check is repeated here for callers other than the command line). A
     failed write is safe_output.OutputError, naming the file; the previous summary is then kept whole."""
-    safe_input.refuse_overwriting_input(path, [Path(p) for p in data["recordings"]], "summary")
-    safe_input.refuse_unwritable_output(path, "summary")
+    safe_input.refuse_output(path, [Path(p) for p in data["recordings"]], "summary")
     path.parent.mkdir(parents=True, exist_ok=True)
     # atomically: a full disk once left a truncated summary that did not parse, and the old one was gone
     safe_output.write_atomic(path, json.dumps(data, indent=1, sort_keys=False) + "\n", "summary")

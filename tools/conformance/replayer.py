@@ -3,14 +3,14 @@ trace. A verifier finding aborts km_replay, so after a run that died the remaini
 again in a fresh process: one broken case never hides the others."""
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
+from tools.conformance.trace import split_programs
 from tools.runner.protocol import describe_exit
+from tools.sessions import end_session
 
 ROOT = Path(__file__).resolve().parents[2]
 REPLAY_PY = ROOT / "tools" / "replay.py"
@@ -24,16 +24,6 @@ class ReplayError(Exception):
     pass
 
 
-def _kill_group(proc: subprocess.Popen) -> None:
-    """Kills replay.py and everything it started (its session: km_replay), then reaps replay.py."""
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except OSError:  # already gone
-        pass
-    proc.kill()  # the process group may have been gone before replay.py itself was
-    proc.communicate()
-
-
 def _run(files: list[str], km_replay: Path) -> tuple[dict[str, str], list[str], str, int]:
     # --no-model: the suite compares the implementation with recordings; the reference model is
     # checked separately by the replay suite, and its verdict would hide the observed status.
@@ -45,22 +35,13 @@ def _run(files: list[str], km_replay: Path) -> tuple[dict[str, str], list[str], 
         try:
             stdout, stderr = proc.communicate(timeout=TIMEOUT)
         except subprocess.TimeoutExpired:
-            _kill_group(proc)
+            end_session(proc)  # replay.py and km_replay
             raise ReplayError(f"replay of {len(files)} program(s) did not finish within {TIMEOUT:g} s: stopped "
                               f"(a program that never ends, or {km_replay} hangs)") from None
         except BaseException:  # KeyboardInterrupt: the session is ours to end, not to leave behind
-            _kill_group(proc)
+            end_session(proc)  # replay.py and km_replay
             raise
-    sections: dict[str, str] = {}
-    order: list[str] = []
-    current = None
-    for line in stdout.splitlines(keepends=True):
-        if line.startswith("== "):
-            current = line[3:].rstrip("\n")
-            order.append(current)
-            sections[current] = ""
-        elif current is not None:
-            sections[current] += line
+    sections, order = split_programs(stdout)
     return sections, order, stderr, proc.returncode
 
 

@@ -1,5 +1,6 @@
 """Parses one observation trace (docs/operation-language.md, "The observation trace") into per-operation
-records: status, info, out, slot assignments, the done lines of pending requests, and findings."""
+records: status, info, out, slot assignments, the done lines of pending requests, and findings; and
+splits km_replay's output for several programs into their traces."""
 from __future__ import annotations
 
 import re
@@ -78,3 +79,20 @@ def parse(text: str) -> Trace:
             if rest.startswith("finding="):
                 t.findings.append(("end", rest[8:]))
     return t
+
+
+def split_programs(stdout: str) -> tuple[dict[str, str], list[str]]:
+    """km_replay's output for several programs: each trace under its "== FILE" line. Returns the trace of
+    each file and the files in the order their traces began (the last one is where a run that stopped
+    early stopped)."""
+    sections: dict[str, str] = {}
+    order: list[str] = []
+    current = None
+    for line in stdout.splitlines(keepends=True):
+        if line.startswith("== "):
+            current = line[3:].rstrip("\n")
+            order.append(current)
+            sections[current] = ""
+        elif current is not None:
+            sections[current] += line
+    return sections, order

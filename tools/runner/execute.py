@@ -2,8 +2,6 @@
 ktest protocol as it streams, and turns any suite-level problem into a reported failed case."""
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import threading
 import time
@@ -11,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from .build import BuildResult, build_preset
+from ..sessions import kill_session
 from .protocol import FAIL, CaseResult, Counts, ProtocolParser
 from .suites import Context, Suite
 
@@ -39,13 +38,6 @@ def suite_failure(what: str, message: str, output: list[str] | None = None) -> C
     return CaseResult(f"suite.{what}", FAIL, message, list(output or []), synthetic=True)
 
 
-def _kill_group(proc: subprocess.Popen) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
 def run_command(cmd: list[str], cwd, timeout: float,
                 on_line: Callable[[str], None]) -> tuple[int | None, bool, str | None]:
     """Streams the command's merged stdout/stderr to on_line. Returns (exit status, timed out, error)."""
@@ -59,7 +51,7 @@ def run_command(cmd: list[str], cwd, timeout: float,
 
     def expire() -> None:
         timed_out.set()
-        _kill_group(proc)
+        kill_session(proc)
 
     timer = threading.Timer(timeout, expire)
     timer.start()
@@ -69,7 +61,7 @@ def run_command(cmd: list[str], cwd, timeout: float,
             on_line(line)
         proc.wait()
     except BaseException:
-        _kill_group(proc)
+        kill_session(proc)
         proc.wait()
         raise
     finally:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import shlex
-import signal
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +13,7 @@ from typing import Callable
 from ..fuzzing import options as opt
 from ..runner import prereqs
 from ..runner.build import build_preset
+from ..sessions import end_session
 from .signature import Crash, extract
 
 C_TOOLCHAIN = ("cmake", "ninja", "clang", "llvm")
@@ -109,8 +109,7 @@ def run(command: list[str], env: dict[str, str], shown: dict[str, str], timeout:
         raw, _ = proc.communicate(timeout=timeout)
         rc: int | None = proc.returncode
     except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        raw, _ = proc.communicate()
+        raw, _ = end_session(proc)
         rc = None
     output = raw.decode("utf-8", "replace")
     if rc is None:
