@@ -10,7 +10,7 @@
 static io_irp *io_outstanding;   /* issued and not completed (doubly linked) */
 static ULONG io_outstanding_count;
 static io_irp *io_graveyard;     /* completed, freed when no top-level call is active */
-static int io_active;            /* top-level calls in progress, all threads */
+static int io_active;            /* top-level calls and IRP completions in progress, all threads */
 static _Thread_local int io_depth;
 
 static const char *io_major_name(UCHAR major)
@@ -208,6 +208,10 @@ VOID IoCompleteRequest(PIRP Irp, CCHAR PriorityBoost)
     ir->prev = NULL;
     ir->next = io_graveyard;
     io_graveyard = ir;
+    /* Counted as a call in progress until the copy-back is done: a driver may complete an IRP
+     * outside any Zw call (a function-table FreeFrame completing a waiting ALLOC), and another
+     * thread leaving its call must not free this IRP's buffers meanwhile. */
+    io_active++;
     io_unlock();
 
     if (ir->caller_out != NULL) {
@@ -225,6 +229,9 @@ VOID IoCompleteRequest(PIRP Irp, CCHAR PriorityBoost)
     /* The final close this may trigger runs from the work queue: completion can happen at
      * DISPATCH_LEVEL or inside a driver's own dispatch routine. */
     io_file_release(ir->file, true);
+    io_lock();
+    io_active--; /* the graveyard is freed by the next call to leave with none in progress */
+    io_unlock();
 }
 
 void io_enter(void)
