@@ -40,8 +40,9 @@ NTSTATUS NTAPI KsCreateAllocator(HANDLE ConnectionHandle, PKSALLOCATOR_FRAMING A
 
 /* KsCreateAllocator, user-mode form (ksuser.dll; DWORD per MINGW/MS-META). NtCreateFile with the
  * same arguments but OBJ_CASE_INSENSITIVE only (the calling thread's previous mode applies).
- * Returns RtlNtStatusToDosError(status): 0 on success; *AllocatorHandle = INVALID_HANDLE_VALUE on
- * failure; NULL arguments give ERROR_INVALID_PARAMETER (decisions Q7). */
+ * Returns 0 whenever a handle is returned (any success status: a handle with an error code would
+ * leak), else RtlNtStatusToDosError(status) and *AllocatorHandle = INVALID_HANDLE_VALUE; NULL
+ * arguments give ERROR_INVALID_PARAMETER (decisions Q7). */
 DWORD WINAPI KsUserCreateAllocator(HANDLE ConnectionHandle, PKSALLOCATOR_FRAMING AllocatorFraming,
                                    PHANDLE AllocatorHandle)
 {
@@ -59,7 +60,8 @@ DWORD WINAPI KsUserCreateAllocator(HANDLE ConnectionHandle, PKSALLOCATOR_FRAMING
     InitializeObjectAttributes(&attributes, &name, OBJ_CASE_INSENSITIVE, ConnectionHandle, NULL);
     NTSTATUS status = NtCreateFile(&handle, GENERIC_READ, &attributes, &iosb, NULL, FILE_ATTRIBUTE_NORMAL, 0,
                                    FILE_OPEN, 0, NULL, 0);
-    if (NT_SUCCESS(status))
-        *AllocatorHandle = handle;
-    return RtlNtStatusToDosError(status);
+    if (!NT_SUCCESS(status))
+        return RtlNtStatusToDosError(status);
+    *AllocatorHandle = handle;
+    return ERROR_SUCCESS;
 }

@@ -33,8 +33,9 @@ static BOOLEAN ksa_callbacks_valid(PVOID InitializeContext, PFNKSDEFAULTALLOCATE
  * and dispatch table, and sets FileObject->FsContext to it. Neither completes the IRP nor sets
  * IoStatus. Callback rules and failure statuses: docs/decisions.md "Default allocator callbacks".
  * Frames come from a lookaside list of FrameSize + FileAlignment bytes (plus a tracking record)
- * in PoolType, or from DefaultAllocate. Not modelled: OPTIONF_SYSTEM_MEMORY off (on-board memory
- * mapped by the sink), security queries through the create item. PASSIVE_LEVEL (decisions Q17). */
+ * in PoolType (a NonPagedPoolNx list is not marked no-execute: decisions Q6), or from DefaultAllocate.
+ * Not modelled: OPTIONF_SYSTEM_MEMORY off (on-board memory mapped by the sink, decisions Q6), security
+ * queries through the create item. PASSIVE_LEVEL (decisions Q17). */
 NTSTATUS NTAPI KsCreateDefaultAllocatorEx(PIRP Irp, PVOID InitializeContext, PFNKSDEFAULTALLOCATE DefaultAllocate,
                                           PFNKSDEFAULTFREE DefaultFree, PFNKSINITIALIZEALLOCATOR InitializeAllocator,
                                           PFNKSDELETEALLOCATOR DeleteAllocator)
@@ -43,12 +44,11 @@ NTSTATUS NTAPI KsCreateDefaultAllocatorEx(PIRP Irp, PVOID InitializeContext, PFN
     if (Irp == NULL ||
         !ksa_callbacks_valid(InitializeContext, DefaultAllocate, DefaultFree, InitializeAllocator, DeleteAllocator))
         return STATUS_INVALID_PARAMETER;
-    PFILE_OBJECT file = IoGetCurrentIrpStackLocation(Irp)->FileObject;
-
     PKSALLOCATOR_FRAMING framing;
     NTSTATUS status = KsValidateAllocatorCreateRequest(Irp, &framing);
     if (!NT_SUCCESS(status))
-        return status;
+        return status; /* including an IRP with no stack location or no file object */
+    PFILE_OBJECT file = IoGetCurrentIrpStackLocation(Irp)->FileObject;
 
     ksa_allocator *a = ExAllocatePoolWithTag(NonPagedPool, sizeof *a, KSA_TAG_OBJECT);
     if (a == NULL) {
@@ -65,7 +65,6 @@ NTSTATUS NTAPI KsCreateDefaultAllocatorEx(PIRP Irp, PVOID InitializeContext, PFN
     InitializeListHead(&a->spares);
     InitializeListHead(&a->events);
     a->paged = (BOOLEAN)(a->framing.PoolType == PagedPool);
-    a->refs = 1;
     a->external_allocate = DefaultAllocate;
     a->external_free = DefaultFree;
 
@@ -90,7 +89,7 @@ NTSTATUS NTAPI KsCreateDefaultAllocatorEx(PIRP Irp, PVOID InitializeContext, PFN
         a->lookaside_live = TRUE;
         a->list_frames = (BOOLEAN)!a->paged;
         /* The framing is ours alone here (only an external InitializeAllocator may keep its address). */
-        a->list_limit = !a->list_frames ? 0 : a->framing.Frames != 0 ? a->framing.Frames : MAXULONG;
+        a->list_limit = ksa_list_limit(a);
     }
     status = KsAllocateObjectHeader(&a->header, 0, NULL, Irp, &ksa_dispatch_table);
     if (!NT_SUCCESS(status))
@@ -123,7 +122,8 @@ NTSTATUS NTAPI KsCreateDefaultAllocator(PIRP Irp)
     return KsCreateDefaultAllocatorEx(Irp, NULL, NULL, NULL, NULL, NULL);
 }
 
-/* IRP_MJ_CLOSE: decisions Q15. The object itself lives on while a queued work item holds it. */
+/* IRP_MJ_CLOSE: decisions Q15. A queued work item holds a reference to the file object, so none is
+ * queued or running now. */
 static NTSTATUS ksa_dispatch_close(PDEVICE_OBJECT DeviceObject, PIRP Irp)
 {
     PAGED_CODE();
@@ -142,7 +142,8 @@ static NTSTATUS ksa_dispatch_close(PDEVICE_OBJECT DeviceObject, PIRP Irp)
         a->external_delete(a->context);
     KsFreeObjectHeader(a->header);
     file->FsContext = NULL;
-    ksa_release(a);
+    IoFreeWorkItem(a->work_item);
+    ExFreePoolWithTag(a, KSA_TAG_OBJECT);
     Irp->IoStatus.Status = STATUS_SUCCESS;
     Irp->IoStatus.Information = 0;
     IoCompleteRequest(Irp, IO_NO_INCREMENT);

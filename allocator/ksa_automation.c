@@ -37,23 +37,19 @@ static NTSTATUS ksa_method_alloc(PIRP Irp, PKSIDENTIFIER Request, PVOID Data)
     if (Irp->RequestorMode != KernelMode)
         return STATUS_INVALID_DEVICE_REQUEST; /* decisions Q8: kernel VAs must not reach user mode */
     PVOID frame;
-    BOOLEAN limit;
-    NTSTATUS status = ksa_frame_allocate(a, &frame, &limit);
-    if (NT_SUCCESS(status)) {
+    NTSTATUS status = ksa_frame_allocate_or_queue(a, Irp, &frame);
+    if (status == STATUS_SUCCESS) {
         memcpy(Data, &frame, sizeof frame);
         Irp->IoStatus.Information = sizeof frame;
         return STATUS_SUCCESS;
     }
-    if (!limit)
-        return status;
-    /* ksmethod-streamallocator-alloc: no frame available -> STATUS_PENDING until a FREE. */
-    IoMarkIrpPending(Irp);
-    if (!ksa_queue_pending(a, Irp)) {
+    if (status == STATUS_CANCELLED) { /* marked pending, never queued: complete it here */
         Irp->IoStatus.Status = STATUS_CANCELLED;
         Irp->IoStatus.Information = 0;
         IoCompleteRequest(Irp, IO_NO_INCREMENT);
+        return STATUS_PENDING;
     }
-    return STATUS_PENDING;
+    return status; /* STATUS_PENDING (ksmethod-streamallocator-alloc: until a FREE), or the failure */
 }
 
 static NTSTATUS ksa_method_free(PIRP Irp, PKSIDENTIFIER Request, PVOID Data)

@@ -94,10 +94,15 @@ static inline __attribute__((always_inline)) NTSTATUS ksa_frame_from_list(ksa_al
     return STATUS_SUCCESS;
 }
 
+static VOID ksa_waiters_act(ksa_allocator *a, BOOLEAN queue, BOOLEAN service);
+static VOID ksa_waiters_locked(ksa_allocator *a, KIRQL irql, BOOLEAN *queue, BOOLEAN *service);
+
 /* Paged pool cannot be touched at DISPATCH_LEVEL and an external DefaultAllocate runs at the
  * caller's IRQL: reserve the slot so concurrent callers cannot exceed Frames, obtain the storage
- * outside the lock, then record it. Called with the lock held and the limit checked; drops it. */
-__attribute__((noinline)) static NTSTATUS ksa_frame_allocate_unlocked(ksa_allocator *a, KIRQL irql, PVOID *Frame)
+ * outside the lock, then record it. Called with the lock held and the limit checked; drops it.
+ * `servicing`: the caller is ksa_service_pending, which goes on to the next waiter itself. */
+__attribute__((noinline)) static NTSTATUS ksa_frame_allocate_unlocked(ksa_allocator *a, KIRQL irql, PVOID *Frame,
+                                                                      BOOLEAN servicing)
 {
     if (!IsListEmpty(&a->spares)) { /* a frame freed for a waiting ALLOC: hand it over as it is */
         ksa_frame_record *spare = CONTAINING_RECORD(RemoveHeadList(&a->spares), ksa_frame_record, link);
@@ -112,8 +117,14 @@ __attribute__((noinline)) static NTSTATUS ksa_frame_allocate_unlocked(ksa_alloca
     ksa_frame_record *record = ksa_record_obtain(a);
     KeAcquireSpinLock(&a->lock, &irql);
     if (record == NULL) {
+        /* The slot is free again. An ALLOC that found it reserved and queued meanwhile would
+         * otherwise wait for a FREE that may never come. */
+        BOOLEAN queue = FALSE, service = FALSE;
         a->outstanding--;
+        if (!servicing)
+            ksa_waiters_locked(a, irql, &queue, &service);
         KeReleaseSpinLock(&a->lock, irql);
+        ksa_waiters_act(a, queue, service);
         return STATUS_INSUFFICIENT_RESOURCES;
     }
     InsertTailList(&a->frames, &record->link);
@@ -122,93 +133,136 @@ __attribute__((noinline)) static NTSTATUS ksa_frame_allocate_unlocked(ksa_alloca
     return STATUS_SUCCESS;
 }
 
-/* Every case but a list frame under list_limit: closed, the Frames limit, paged or external
- * storage. Caller holds the lock; this drops it. */
-__attribute__((noinline)) static NTSTATUS ksa_frame_allocate_locked(ksa_allocator *a, KIRQL irql, PVOID *Frame,
-                                                                    BOOLEAN *LimitReached)
+/* A frame for a caller that may have one now (open, under the Frames limit). Caller holds the
+ * lock; this drops it. */
+static NTSTATUS ksa_frame_take_locked(ksa_allocator *a, KIRQL irql, PVOID *Frame, BOOLEAN servicing)
 {
-    *Frame = NULL;
-    *LimitReached = FALSE;
-    if (a->closed || (a->framing.Frames != 0 && a->outstanding >= a->framing.Frames)) {
-        *LimitReached = !a->closed;
-        KeReleaseSpinLock(&a->lock, irql);
-        return STATUS_INSUFFICIENT_RESOURCES; /* decisions Q8 */
-    }
     if (!ksa_frames_from_nonpaged_list(a))
-        return ksa_frame_allocate_unlocked(a, irql, Frame);
+        return ksa_frame_allocate_unlocked(a, irql, Frame, servicing);
     return ksa_frame_from_list(a, irql, Frame);
 }
 
-/* Inline into both entry points (the IOCTL's ksa_frame_allocate and the function table). Below
- * list_limit the allocator is open, under its Frames limit and takes frames from the nonpaged list. */
-static inline __attribute__((always_inline)) NTSTATUS ksa_frame_allocate_inline(ksa_allocator *a, PVOID *Frame,
-                                                                                 BOOLEAN *LimitReached)
+/* TRUE when a new request gets no frame now: the Frames limit, or ALLOCs already waiting, which
+ * come first (decisions: the freed frame completes the oldest waiting ALLOC). Caller holds the lock. */
+static BOOLEAN ksa_must_wait(const ksa_allocator *a)
+{
+    return (BOOLEAN)((a->framing.Frames != 0 && a->outstanding >= a->framing.Frames) || !IsListEmpty(&a->pending));
+}
+
+/* Every case but a list frame under list_limit: closed, the Frames limit, waiting ALLOCs, paged or
+ * external storage. Caller holds the lock; this drops it. */
+__attribute__((noinline)) static NTSTATUS ksa_frame_allocate_locked(ksa_allocator *a, KIRQL irql, PVOID *Frame)
+{
+    *Frame = NULL;
+    if (a->closed || ksa_must_wait(a)) {
+        KeReleaseSpinLock(&a->lock, irql);
+        return STATUS_INSUFFICIENT_RESOURCES; /* decisions Q8 */
+    }
+    return ksa_frame_take_locked(a, irql, Frame, FALSE);
+}
+
+/* Inline into the function table. Below list_limit the allocator is open, under its Frames limit,
+ * has no ALLOC waiting and takes frames from the nonpaged list. */
+static inline __attribute__((always_inline)) NTSTATUS ksa_frame_allocate_inline(ksa_allocator *a, PVOID *Frame)
 {
     KIRQL irql;
     KeAcquireSpinLock(&a->lock, &irql);
     if (__builtin_expect(a->outstanding >= a->list_limit, 0))
-        return ksa_frame_allocate_locked(a, irql, Frame, LimitReached);
-    *LimitReached = FALSE;
+        return ksa_frame_allocate_locked(a, irql, Frame);
     return ksa_frame_from_list(a, irql, Frame);
 }
 
-NTSTATUS ksa_frame_allocate(ksa_allocator *a, PVOID *Frame, BOOLEAN *LimitReached)
+/* Caller holds the lock: list_limit after `pending` or `closed` changed (see ksa_internal.h). */
+static VOID ksa_refresh_list_limit(ksa_allocator *a)
 {
-    return ksa_frame_allocate_inline(a, Frame, LimitReached);
+    a->list_limit = ksa_list_limit(a);
+}
+
+static VOID ksa_cancel_alloc(PDEVICE_OBJECT DeviceObject, PIRP Irp);
+
+/* Queues an ALLOC IRP, already marked pending, with our cancel routine. Caller holds the lock.
+ * FALSE when it was cancelled before and our routine will not run: the caller completes it. */
+static BOOLEAN ksa_queue_locked(ksa_allocator *a, PIRP Irp)
+{
+    IoSetCancelRoutine(Irp, ksa_cancel_alloc);
+    if (Irp->Cancel && IoSetCancelRoutine(Irp, NULL) != NULL)
+        return FALSE;
+    InsertTailList(&a->pending, &Irp->Tail.Overlay.ListEntry);
+    ksa_refresh_list_limit(a);
+    return TRUE;
+}
+
+NTSTATUS ksa_frame_allocate_or_queue(ksa_allocator *a, PIRP Irp, PVOID *Frame)
+{
+    KIRQL irql;
+    KeAcquireSpinLock(&a->lock, &irql);
+    if (a->closed || !ksa_must_wait(a))
+        return ksa_frame_allocate_locked(a, irql, Frame);
+    /* Checked and queued in one critical section: a FREE in between would find no waiter to
+     * complete, and this ALLOC would wait with a frame free. */
+    *Frame = NULL;
+    IoMarkIrpPending(Irp);
+    BOOLEAN queued = ksa_queue_locked(a, Irp);
+    KeReleaseSpinLock(&a->lock, irql);
+    return queued ? STATUS_PENDING : STATUS_CANCELLED;
 }
 
 static VOID ksa_service_pending(ksa_allocator *a);
 
+/* Queued with a reference to the file object, so IRP_MJ_CLOSE cannot run until this is done. */
 static VOID ksa_work_routine(PDEVICE_OBJECT DeviceObject, PVOID Context)
 {
     ksa_allocator *a = Context;
+    PFILE_OBJECT file = a->file_object;
     KIRQL irql;
     KeAcquireSpinLock(&a->lock, &irql);
     a->work_queued = FALSE;
-    BOOLEAN closed = a->closed;
     KeReleaseSpinLock(&a->lock, irql);
-    if (!closed)
-        ksa_service_pending(a);
-    ksa_release(a);
+    ksa_service_pending(a);
+    ObDereferenceObject(file); /* the last reference sends IRP_MJ_CLOSE, which frees `a` */
 }
 
-/* After a frame came back (caller holds the lock, taken at `irql`): signal FREEFRAME and decide
- * whether pending ALLOC IRPs get their chance directly (at PASSIVE_LEVEL) or from a work item
- * (filter-specific-allocators, facts §5.2 step 2). */
-static VOID ksa_frame_returned_locked(ksa_allocator *a, KIRQL irql, BOOLEAN *queue, BOOLEAN *service)
+/* Caller holds the lock, taken at `irql`, and a slot may have come free: decides whether waiting
+ * ALLOC IRPs get their chance directly (at PASSIVE_LEVEL) or from a work item (filter-specific-
+ * allocators, facts §5.2 step 2). */
+static VOID ksa_waiters_locked(ksa_allocator *a, KIRQL irql, BOOLEAN *queue, BOOLEAN *service)
 {
     *queue = *service = FALSE;
-    for (PLIST_ENTRY e = a->events.Flink; e != &a->events; e = e->Flink)
-        KsGenerateEvent(CONTAINING_RECORD(e, KSEVENT_ENTRY, ListEntry));
-    if (!IsListEmpty(&a->pending) && !a->closed) {
-        if (irql != PASSIVE_LEVEL) {
-            if (!a->work_queued) {
-                a->work_queued = TRUE;
-                a->refs++;
-                *queue = TRUE;
-            }
-        } else {
-            *service = TRUE;
-        }
-    }
+    if (IsListEmpty(&a->pending) || a->closed)
+        return;
+    if (irql == PASSIVE_LEVEL)
+        *service = TRUE;
+    else if (!a->work_queued)
+        *queue = a->work_queued = TRUE;
 }
 
-/* Carries out what ksa_frame_returned_locked decided, after the lock is dropped. */
-static VOID ksa_frame_returned_act(ksa_allocator *a, BOOLEAN queue, BOOLEAN service)
+/* Carries out what ksa_waiters_locked decided, after the lock is dropped. */
+static VOID ksa_waiters_act(ksa_allocator *a, BOOLEAN queue, BOOLEAN service)
 {
-    if (queue)
+    if (queue) {
+        ObReferenceObject(a->file_object); /* our caller holds one: the object cannot be closed yet */
         IoQueueWorkItem(a->work_item, ksa_work_routine, DelayedWorkQueue, a);
+    }
     if (service)
         ksa_service_pending(a);
 }
 
-/* ksa_frame_returned_locked and ksa_frame_returned_act around dropping the lock (taken at `irql`). */
+/* After a frame came back (caller holds the lock, taken at `irql`): signal FREEFRAME, then
+ * ksa_waiters_locked. */
+static VOID ksa_frame_returned_locked(ksa_allocator *a, KIRQL irql, BOOLEAN *queue, BOOLEAN *service)
+{
+    for (PLIST_ENTRY e = a->events.Flink; e != &a->events; e = e->Flink)
+        KsGenerateEvent(CONTAINING_RECORD(e, KSEVENT_ENTRY, ListEntry));
+    ksa_waiters_locked(a, irql, queue, service);
+}
+
+/* ksa_frame_returned_locked and ksa_waiters_act around dropping the lock (taken at `irql`). */
 __attribute__((noinline)) static VOID ksa_frame_returned_unlock(ksa_allocator *a, KIRQL irql)
 {
     BOOLEAN queue, service;
     ksa_frame_returned_locked(a, irql, &queue, &service);
     KeReleaseSpinLock(&a->lock, irql);
-    ksa_frame_returned_act(a, queue, service);
+    ksa_waiters_act(a, queue, service);
 }
 
 /* The outstanding record of Frame, or NULL when this allocator has not handed it out. Caller holds
@@ -250,7 +304,7 @@ __attribute__((noinline)) static VOID ksa_frame_free_unlocked(ksa_allocator *a, 
     }
     ksa_frame_returned_locked(a, irql, &queue, &service);
     KeReleaseSpinLock(&a->lock, irql);
-    ksa_frame_returned_act(a, queue, service);
+    ksa_waiters_act(a, queue, service);
 }
 
 /* Inline into both entry points (the IOCTL's ksa_frame_free and the function table). */
@@ -303,48 +357,22 @@ static VOID ksa_cancel_alloc(PDEVICE_OBJECT DeviceObject, PIRP Irp)
     KeAcquireSpinLock(&a->lock, &irql);
     RemoveEntryList(&Irp->Tail.Overlay.ListEntry);
     InitializeListHead(&Irp->Tail.Overlay.ListEntry);
+    ksa_refresh_list_limit(a);
     KeReleaseSpinLock(&a->lock, irql);
     ksa_complete(Irp, STATUS_CANCELLED, 0); /* decisions Q15 */
 }
 
-static BOOLEAN ksa_queue_pending_at(ksa_allocator *a, PIRP Irp, BOOLEAN at_head)
+/* Takes the oldest pending IRP whose cancel routine we could clear, or NULL. Caller holds the lock. */
+static PIRP ksa_dequeue_locked(ksa_allocator *a)
 {
-    KIRQL irql;
-    KeAcquireSpinLock(&a->lock, &irql);
-    IoSetCancelRoutine(Irp, ksa_cancel_alloc);
-    if (Irp->Cancel && IoSetCancelRoutine(Irp, NULL) != NULL) {
-        /* Cancelled before we queued it and our routine will not run: the caller completes it. */
-        KeReleaseSpinLock(&a->lock, irql);
-        return FALSE;
-    }
-    if (at_head)
-        InsertHeadList(&a->pending, &Irp->Tail.Overlay.ListEntry);
-    else
-        InsertTailList(&a->pending, &Irp->Tail.Overlay.ListEntry);
-    KeReleaseSpinLock(&a->lock, irql);
-    return TRUE;
-}
-
-BOOLEAN ksa_queue_pending(ksa_allocator *a, PIRP Irp)
-{
-    return ksa_queue_pending_at(a, Irp, FALSE);
-}
-
-/* Takes the oldest pending IRP whose cancel routine we could clear, or NULL. */
-static PIRP ksa_dequeue_pending(ksa_allocator *a)
-{
-    KIRQL irql;
     PIRP irp = NULL;
-    KeAcquireSpinLock(&a->lock, &irql);
-    while (!IsListEmpty(&a->pending)) {
+    while (irp == NULL && !IsListEmpty(&a->pending)) {
         PIRP candidate = CONTAINING_RECORD(RemoveHeadList(&a->pending), IRP, Tail.Overlay.ListEntry);
         InitializeListHead(&candidate->Tail.Overlay.ListEntry); /* a racing cancel routine unlinks harmlessly */
-        if (IoSetCancelRoutine(candidate, NULL) != NULL) {
+        if (IoSetCancelRoutine(candidate, NULL) != NULL)
             irp = candidate;
-            break;
-        }
     }
-    KeReleaseSpinLock(&a->lock, irql);
+    ksa_refresh_list_limit(a);
     return irp;
 }
 
@@ -364,22 +392,25 @@ static VOID ksa_release_spares(ksa_allocator *a)
     }
 }
 
+/* Completes waiting ALLOCs, oldest first, while frames are free. Each is taken off the queue and
+ * given its slot in one critical section, so no other request can take the slot in between. */
 static VOID ksa_service_pending(ksa_allocator *a)
 {
     for (;;) {
-        PIRP irp = ksa_dequeue_pending(a);
+        KIRQL irql;
+        KeAcquireSpinLock(&a->lock, &irql);
+        if (a->closed || (a->framing.Frames != 0 && a->outstanding >= a->framing.Frames)) {
+            KeReleaseSpinLock(&a->lock, irql); /* closing, or the next FREE comes back here */
+            return;
+        }
+        PIRP irp = ksa_dequeue_locked(a);
         if (irp == NULL) {
+            KeReleaseSpinLock(&a->lock, irql);
             ksa_release_spares(a);
             return;
         }
         PVOID frame;
-        BOOLEAN limit;
-        NTSTATUS status = ksa_frame_allocate(a, &frame, &limit);
-        if (limit) {
-            if (!ksa_queue_pending_at(a, irp, TRUE))
-                ksa_complete(irp, STATUS_CANCELLED, 0);
-            return;
-        }
+        NTSTATUS status = ksa_frame_take_locked(a, irql, &frame, TRUE);
         if (!NT_SUCCESS(status)) {
             ksa_complete(irp, status, 0);
             continue;
@@ -395,11 +426,17 @@ VOID ksa_frames_rundown(ksa_allocator *a)
     KIRQL irql;
     KeAcquireSpinLock(&a->lock, &irql);
     a->closed = TRUE;
-    a->list_limit = 0;
+    ksa_refresh_list_limit(a);
     KeReleaseSpinLock(&a->lock, irql);
     /* The I/O manager cancels pending IRPs before IRP_MJ_CLOSE; anything left is completed here. */
-    for (PIRP irp; (irp = ksa_dequeue_pending(a)) != NULL;)
+    for (;;) {
+        KeAcquireSpinLock(&a->lock, &irql);
+        PIRP irp = ksa_dequeue_locked(a);
+        KeReleaseSpinLock(&a->lock, irql);
+        if (irp == NULL)
+            break;
         ksa_complete(irp, STATUS_CANCELLED, 0);
+    }
     ksa_release_spares(a);
     /* decisions Q15: outstanding frames are reclaimed. */
     for (;;) {
@@ -422,27 +459,13 @@ VOID ksa_frames_rundown(ksa_allocator *a)
         ksa_block_free(a, kept); /* before the close deletes the list */
 }
 
-VOID ksa_release(ksa_allocator *a)
-{
-    KIRQL irql;
-    KeAcquireSpinLock(&a->lock, &irql);
-    LONG refs = --a->refs;
-    KeReleaseSpinLock(&a->lock, irql);
-    if (refs != 0)
-        return;
-    if (a->work_item != NULL)
-        IoFreeWorkItem(a->work_item);
-    ExFreePoolWithTag(a, KSA_TAG_OBJECT);
-}
-
 /* KSSTREAMALLOCATOR_FUNCTIONTABLE.AllocateFrame (DDI nc-ks-pfnallocator_allocateframe).
  * <= DISPATCH_LEVEL; no frame free: *Frame = NULL and STATUS_INSUFFICIENT_RESOURCES (decisions Q8). */
 NTSTATUS ksa_function_allocate_frame(PFILE_OBJECT FileObject, PVOID *Frame)
 {
-    BOOLEAN limit;
     if (FileObject == NULL || Frame == NULL)
         return STATUS_INVALID_PARAMETER;
-    return ksa_frame_allocate_inline(KSA_FROM_FILE(FileObject), Frame, &limit);
+    return ksa_frame_allocate_inline(KSA_FROM_FILE(FileObject), Frame);
 }
 
 /* KSSTREAMALLOCATOR_FUNCTIONTABLE.FreeFrame (DDI nc-ks-pfnallocator_freeframe). <= DISPATCH_LEVEL.

@@ -53,10 +53,9 @@ typedef struct ksa_allocator {
     BOOLEAN paged;                     /* PoolType is PagedPool: no function table (Q17) */
     BOOLEAN list_frames;               /* frames from the nonpaged lookaside list (not paged, not external) */
     BOOLEAN closed;
-    BOOLEAN work_queued;
-    LONG refs;                         /* the file object + a queued work item */
-    ULONG list_limit;                  /* list_frames and not closed: Frames, or MAXULONG for no limit; else 0.
-                                        * outstanding < list_limit: AllocateFrame takes the one-section path */
+    BOOLEAN work_queued;               /* the work item is queued; it holds a reference to file_object */
+    ULONG list_limit;                  /* ksa_list_limit(): outstanding < list_limit lets AllocateFrame take
+                                        * the one-section path */
     SIZE_T block_size;                 /* lookaside entry size: record + alignment slack + frame */
     ksa_frame_record *reuse;           /* list_frames: the block of the frame freed last, or NULL. The next
                                         * list frame is taken from here before the lookaside list, so a
@@ -75,17 +74,24 @@ typedef struct ksa_allocator {
 
 #define KSA_FROM_FILE(FileObject) ((ksa_allocator *)(FileObject)->FsContext)
 
+/* Frames from the nonpaged list, open and no ALLOC waiting: Frames, or MAXULONG for no limit; else
+ * 0, so every allocation takes the path that checks the rest. Caller holds the lock. */
+static inline ULONG ksa_list_limit(const ksa_allocator *a)
+{
+    if (!a->list_frames || a->closed || !IsListEmpty(&a->pending))
+        return 0;
+    return a->framing.Frames != 0 ? a->framing.Frames : MAXULONG;
+}
+
 /* ksa_frames.c */
-/* Hands out one frame. *LimitReached is TRUE when the Frames limit stopped it (decisions Q8). */
-NTSTATUS ksa_frame_allocate(ksa_allocator *Allocator, PVOID *Frame, BOOLEAN *LimitReached);
+/* ALLOC: hands out one frame, or queues Irp (marked pending, cancellable) when it must wait for
+ * one: STATUS_PENDING, or STATUS_CANCELLED when it was cancelled already and the caller completes
+ * it (decisions Q8). */
+NTSTATUS ksa_frame_allocate_or_queue(ksa_allocator *Allocator, PIRP Irp, PVOID *Frame);
 /* Takes back a frame; FALSE when this allocator has not handed it out. */
 BOOLEAN ksa_frame_free(ksa_allocator *Allocator, PVOID Frame);
-/* Queues an ALLOC IRP (already marked pending) with a cancel routine; FALSE if it was cancelled. */
-BOOLEAN ksa_queue_pending(ksa_allocator *Allocator, PIRP Irp);
 /* Close: completes what is still queued, frees every outstanding frame. PASSIVE_LEVEL. */
 VOID ksa_frames_rundown(ksa_allocator *Allocator);
-/* Drops one reference; the last one frees the object and its work item. */
-VOID ksa_release(ksa_allocator *Allocator);
 NTSTATUS ksa_function_allocate_frame(PFILE_OBJECT FileObject, PVOID *Frame);
 VOID ksa_function_free_frame(PFILE_OBJECT FileObject, PVOID Frame);
 

@@ -61,6 +61,50 @@ KTEST(alloc_function_table, free_at_dispatch_completes_pending_alloc_from_work_i
     fx_close_all(&fx);
 }
 
+/* A frame freed while ALLOCs wait is theirs, oldest first (decisions, "A frame is freed while ALLOC
+ * requests wait"): until the work item hands it over, AllocateFrame finds no frame free and a newer
+ * ALLOC queues behind the older one, though the Frames limit is not reached. */
+KTEST(alloc_function_table, waiting_allocs_come_first)
+{
+    alloc_fx fx;
+    KSALLOCATOR_FRAMING f = fx_default_framing;
+    f.Frames = 1;
+    fx_open(&fx, &f, NULL);
+    KSSTREAMALLOCATOR_FUNCTIONTABLE t;
+    fx_function_table(fx.alloc, &t);
+    PFILE_OBJECT file = km_handle_to_file(fx.alloc);
+    PVOID a, b = (PVOID)1;
+    ASSERT_STATUS(t.AllocateFrame(file, &a), STATUS_SUCCESS);
+    PVOID first = NULL, second = NULL;
+    IO_STATUS_BLOCK first_iosb = { { STATUS_UNSUCCESSFUL }, 0 }, second_iosb = { { STATUS_UNSUCCESSFUL }, 0 };
+    ASSERT_STATUS(fx_alloc_async(fx.alloc, &first, &first_iosb), STATUS_PENDING);
+    KIRQL old;
+    KeRaiseIrql(DISPATCH_LEVEL, &old);
+    t.FreeFrame(file, a);
+    EXPECT_EQ(km_io_pending_count(), 1); /* the work item has not run */
+    EXPECT_STATUS(t.AllocateFrame(file, &b), STATUS_INSUFFICIENT_RESOURCES);
+    EXPECT_TRUE(b == NULL);
+    KeLowerIrql(old);
+    /* The newer ALLOC queues; the work items run as its call returns and serve the older one. */
+    EXPECT_STATUS(fx_alloc_async(fx.alloc, &second, &second_iosb), STATUS_PENDING);
+    EXPECT_STATUS(first_iosb.Status, STATUS_SUCCESS);
+    EXPECT_TRUE(first == a);
+    EXPECT_EQ(km_io_pending_count(), 1);
+    EXPECT_STATUS(second_iosb.Status, STATUS_UNSUCCESSFUL); /* not completed */
+    EXPECT_EQ(fx_allocated_frames(fx.alloc), 1);
+    EXPECT_STATUS(fx_free(fx.alloc, first), STATUS_SUCCESS); /* at PASSIVE_LEVEL: served at once */
+    EXPECT_STATUS(second_iosb.Status, STATUS_SUCCESS);
+    EXPECT_TRUE(second == a);
+    EXPECT_EQ(fx_allocated_frames(fx.alloc), 1);
+    EXPECT_STATUS(fx_free(fx.alloc, second), STATUS_SUCCESS);
+    /* With nobody waiting, the one-section path is open again. */
+    ASSERT_STATUS(t.AllocateFrame(file, &b), STATUS_SUCCESS);
+    EXPECT_TRUE(b == a);
+    t.FreeFrame(file, b);
+    EXPECT_EQ(fx_allocated_frames(fx.alloc), 0);
+    fx_close_all(&fx);
+}
+
 KTEST(alloc_function_table, close_with_work_item_queued)
 {
     alloc_fx fx;

@@ -2,6 +2,7 @@
  * (KsCreateAllocator, KsUserCreateAllocator), ALLOC/FREE, the Frames limit and pending ALLOC,
  * close rules and the STATUS property (decisions Q7, Q8, Q10, Q15). */
 #include "alloc_fixture.h"
+#include "test_drivers.h"
 
 KTEST(alloc_object, KsCreateAllocator_kernel_success_and_status)
 {
@@ -60,6 +61,45 @@ KTEST(alloc_object, KsUserCreateAllocator_win32_codes)
     EXPECT_TRUE(h == INVALID_HANDLE_VALUE);
     EXPECT_EQ(KsUserCreateAllocator(fx.pin, &f, NULL), ERROR_INVALID_PARAMETER);
     fx_close_all(&fx);
+}
+
+/* Decisions Q7: a returned handle always comes with ERROR_SUCCESS, whatever success status the open
+ * ended with (a handle next to an error code would leak); failures map through RtlNtStatusToDosError.
+ * A scripted device stands in for a pin whose create answers each status. */
+static NTSTATUS create_answer;
+static NTSTATUS answer_create(PDEVICE_OBJECT DeviceObject, PIRP Irp) { return td_complete(Irp, create_answer, 0); }
+
+KTEST(alloc_object, KsUserCreateAllocator_status_mapping)
+{
+    static const struct {
+        NTSTATUS status;
+        DWORD code;
+    } cases[] = {
+        { STATUS_SUCCESS, ERROR_SUCCESS },
+        { (NTSTATUS)0x40000000L /* STATUS_OBJECT_NAME_EXISTS, a success status */, ERROR_SUCCESS },
+        { STATUS_ACCESS_DENIED, ERROR_ACCESS_DENIED },
+        { STATUS_OBJECT_NAME_NOT_FOUND, ERROR_FILE_NOT_FOUND },
+        { STATUS_INSUFFICIENT_RESOURCES, ERROR_NO_SYSTEM_RESOURCES },
+    };
+    td_load();
+    HANDLE pin;
+    ASSERT_STATUS(td_open(NULL, TD_DEVICE_NAME, &pin), STATUS_SUCCESS);
+    td_on[IRP_MJ_CREATE] = answer_create;
+    KSALLOCATOR_FRAMING f = fx_default_framing;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        create_answer = cases[i].status;
+        HANDLE h = NULL;
+        km_set_previous_mode(UserMode);
+        EXPECT_EQ(KsUserCreateAllocator(pin, &f, &h), cases[i].code);
+        km_set_previous_mode(KernelMode);
+        if (NT_SUCCESS(cases[i].status)) {
+            EXPECT_TRUE(h != NULL && h != INVALID_HANDLE_VALUE);
+            EXPECT_STATUS(ZwClose(h), STATUS_SUCCESS);
+        } else {
+            EXPECT_TRUE(h == INVALID_HANDLE_VALUE);
+        }
+    }
+    EXPECT_STATUS(ZwClose(pin), STATUS_SUCCESS);
 }
 
 KTEST(alloc_object, KsCreateAllocator_relative_to_filter_not_found)

@@ -75,6 +75,9 @@ KTEST(alloc_validate, KsValidateAllocatorCreateRequest_bad_requests)
     out = (PKSALLOCATOR_FRAMING)1;
     EXPECT_STATUS(KsValidateAllocatorCreateRequest(&c.irp, &out), STATUS_INVALID_PARAMETER);
     EXPECT_TRUE(out == NULL);
+    /* The create DDIs validate the request before they look at its stack location. */
+    EXPECT_STATUS(KsCreateDefaultAllocator(&c.irp), STATUS_INVALID_PARAMETER);
+    EXPECT_STATUS(KsCreateDefaultAllocatorEx(&c.irp, NULL, NULL, NULL, NULL, NULL), STATUS_INVALID_PARAMETER);
     EXPECT_STATUS(KsCreateDefaultAllocator(NULL), STATUS_INVALID_PARAMETER);
     EXPECT_STATUS(KsCreateDefaultAllocatorEx(NULL, NULL, NULL, NULL, NULL, NULL), STATUS_INVALID_PARAMETER);
     fake_init(&c, name, n, n);

@@ -3,16 +3,22 @@
  * closes its own allocators on the test filter's pin (KsCreateAllocator), takes and returns frames
  * through IOCTL_KS_METHOD and through the function table (at DISPATCH_LEVEL), queries STATUS and
  * FUNCTIONTABLE, and closes allocators that still hold frames; all threads also share one allocator
- * through both paths. Checked: every frame is the holder's alone (written whole), a private
- * allocator's AllocatedFrames equals the frames its thread holds at every query, the shared one is
- * back to 0 at the end, and km_teardown finds no leak. Run it under TSan (races) and ASan (memory).
- * Output: ktest protocol (PASS/FAIL stress.run), the operation count, "N passed, N failed". */
+ * through the function table and through METHOD ALLOC, which pends at its Frames limit until another
+ * thread's FreeFrame (at PASSIVE or DISPATCH_LEVEL) completes it. Checked: every frame is the
+ * holder's alone (written whole), a private allocator's AllocatedFrames equals the frames its thread
+ * holds at every query, every pending ALLOC is completed with a frame (a wait that outlasts
+ * ST_WAIT_POLLS fails the run: an ALLOC left waiting while frames are free), the shared allocator's
+ * AllocatedFrames is back to 0 at the end, and km_teardown finds no leak. Then stress.handoff (see
+ * st_handoff): iterations / 4 rounds of one frame passed between two threads. Run it under TSan
+ * (races) and ASan (memory). Output: ktest protocol (PASS/FAIL stress.run, stress.handoff), the
+ * operation count, "N passed, N failed". */
 #define _POSIX_C_SOURCE 200809L
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "km/km.h"
 #include "ks_test_filter.h"
@@ -27,6 +33,8 @@ const char *__tsan_default_options(void) { return "halt_on_error=1"; }
 #define HELD 4          /* frames a thread holds per allocator at most: below every Frames, so nothing pends */
 #define FRAME_SIZE 64
 #define ST_MAX_THREADS 64 /* a bound on what a typo can ask for (each thread holds frames of a shared allocator) */
+#define ST_WAIT_POLLS 200000 /* timed waits (64 yields each) for one pending ALLOC: far beyond any fair share */
+#define ST_KINDS 9
 
 typedef struct {
     unsigned id, iterations;
@@ -34,13 +42,14 @@ typedef struct {
     HANDLE pin, shared;
     KSSTREAMALLOCATOR_FUNCTIONTABLE shared_table;
     PFILE_OBJECT shared_file;
-    unsigned long long ops[8]; /* per kind, see st_kind_names */
+    unsigned long long ops[ST_KINDS]; /* per kind, see st_kind_names */
+    unsigned long long pended;        /* shared METHOD ALLOCs that returned STATUS_PENDING */
     char failure[256];
 } st_thread;
 
-static const char *const st_kind_names[8] = { "create", "close", "method_alloc", "method_free",
-                                              "fn_alloc", "fn_free", "status", "functiontable" };
-enum { K_CREATE, K_CLOSE, K_MALLOC, K_MFREE, K_FALLOC, K_FFREE, K_STATUS, K_TABLE };
+static const char *const st_kind_names[ST_KINDS] = { "create", "close", "method_alloc", "method_free", "fn_alloc",
+                                                     "fn_free", "status", "functiontable", "shared_alloc" };
+enum { K_CREATE, K_CLOSE, K_MALLOC, K_MFREE, K_FALLOC, K_FFREE, K_STATUS, K_TABLE, K_WAIT };
 
 static uint64_t st_next(uint64_t *s)
 {
@@ -50,16 +59,22 @@ static uint64_t st_next(uint64_t *s)
     return *s;
 }
 
-static NTSTATUS st_ioctl(HANDLE h, ULONG code, ULONG set_is_method, ULONG id, void *out, ULONG out_len,
-                         ULONG_PTR *info)
+static NTSTATUS st_ioctl_event(HANDLE h, HANDLE event, IO_STATUS_BLOCK *iosb, ULONG code, ULONG set_is_method,
+                               ULONG id, void *out, ULONG out_len)
 {
     KSIDENTIFIER k;
     memset(&k, 0, sizeof k);
     k.Set = set_is_method ? KSMETHODSETID_StreamAllocator : KSPROPSETID_StreamAllocator;
     k.Id = id;
     k.Flags = set_is_method ? KSMETHOD_TYPE_SEND : KSPROPERTY_TYPE_GET;
+    return ZwDeviceIoControlFile(h, event, NULL, NULL, iosb, code, &k, sizeof k, out, out_len);
+}
+
+static NTSTATUS st_ioctl(HANDLE h, ULONG code, ULONG set_is_method, ULONG id, void *out, ULONG out_len,
+                         ULONG_PTR *info)
+{
     IO_STATUS_BLOCK iosb = { { STATUS_UNSUCCESSFUL }, 0 };
-    NTSTATUS s = ZwDeviceIoControlFile(h, NULL, NULL, NULL, &iosb, code, &k, sizeof k, out, out_len);
+    NTSTATUS s = st_ioctl_event(h, NULL, &iosb, code, set_is_method, id, out, out_len);
     if (info != NULL)
         *info = iosb.Information;
     return s;
@@ -77,6 +92,51 @@ static bool st_intact(const void *frame, unsigned id)
     return true;
 }
 
+/* K_WAIT: returns every shared frame the thread holds (at PASSIVE_LEVEL, so a waiting ALLOC is
+ * served at once; a waiter holds nothing, so waits cannot deadlock), then takes one by METHOD ALLOC,
+ * waiting for it while running work items (queued by FreeFrame at DISPATCH_LEVEL). FALSE on failure. */
+static bool st_shared_alloc(st_thread *t, PVOID shared_held[HELD], unsigned slot)
+{
+    for (unsigned s = 0; s < HELD; s++)
+        if (shared_held[s] != NULL) {
+            if (!st_intact(shared_held[s], t->id))
+                return ST_FAIL(t, "a shared-allocator frame was written by another thread"), false;
+            t->shared_table.FreeFrame(t->shared_file, shared_held[s]);
+            shared_held[s] = NULL;
+            t->ops[K_FFREE]++;
+        }
+    KEVENT done;
+    HANDLE event;
+    KeInitializeEvent(&done, NotificationEvent, FALSE);
+    if (km_event_handle_open(&done, &event) != STATUS_SUCCESS)
+        return ST_FAIL(t, "km_event_handle_open failed"), false;
+    IO_STATUS_BLOCK iosb = { { STATUS_UNSUCCESSFUL }, 0 };
+    PVOID frame = NULL;
+    NTSTATUS s = st_ioctl_event(t->shared, event, &iosb, IOCTL_KS_METHOD, 1, KSMETHOD_STREAMALLOCATOR_ALLOC, &frame,
+                                sizeof frame);
+    if (s == STATUS_PENDING) {
+        t->pended++;
+        LARGE_INTEGER poll = { .QuadPart = -1 };
+        for (unsigned long waits = 0; KeWaitForSingleObject(&done, Executive, KernelMode, FALSE, &poll) == STATUS_TIMEOUT;) {
+            km_run_work_items();
+            if (++waits == ST_WAIT_POLLS) {
+                /* The IRP still refers to this frame's variables: end the process, not the thread. */
+                printf("FAIL stress.run: a METHOD ALLOC on the shared allocator is still pending after %d timed "
+                       "waits, with every waiter holding no frame\n0 passed, 1 failed\n", ST_WAIT_POLLS);
+                fflush(stdout);
+                _exit(1);
+            }
+        }
+        s = iosb.Status;
+    }
+    ZwClose(event);
+    if (s != STATUS_SUCCESS || frame == NULL)
+        return ST_FAIL(t, "shared METHOD ALLOC: 0x%08X", (unsigned)s), false;
+    st_fill(frame, t->id);
+    shared_held[slot] = frame;
+    return true;
+}
+
 static void *st_run(void *p)
 {
     st_thread *t = p;
@@ -88,8 +148,8 @@ static void *st_run(void *p)
     KSALLOCATOR_FRAMING f = { { KSALLOCATOR_OPTIONF_SYSTEM_MEMORY }, NonPagedPool, 8, FRAME_SIZE,
                               { FILE_QUAD_ALIGNMENT }, 0 };
     for (unsigned i = 0; i < t->iterations && t->failure[0] == '\0'; i++) {
-        unsigned kind = (unsigned)(st_next(&t->rng) % 8), slot = (unsigned)(st_next(&t->rng) % HELD);
-        if (own == NULL && kind != K_FALLOC && kind != K_FFREE)
+        unsigned kind = (unsigned)(st_next(&t->rng) % ST_KINDS), slot = (unsigned)(st_next(&t->rng) % HELD);
+        if (own == NULL && kind != K_FALLOC && kind != K_FFREE && kind != K_WAIT)
             kind = K_CREATE;
         switch (kind) {
         case K_CREATE:
@@ -150,6 +210,10 @@ static void *st_run(void *p)
             KeLowerIrql(old);
             break;
         }
+        case K_WAIT: /* METHOD ALLOC on the shared allocator: pends at its limit until a frame comes back */
+            if (!st_shared_alloc(t, shared_held, slot))
+                return NULL;
+            break;
         case K_STATUS: {
             KSSTREAMALLOCATOR_STATUS st;
             ULONG_PTR info;
@@ -187,6 +251,101 @@ static void *st_run(void *p)
         t->ops[K_CLOSE]++;
     }
     return NULL;
+}
+
+/* stress.handoff: one frame (Frames 1) passed between two threads. In each round, released together
+ * by a barrier, the requester sends METHOD ALLOC while the holder, after a delay that varies by
+ * round, frees the frame through the function table (at PASSIVE_LEVEL in even rounds, at DISPATCH_LEVEL in odd ones). Once both are
+ * done and the work items have run, nothing else is going on, so the ALLOC must have been completed
+ * with the frame: one still pending was lost between its limit check and its queueing. */
+typedef struct {
+    HANDLE alloc;
+    PFILE_OBJECT file;
+    KSSTREAMALLOCATOR_FUNCTIONTABLE table;
+    PVOID frame; /* the holder's, passed on at each round's end */
+    unsigned rounds;
+    pthread_barrier_t start, done;
+} st_handoff;
+
+static void *st_handoff_holder(void *p)
+{
+    st_handoff *h = p;
+    for (unsigned r = 0; r < h->rounds; r++) {
+        pthread_barrier_wait(&h->start);
+        /* A delay that differs from round to round, so the free lands at every point of the ALLOC. */
+        unsigned scale = 1u << (r % 15); /* 1 to 16384 spins, on a log scale */
+        for (volatile unsigned spin = scale + (r * 7919u) % scale; spin != 0; spin--)
+            ;
+        KIRQL old = PASSIVE_LEVEL;
+        if (r % 2 != 0)
+            KeRaiseIrql(DISPATCH_LEVEL, &old);
+        h->table.FreeFrame(h->file, h->frame);
+        if (r % 2 != 0)
+            KeLowerIrql(old);
+        pthread_barrier_wait(&h->done);
+        pthread_barrier_wait(&h->start); /* the requester has checked the round and set h->frame */
+    }
+    return NULL;
+}
+
+/* Runs the rounds; NULL when every ALLOC was completed with the frame, else what went wrong. */
+static const char *st_handoff_run(HANDLE pin, unsigned rounds, char *failure, size_t size)
+{
+    KSALLOCATOR_FRAMING f = { { KSALLOCATOR_OPTIONF_SYSTEM_MEMORY }, NonPagedPool, 1, FRAME_SIZE,
+                              { FILE_QUAD_ALIGNMENT }, 0 };
+    st_handoff h = { .rounds = rounds };
+    ULONG_PTR info;
+    if (KsCreateAllocator(pin, &f, &h.alloc) != STATUS_SUCCESS ||
+        st_ioctl(h.alloc, IOCTL_KS_PROPERTY, 0, KSPROPERTY_STREAMALLOCATOR_FUNCTIONTABLE, &h.table, sizeof h.table,
+                 &info) != STATUS_SUCCESS)
+        return "handoff allocator";
+    h.file = km_handle_to_file(h.alloc);
+    if (h.table.AllocateFrame(h.file, &h.frame) != STATUS_SUCCESS)
+        return "handoff: the first frame";
+    KEVENT completed;
+    HANDLE event;
+    KeInitializeEvent(&completed, NotificationEvent, FALSE);
+    if (km_event_handle_open(&completed, &event) != STATUS_SUCCESS)
+        return "handoff: km_event_handle_open";
+    pthread_barrier_init(&h.start, NULL, 2);
+    pthread_barrier_init(&h.done, NULL, 2);
+    pthread_t holder;
+    pthread_create(&holder, NULL, st_handoff_holder, &h);
+    const char *result = NULL;
+    for (unsigned r = 0; r < rounds; r++) {
+        IO_STATUS_BLOCK iosb = { { STATUS_UNSUCCESSFUL }, 0 };
+        PVOID frame = NULL;
+        pthread_barrier_wait(&h.start);
+        NTSTATUS s = st_ioctl_event(h.alloc, event, &iosb, IOCTL_KS_METHOD, 1, KSMETHOD_STREAMALLOCATOR_ALLOC, &frame,
+                                    sizeof frame);
+        pthread_barrier_wait(&h.done);
+        km_run_work_items();
+        LARGE_INTEGER now = { .QuadPart = 0 };
+        if (s == STATUS_PENDING && KeWaitForSingleObject(&completed, Executive, KernelMode, FALSE, &now) != STATUS_SUCCESS) {
+            snprintf(failure, size, "round %u: METHOD ALLOC still pending after the frame came back (freed at %s)", r,
+                     r % 2 != 0 ? "DISPATCH_LEVEL" : "PASSIVE_LEVEL");
+            _exit((printf("FAIL stress.handoff: %s\n", failure), fflush(stdout), 1)); /* the IRP refers to this frame */
+        }
+        if (s == STATUS_PENDING)
+            s = iosb.Status;
+        KeClearEvent(&completed);
+        if (s != STATUS_SUCCESS || frame == NULL) {
+            snprintf(failure, size, "round %u: METHOD ALLOC 0x%08X", r, (unsigned)s);
+            result = failure;
+        }
+        h.frame = frame;
+        if (result != NULL)
+            h.rounds = r + 1; /* the holder reads it after the barrier below, and ends */
+        pthread_barrier_wait(&h.start);
+        if (result != NULL)
+            break;
+    }
+    pthread_join(holder, NULL);
+    pthread_barrier_destroy(&h.start);
+    pthread_barrier_destroy(&h.done);
+    ZwClose(event);
+    ZwClose(h.alloc); /* reclaims the frame still held (decisions Q15) */
+    return result;
 }
 
 static HANDLE st_open(HANDLE root, const WCHAR *name, size_t bytes)
@@ -231,7 +390,7 @@ int main(int argc, char **argv)
         else if (argv[i][0] == '-') {
             fprintf(stderr, "km_stress: unknown option '%s'\n", argv[i]);
             return 2;
-        } /* other arguments are the runner's -k globs: there is one case */
+        } /* other arguments are the runner's -k globs: both cases always run */
     }
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -246,8 +405,8 @@ int main(int argc, char **argv)
     static const WCHAR filter_name[] = KSTF_DEVICE_NAME L"\\" KSSTRING_Filter, pin_name[] = KSSTRING_Pin;
     HANDLE filter = st_open(NULL, filter_name, sizeof filter_name - sizeof(WCHAR));
     HANDLE pin = st_open(filter, pin_name, sizeof pin_name - sizeof(WCHAR));
-    /* Frames below threads * HELD: the shared allocator's limit is contended (AllocateFrame refuses). */
-    KSALLOCATOR_FRAMING f = { { KSALLOCATOR_OPTIONF_SYSTEM_MEMORY }, NonPagedPool, threads * HELD / 2 + 1, FRAME_SIZE,
+    /* Frames far below threads * HELD: the limit is contended (AllocateFrame refuses, METHOD ALLOC pends). */
+    KSALLOCATOR_FRAMING f = { { KSALLOCATOR_OPTIONF_SYSTEM_MEMORY }, NonPagedPool, threads / 2 + 1, FRAME_SIZE,
                               { FILE_QUAD_ALIGNMENT }, 0 };
     HANDLE shared = NULL;
     KSSTREAMALLOCATOR_FUNCTIONTABLE table;
@@ -265,11 +424,12 @@ int main(int argc, char **argv)
                             .pin = pin, .shared = shared, .shared_table = table, .shared_file = km_handle_to_file(shared) };
         pthread_create(&tid[i], NULL, st_run, &t[i]);
     }
-    unsigned long long total = 0, by_kind[8] = { 0 };
+    unsigned long long total = 0, by_kind[ST_KINDS] = { 0 }, pended = 0;
     const char *failure = NULL;
     for (unsigned i = 0; i < threads; i++) {
         pthread_join(tid[i], NULL);
-        for (int k = 0; k < 8; k++) {
+        pended += t[i].pended;
+        for (int k = 0; k < ST_KINDS; k++) {
             total += t[i].ops[k];
             by_kind[k] += t[i].ops[k];
         }
@@ -282,17 +442,23 @@ int main(int argc, char **argv)
          st.AllocatedFrames != 0))
         failure = "the shared allocator's AllocatedFrames is not 0 after every frame came back";
     ZwClose(shared);
+    char handoff_failure[256];
+    unsigned rounds = iterations / 4 != 0 ? iterations / 4 : 1;
+    const char *handoff = st_handoff_run(pin, rounds, handoff_failure, sizeof handoff_failure);
     ZwClose(pin);
     ZwClose(filter);
     km_teardown(); /* a leak is a POOL_LEAK verifier finding: the process aborts with it */
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
     printf("%s stress.run%s%s\n", failure ? "FAIL" : "PASS", failure ? ": " : "", failure ? failure : "");
+    printf("%s stress.handoff%s%s\n", handoff ? "FAIL" : "PASS", handoff ? ": " : "", handoff ? handoff : "");
     printf("stress: %llu operations by %u threads in %.2f s (seed %u):", total, threads, secs, seed);
-    for (int k = 0; k < 8; k++)
+    for (int k = 0; k < ST_KINDS; k++)
         printf(" %s %llu", st_kind_names[k], by_kind[k]);
-    printf("\n%d passed, %d failed\n", failure == NULL, failure != NULL);
+    printf(" (%llu pended); %u handoff rounds\n", pended, rounds);
+    int failed = (failure != NULL) + (handoff != NULL);
+    printf("%d passed, %d failed\n", 2 - failed, failed);
     free(t);
     free(tid);
-    return failure != NULL;
+    return failed != 0;
 }
