@@ -73,12 +73,13 @@ def main() -> int:
         return 1
     with tempfile.TemporaryDirectory(prefix="fault-sweep-") as tmp:
         corpus = ROOT / "corpus"
-        regressions = corpus / "regressions"  # regressions/<target>/*.ops, swept like that target's seeds
+        regressions = corpus / "regressions"  # regressions/<target>/*.bin (or .ops), swept like that target's seeds
         dirs = sorted(p for p in corpus.iterdir() if p.is_dir() and p != regressions)
         dirs += sorted(p for p in regressions.iterdir() if p.is_dir()) if regressions.is_dir() else []
         for d in dirs:
             label = d.relative_to(corpus).as_posix()
-            files = [f for f in sorted(d.glob("*.ops")) if selected(f"fault_sweep.{label}/{f.stem}")]
+            files = [f for f in sorted(d.glob("*.ops")) + sorted(d.glob("*.bin"))
+                     if selected(f"fault_sweep.{label}/{f.stem}")]
             if not files:
                 continue
             dst = Path(tmp) / label
@@ -88,6 +89,7 @@ def main() -> int:
             except opcodec.OpError as e:
                 report(f"fault_sweep.{label}", False, f"a seed does not parse: {e}")
                 continue
+            bins += [f for f in files if f.suffix == ".bin"]  # already encoded (--add-regression writes these)
             cmd = [str(KM_REPLAY), "--fault-sweep", "--max-singles", str(MAX_SINGLES), "--pairs", str(PAIRS),
                    "--seed", str(SEED)] + (["--prologue"] if prologue_on(d.name) else []) + ["--"] + \
                 [str(b) for b in bins]

@@ -111,6 +111,8 @@ class Arguments(unittest.TestCase):
             o = options.load(ROOT / "fuzz" / "options" / f"{t}.options")
             self.assertIn("-max_len=", " ".join(o.libfuzzer_flags()), t)
             self.assertIn("handle_abort=1", o.env["ASAN_OPTIONS"], t)
+            # OSS-Fuzz's UBSan build leaves unsigned overflow recoverable: halt_on_error would abort on it.
+            self.assertNotIn("halt_on_error", o.env.get("UBSAN_OPTIONS", ""), t)
         with tempfile.TemporaryDirectory() as tmp:
             bad = Path(tmp) / "x.options"
             bad.write_text("[libfuzzer\nmax_len = 1\n")
