@@ -305,6 +305,14 @@ def ksuser(R: Recordings) -> None:
         "are kernel addresses that must not reach user mode."))
     p = Program(user=True)
     p.add("create_framing parent=h1 options=KSALLOCATOR_OPTIONF_SYSTEM_MEMORY frames=2 frame_size=4096 out=h2")
+    q = p.add("method_alloc target=h2 out_size=0 out=f0")
+    t = p.add("method_alloc target=h2 out_size=4 out=f0")
+    R.case("ksuser.alloc_size_query.answered", p, [st(q, "STATUS_BUFFER_OVERFLOW", info=8, slot=False),
+                                                   st(t, "STATUS_BUFFER_TOO_SMALL", info=0, slot=False)], inferred(
+        "Q8", "The user-mode refusal is the ALLOC handler's; KsMethodHandler's size checks (Q14) come first, so a "
+        "user-mode size query gets the standard answer: sizeof(PVOID), nothing more."))
+    p = Program(user=True)
+    p.add("create_framing parent=h1 options=KSALLOCATOR_OPTIONF_SYSTEM_MEMORY frames=2 frame_size=4096 out=h2")
     op = p.add("prop_status target=h2")
     R.case("ksuser.status.allowed", p, [st(op, OK, info=32, out=status_out(framing_bytes(align=0)))], inferred(
         "Q8", "Only ALLOC/FREE (and the kernel-only function table and event) are refused to user mode: the "
@@ -428,6 +436,16 @@ def ioctls(R: Recordings) -> None:
          {"status": "STATUS_NOT_FOUND", "slot": False}, "The same rules for events: an unknown event id is "
          "STATUS_NOT_FOUND."),
     ]
+    event = "ioctl target=h2 code=IOCTL_KS_ENABLE_EVENT set=KSEVENTSETID_StreamAllocator id=1 in_size=24"
+    for flags, cid in (("KSEVENT_TYPE_SETSUPPORT", "setsupport"), ("KSEVENT_TYPE_BASICSUPPORT", "basicsupport")):
+        for size in (0, 2, 40):
+            std.append((f"event_{cid}_{size}", f"{event} flags={flags} out_size={size}", {"status": OK, "info": 0},
+                        f"An event's {cid.upper()} with {size} output bytes: STATUS_SUCCESS, Information 0 (an event "
+                        "has no description to return, whatever the output length)."))
+    for flags in ("KSEVENT_TYPE_ENABLEBUFFERED", "KSEVENT_TYPE_QUERYBUFFER"):
+        std.append((f"event_{flags[len('KSEVENT_TYPE_'):].lower()}", f"{event} flags={flags} out_size=32",
+                    {"status": "STATUS_NOT_SUPPORTED", "info": 0},
+                    f"{flags}: buffered events are not modelled, STATUS_NOT_SUPPORTED."))
     for cid, line, exp, statement in std:
         p, (op,) = on_allocator(line)
         R.case(f"ioctl.ks.{cid}", p, [{"op": op, **exp}], inferred("Q14", statement))
