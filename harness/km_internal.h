@@ -6,7 +6,7 @@
 
 /* A module registers itself from a constructor. km_init calls every reset in ascending order;
  * km_teardown calls every rundown in ascending order, then every check in ascending order.
- * Orders in use: io 10, work items 20, sync 30, lookaside 40, irql 50, pool 90. */
+ * Orders in use: io 10, ks 12, workitems 20, lookaside 40, irql 50, fault 89, pool 90. */
 typedef struct km_module {
     const char *name;
     int order;

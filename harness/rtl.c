@@ -1,5 +1,5 @@
-/* rtl.c: the run-time library routines of wdm.h: counted Unicode strings, GUID text, and the
- * NTSTATUS to Win32 error table that user-mode KsCreateAllocator results pass through (Q7). */
+/* rtl.c: the run-time library routines of wdm.h: counted Unicode strings and GUID text (the NTSTATUS
+ * to Win32 error table that user-mode KsCreateAllocator results pass through, Q7, is rtl_status.c). */
 #include "irql_internal.h"
 
 #include "winerror.h"

@@ -1,0 +1,85 @@
+/* test_alloc_waiters.c: white-box: the two places where a cancel races the ALLOC queue, which no
+ * request from one thread can reach: an ALLOC cancelled before it is queued, and a waiting ALLOC
+ * whose cancel routine is already claimed when a FREE serves the queue. Left out of API seam
+ * builds, like test_alloc_frame_reuse.c. */
+#include "alloc_fixture.h"
+#include "../allocator/ksa_internal.h"
+
+/* An IRP the allocator may mark pending and queue; never sent, so never completed. */
+typedef struct {
+    IRP irp;
+    IO_STACK_LOCATION stack[1];
+} fake_alloc;
+
+static void fake_alloc_init(fake_alloc *f)
+{
+    memset(f, 0, sizeof *f);
+    f->irp.Tail.Overlay.CurrentStackLocation = &f->stack[0];
+    InitializeListHead(&f->irp.Tail.Overlay.ListEntry);
+}
+
+/* One frame (Frames 1), taken through the function table: the next ALLOC must wait. */
+static ksa_allocator *open_full(alloc_fx *fx, KSSTREAMALLOCATOR_FUNCTIONTABLE *t, PFILE_OBJECT *file, PVOID *frame)
+{
+    KSALLOCATOR_FRAMING f = fx_default_framing;
+    f.Frames = 1;
+    fx_open(fx, &f, NULL);
+    fx_function_table(fx->alloc, t);
+    *file = km_handle_to_file(fx->alloc);
+    if (t->AllocateFrame(*file, frame) != STATUS_SUCCESS)
+        ktest_fail_at(__FILE__, __LINE__, "the one frame");
+    return KSA_FROM_FILE(*file);
+}
+
+/* Cancelled before it could be queued: marked pending, not queued, handed back for the caller
+ * (ksa_method_alloc) to complete with STATUS_CANCELLED; the queue and the fast path are untouched. */
+KTEST(alloc_waiters, alloc_cancelled_before_queueing_is_handed_back)
+{
+    alloc_fx fx;
+    KSSTREAMALLOCATOR_FUNCTIONTABLE t;
+    PFILE_OBJECT file;
+    PVOID held;
+    ksa_allocator *a = open_full(&fx, &t, &file, &held);
+    fake_alloc f;
+    fake_alloc_init(&f);
+    f.irp.Cancel = TRUE;
+    PVOID frame = (PVOID)1;
+    EXPECT_STATUS(ksa_frame_allocate_or_queue(a, &f.irp, &frame), STATUS_CANCELLED);
+    EXPECT_TRUE(frame == NULL);
+    EXPECT_TRUE((f.stack[0].Control & SL_PENDING_RETURNED) != 0);
+    EXPECT_TRUE(f.irp.CancelRoutine == NULL);
+    EXPECT_TRUE(IsListEmpty(&a->pending));
+    EXPECT_EQ(a->list_limit, 1);
+    t.FreeFrame(file, held);
+    EXPECT_EQ(fx_allocated_frames(fx.alloc), 0);
+    fx_close_all(&fx);
+}
+
+/* A waiting ALLOC whose cancel routine a cancel has already claimed: the FREE's service takes it off
+ * the queue without completing it (its cancel routine will), and the frame stays free. */
+KTEST(alloc_waiters, service_skips_an_alloc_being_cancelled)
+{
+    alloc_fx fx;
+    KSSTREAMALLOCATOR_FUNCTIONTABLE t;
+    PFILE_OBJECT file;
+    PVOID held;
+    ksa_allocator *a = open_full(&fx, &t, &file, &held);
+    fake_alloc f;
+    fake_alloc_init(&f);
+    KIRQL irql;
+    KeAcquireSpinLock(&a->lock, &irql);
+    InsertTailList(&a->pending, &f.irp.Tail.Overlay.ListEntry); /* CancelRoutine NULL: claimed */
+    a->list_limit = ksa_list_limit(a);
+    KeReleaseSpinLock(&a->lock, irql);
+    EXPECT_EQ(a->list_limit, 0); /* someone waits: no one-section path */
+    t.FreeFrame(file, held); /* at PASSIVE_LEVEL: serves the queue at once */
+    EXPECT_TRUE(IsListEmpty(&a->pending));
+    EXPECT_TRUE(IsListEmpty(&f.irp.Tail.Overlay.ListEntry)); /* unlinked harmlessly for its cancel routine */
+    EXPECT_EQ(a->list_limit, 1);
+    EXPECT_EQ(fx_allocated_frames(fx.alloc), 0);
+    PVOID again = NULL;
+    EXPECT_STATUS(t.AllocateFrame(file, &again), STATUS_SUCCESS);
+    EXPECT_TRUE(again == held);
+    t.FreeFrame(file, again);
+    fx_close_all(&fx);
+}
