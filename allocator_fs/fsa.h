@@ -35,8 +35,11 @@ typedef struct fsa_context {
 NTSTATUS fsa_frame_get(fsa_context *Context, PVOID *Frame, BOOLEAN *AtLimit);
 /* Takes a frame back into the pool; FALSE if this allocator did not hand it out. */
 BOOLEAN fsa_frame_put(fsa_context *Context, PVOID Frame);
-/* Queues a pending ALLOC IRP (marked pending already); FALSE if it was cancelled first. */
-BOOLEAN fsa_pend_alloc(fsa_context *Context, PIRP Irp);
+/* An ALLOC that found the Frames limit: FSA_QUEUED (marked pending, with a cancel routine),
+ * FSA_CANCELLED (cancelled first; marked pending, the caller completes it) or FSA_RETRY (a frame came
+ * back meanwhile; nothing done, try fsa_frame_get again). */
+typedef enum { FSA_QUEUED, FSA_CANCELLED, FSA_RETRY } fsa_pend_result;
+fsa_pend_result fsa_pend_alloc(fsa_context *Context, PIRP Irp);
 /* Close: cancels what is queued and returns every block to the pool. PASSIVE_LEVEL. */
 VOID fsa_frames_close(fsa_context *Context);
 NTSTATUS fsa_table_allocate(PFILE_OBJECT FileObject, PVOID *Frame);

@@ -112,18 +112,25 @@ static VOID fsa_cancel_alloc(PDEVICE_OBJECT DeviceObject, PIRP Irp)
     fsa_complete(Irp, STATUS_CANCELLED, 0);
 }
 
-BOOLEAN fsa_pend_alloc(fsa_context *c, PIRP Irp)
+fsa_pend_result fsa_pend_alloc(fsa_context *c, PIRP Irp)
 {
     KIRQL irql;
     KeAcquireSpinLock(&c->lock, &irql);
+    /* The limit again, under the lock that FREE takes: a frame returned since fsa_frame_get found
+     * no waiter, and this ALLOC would wait with a frame free. */
+    if (c->closing || c->framing.Frames == 0 || c->allocated < c->framing.Frames) {
+        KeReleaseSpinLock(&c->lock, irql);
+        return FSA_RETRY;
+    }
+    IoMarkIrpPending(Irp); /* "requests beyond the maximum number of frames are marked pending" */
     IoSetCancelRoutine(Irp, fsa_cancel_alloc);
     if (Irp->Cancel && IoSetCancelRoutine(Irp, NULL) != NULL) {
         KeReleaseSpinLock(&c->lock, irql);
-        return FALSE; /* cancelled before it was queued: the caller completes it */
+        return FSA_CANCELLED; /* cancelled before it was queued: the caller completes it */
     }
     InsertTailList(&c->pending, &Irp->Tail.Overlay.ListEntry);
     KeReleaseSpinLock(&c->lock, irql);
-    return TRUE;
+    return FSA_QUEUED;
 }
 
 /* Frees every block of a list; the caller owns the list (closing is set, nothing else uses it). */

@@ -36,23 +36,27 @@ static NTSTATUS fsa_alloc(PIRP Irp, PKSIDENTIFIER Request, PVOID Data)
     fsa_context *c = FSA_FROM_FILE(IoGetCurrentIrpStackLocation(Irp)->FileObject);
     if (Irp->RequestorMode != KernelMode)
         return STATUS_INVALID_DEVICE_REQUEST; /* frames are kernel addresses */
-    PVOID frame;
-    BOOLEAN at_limit;
-    NTSTATUS status = fsa_frame_get(c, &frame, &at_limit);
-    if (NT_SUCCESS(status)) {
-        RtlCopyMemory(Data, &frame, sizeof frame);
-        Irp->IoStatus.Information = sizeof frame;
-        return STATUS_SUCCESS;
+    for (;;) {
+        PVOID frame;
+        BOOLEAN at_limit;
+        NTSTATUS status = fsa_frame_get(c, &frame, &at_limit);
+        if (NT_SUCCESS(status)) {
+            RtlCopyMemory(Data, &frame, sizeof frame);
+            Irp->IoStatus.Information = sizeof frame;
+            return STATUS_SUCCESS;
+        }
+        if (!at_limit)
+            return status;
+        fsa_pend_result pended = fsa_pend_alloc(c, Irp);
+        if (pended == FSA_RETRY)
+            continue; /* a frame came back between the two looks */
+        if (pended == FSA_CANCELLED) {
+            Irp->IoStatus.Status = STATUS_CANCELLED;
+            Irp->IoStatus.Information = 0;
+            IoCompleteRequest(Irp, IO_NO_INCREMENT);
+        }
+        return STATUS_PENDING;
     }
-    if (!at_limit)
-        return status;
-    IoMarkIrpPending(Irp); /* "requests beyond the maximum number of frames are marked pending" */
-    if (!fsa_pend_alloc(c, Irp)) {
-        Irp->IoStatus.Status = STATUS_CANCELLED;
-        Irp->IoStatus.Information = 0;
-        IoCompleteRequest(Irp, IO_NO_INCREMENT);
-    }
-    return STATUS_PENDING;
 }
 
 static NTSTATUS fsa_free(PIRP Irp, PKSIDENTIFIER Request, PVOID Data)

@@ -9,9 +9,9 @@
  * holds at every query, every pending ALLOC is completed with a frame (a wait that outlasts
  * ST_WAIT_POLLS fails the run: an ALLOC left waiting while frames are free), the shared allocator's
  * AllocatedFrames is back to 0 at the end, and km_teardown finds no leak. Then stress.handoff (see
- * st_handoff): iterations / 4 rounds of one frame passed between two threads. Run it under TSan
- * (races) and ASan (memory). Output: ktest protocol (PASS/FAIL stress.run, stress.handoff), the
- * operation count, "N passed, N failed". */
+ * st_handoff): iterations / 4 rounds of one frame passed between two threads, on the default
+ * allocator and (stress.handoff_filter_specific) on allocator_fs/. Run it under TSan (races) and
+ * ASan (memory). Output: ktest protocol (PASS/FAIL per case), the operation count, "N passed, N failed". */
 #define _POSIX_C_SOURCE 200809L
 #include <pthread.h>
 #include <stdio.h>
@@ -289,7 +289,7 @@ static void *st_handoff_holder(void *p)
 }
 
 /* Runs the rounds; NULL when every ALLOC was completed with the frame, else what went wrong. */
-static const char *st_handoff_run(HANDLE pin, unsigned rounds, char *failure, size_t size)
+static const char *st_handoff_run(const char *name, HANDLE pin, unsigned rounds, char *failure, size_t size)
 {
     KSALLOCATOR_FRAMING f = { { KSALLOCATOR_OPTIONF_SYSTEM_MEMORY }, NonPagedPool, 1, FRAME_SIZE,
                               { FILE_QUAD_ALIGNMENT }, 0 };
@@ -324,7 +324,7 @@ static const char *st_handoff_run(HANDLE pin, unsigned rounds, char *failure, si
         if (s == STATUS_PENDING && KeWaitForSingleObject(&completed, Executive, KernelMode, FALSE, &now) != STATUS_SUCCESS) {
             snprintf(failure, size, "round %u: METHOD ALLOC still pending after the frame came back (freed at %s)", r,
                      r % 2 != 0 ? "DISPATCH_LEVEL" : "PASSIVE_LEVEL");
-            _exit((printf("FAIL stress.handoff: %s\n", failure), fflush(stdout), 1)); /* the IRP refers to this frame */
+            _exit((printf("FAIL %s: %s\n", name, failure), fflush(stdout), 1)); /* the IRP refers to this frame */
         }
         if (s == STATUS_PENDING)
             s = iosb.Status;
@@ -442,9 +442,13 @@ int main(int argc, char **argv)
          st.AllocatedFrames != 0))
         failure = "the shared allocator's AllocatedFrames is not 0 after every frame came back";
     ZwClose(shared);
-    char handoff_failure[256];
+    char handoff_failure[256], fs_failure[256];
     unsigned rounds = iterations / 4 != 0 ? iterations / 4 : 1;
-    const char *handoff = st_handoff_run(pin, rounds, handoff_failure, sizeof handoff_failure);
+    const char *handoff = st_handoff_run("stress.handoff", pin, rounds, handoff_failure, sizeof handoff_failure);
+    kstf_configure_pin_allocator(KSTF_PIN_FILTER_SPECIFIC); /* allocator_fs/, the second implementation */
+    const char *fs_handoff = st_handoff_run("stress.handoff_filter_specific", pin, rounds, fs_failure,
+                                            sizeof fs_failure);
+    kstf_configure_pin_allocator(KSTF_PIN_DEFAULT_ALLOCATOR);
     ZwClose(pin);
     ZwClose(filter);
     km_teardown(); /* a leak is a POOL_LEAK verifier finding: the process aborts with it */
@@ -452,12 +456,14 @@ int main(int argc, char **argv)
     double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
     printf("%s stress.run%s%s\n", failure ? "FAIL" : "PASS", failure ? ": " : "", failure ? failure : "");
     printf("%s stress.handoff%s%s\n", handoff ? "FAIL" : "PASS", handoff ? ": " : "", handoff ? handoff : "");
+    printf("%s stress.handoff_filter_specific%s%s\n", fs_handoff ? "FAIL" : "PASS", fs_handoff ? ": " : "",
+           fs_handoff ? fs_handoff : "");
     printf("stress: %llu operations by %u threads in %.2f s (seed %u):", total, threads, secs, seed);
     for (int k = 0; k < ST_KINDS; k++)
         printf(" %s %llu", st_kind_names[k], by_kind[k]);
     printf(" (%llu pended); %u handoff rounds\n", pended, rounds);
-    int failed = (failure != NULL) + (handoff != NULL);
-    printf("%d passed, %d failed\n", 2 - failed, failed);
+    int failed = (failure != NULL) + (handoff != NULL) + (fs_handoff != NULL);
+    printf("%d passed, %d failed\n", 3 - failed, failed);
     free(t);
     free(tid);
     return failed != 0;
