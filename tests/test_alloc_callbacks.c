@@ -1,5 +1,6 @@
 /* test_alloc_callbacks.c: KsCreateDefaultAllocatorEx with every combination of its five optional
- * arguments (docs/decisions.md "Default allocator callbacks"), through the KS test filter. */
+ * arguments (docs/decisions.md "Default allocator callbacks"), through the KS test filter, and pool
+ * failures at create and at ALLOC. */
 #include "alloc_fixture.h"
 
 /* Bits: 1 InitializeContext, 2 DefaultAllocate, 4 DefaultFree, 8 InitializeAllocator, 16 DeleteAllocator. */
@@ -172,5 +173,98 @@ KTEST(alloc_callbacks, create_object_allocation_failure_calls_delete)
     kstf_get_callback_counts(&n);
     EXPECT_EQ(n.initialize_calls, 1);
     EXPECT_EQ(n.delete_calls, 1);
+    fx_close_all(&fx);
+}
+
+/* A pool failure at create fails it with STATUS_INSUFFICIENT_RESOURCES, no handle (Q7), and gives
+ * back everything obtained so far: pool (framing copy, object, work item, the callbacks' context)
+ * and InitializeAllocator's work (DeleteAllocator called whenever InitializeAllocator was). Run with
+ * no callbacks and with all five. `tag` fails every allocation with that tag. */
+static void create_pool_failure_leaves_nothing(const char *tag)
+{
+    static const unsigned combos[] = { 0, 1 | 2 | 4 | 8 | 16 };
+    for (size_t i = 0; i < sizeof combos / sizeof combos[0]; i++) {
+        km_init();
+        kstf_allocator_config c = config_from_bits(combos[i]);
+        alloc_fx fx;
+        fx_open_pin(&fx, &c);
+        km_pool_stats before, after;
+        km_pool_get_stats(&before);
+        ULONG handles = km_handle_count();
+        km_fault_plan plan = { .site = tag };
+        km_fault_arm(&plan);
+        KSALLOCATOR_FRAMING f = fx_default_framing;
+        HANDLE h = (HANDLE)0x1234;
+        NTSTATUS s = KsCreateAllocator(fx.pin, &f, &h);
+        uint64_t injected = km_fault_injected();
+        km_fault_disarm();
+        if (s != STATUS_INSUFFICIENT_RESOURCES)
+            ktest_fail_at(__FILE__, __LINE__, "%s, bits %u: got 0x%08X", tag, combos[i], (unsigned)s);
+        EXPECT_EQ(injected, 1);
+        EXPECT_TRUE(h == NULL);
+        EXPECT_EQ(km_handle_count(), handles);
+        km_pool_get_stats(&after);
+        EXPECT_EQ(after.outstanding, before.outstanding);
+        EXPECT_EQ(after.outstanding_bytes, before.outstanding_bytes);
+        kstf_callback_counts n;
+        kstf_get_callback_counts(&n);
+        EXPECT_EQ(n.delete_calls, n.initialize_calls);
+        /* With the pool back the same create works. */
+        ASSERT_STATUS(KsCreateAllocator(fx.pin, &f, &h), STATUS_SUCCESS);
+        EXPECT_STATUS(ZwClose(h), STATUS_SUCCESS);
+        fx_close_all(&fx);
+        km_teardown();
+    }
+}
+
+KTEST(alloc_callbacks, create_work_item_pool_failure_leaves_nothing)
+{
+    create_pool_failure_leaves_nothing("IoWk"); /* IoAllocateWorkItem's IO_WORKITEM */
+}
+
+KTEST(alloc_callbacks, create_object_pool_failure_leaves_nothing)
+{
+    create_pool_failure_leaves_nothing("KsaO"); /* the allocator object */
+}
+
+/* With external callbacks each frame gets a tracking record ('KsaR'). When it cannot be allocated,
+ * the ALLOC (IOCTL or function table) fails with STATUS_INSUFFICIENT_RESOURCES (Q8: *Frame = NULL
+ * for AllocateFrame) and the frame DefaultAllocate gave goes back through DefaultFree at once. */
+KTEST(alloc_callbacks, record_pool_failure_fails_alloc_and_frees_the_frame)
+{
+    kstf_allocator_config c = config_from_bits(2 | 4 | 8 | 16);
+    alloc_fx fx;
+    fx_open(&fx, NULL, &c);
+    km_fault_plan plan = { .site = "KsaR" };
+    km_fault_arm(&plan);
+    PVOID frame = (PVOID)1;
+    ULONG_PTR info = 3;
+    EXPECT_STATUS(fx_method(fx.alloc, KSMETHOD_STREAMALLOCATOR_ALLOC, KSMETHOD_TYPE_SEND, &frame, sizeof frame, &info,
+                            FALSE),
+                  STATUS_INSUFFICIENT_RESOURCES);
+    EXPECT_EQ(info, 0);
+    kstf_callback_counts n;
+    kstf_get_callback_counts(&n);
+    EXPECT_EQ(n.allocate_calls, 1);
+    EXPECT_EQ(n.free_calls, 1); /* the frame went back to its allocator */
+    KSSTREAMALLOCATOR_FUNCTIONTABLE t;
+    fx_function_table(fx.alloc, &t);
+    PFILE_OBJECT file = km_handle_to_file(fx.alloc);
+    KIRQL old;
+    KeRaiseIrql(DISPATCH_LEVEL, &old);
+    frame = (PVOID)1;
+    EXPECT_STATUS(t.AllocateFrame(file, &frame), STATUS_INSUFFICIENT_RESOURCES);
+    KeLowerIrql(old);
+    EXPECT_TRUE(frame == NULL);
+    kstf_get_callback_counts(&n);
+    EXPECT_EQ(n.allocate_calls, 2);
+    EXPECT_EQ(n.free_calls, 2);
+    EXPECT_EQ(km_fault_injected(), 2);
+    km_fault_disarm();
+    EXPECT_EQ(km_pool_outstanding_for_tag(0x4666744B /* KtfF: the callbacks' frames */), 0);
+    EXPECT_EQ(km_pool_outstanding_for_tag(0x5261734B /* KsaR */), 0);
+    EXPECT_EQ(fx_allocated_frames(fx.alloc), 0); /* the reserved slots were given back */
+    ASSERT_STATUS(fx_alloc(fx.alloc, &frame), STATUS_SUCCESS);
+    EXPECT_STATUS(fx_free(fx.alloc, frame), STATUS_SUCCESS);
     fx_close_all(&fx);
 }

@@ -1,6 +1,7 @@
-/* test_alloc_function_table.c: KSSTREAMALLOCATOR_FUNCTIONTABLE at DISPATCH_LEVEL, the Frames limit
- * on the direct path, the FREEFRAME event (decisions Q8, Q9), a foreign FreeFrame (bugcheck) and a
- * multi-threaded stress run (TSan) with exact AllocatedFrames afterwards. */
+/* test_alloc_function_table.c: KSSTREAMALLOCATOR_FUNCTIONTABLE at DISPATCH_LEVEL, NULL arguments,
+ * pool failure and the Frames limit on the direct path, the FREEFRAME event (decisions Q8, Q9), a
+ * foreign FreeFrame (bugcheck) and a multi-threaded stress run (TSan) with exact AllocatedFrames
+ * afterwards. */
 #include "alloc_fixture.h"
 
 #include <pthread.h>
@@ -30,6 +31,54 @@ KTEST(alloc_function_table, allocate_free_at_dispatch_level)
     KeLowerIrql(old);
     EXPECT_EQ(fx_allocated_frames(fx.alloc), 0);
     EXPECT_STATUS(t.AllocateFrame(file, NULL), STATUS_INVALID_PARAMETER);
+    fx_close_all(&fx);
+}
+
+/* AllocateFrame with no file object or no Frame variable: STATUS_INVALID_PARAMETER, no frame
+ * handed out (a NULL argument is refused before the allocator is looked at). */
+KTEST(alloc_function_table, AllocateFrame_null_arguments_invalid_parameter)
+{
+    alloc_fx fx;
+    fx_open(&fx, NULL, NULL);
+    KSSTREAMALLOCATOR_FUNCTIONTABLE t;
+    fx_function_table(fx.alloc, &t);
+    PFILE_OBJECT file = km_handle_to_file(fx.alloc);
+    KIRQL old;
+    KeRaiseIrql(DISPATCH_LEVEL, &old);
+    PVOID frame = NULL;
+    EXPECT_STATUS(t.AllocateFrame(NULL, &frame), STATUS_INVALID_PARAMETER);
+    EXPECT_TRUE(frame == NULL);
+    EXPECT_STATUS(t.AllocateFrame(file, NULL), STATUS_INVALID_PARAMETER);
+    EXPECT_STATUS(t.AllocateFrame(NULL, NULL), STATUS_INVALID_PARAMETER);
+    KeLowerIrql(old);
+    EXPECT_EQ(fx_allocated_frames(fx.alloc), 0);
+    fx_close_all(&fx);
+}
+
+/* Decisions Q8: AllocateFrame when the pool fails (the lookaside list's blocks, 'KsaF') returns
+ * STATUS_INSUFFICIENT_RESOURCES with *Frame = NULL, and counts no frame. */
+KTEST(alloc_function_table, AllocateFrame_pool_failure_null_frame)
+{
+    alloc_fx fx;
+    fx_open(&fx, NULL, NULL);
+    KSSTREAMALLOCATOR_FUNCTIONTABLE t;
+    fx_function_table(fx.alloc, &t);
+    PFILE_OBJECT file = km_handle_to_file(fx.alloc);
+    km_fault_plan plan = { .site = "KsaF" };
+    km_fault_arm(&plan);
+    KIRQL old;
+    KeRaiseIrql(DISPATCH_LEVEL, &old);
+    PVOID frame = (PVOID)1;
+    EXPECT_STATUS(t.AllocateFrame(file, &frame), STATUS_INSUFFICIENT_RESOURCES);
+    KeLowerIrql(old);
+    EXPECT_TRUE(frame == NULL);
+    EXPECT_EQ(km_fault_injected(), 1);
+    km_fault_disarm();
+    EXPECT_EQ(fx_allocated_frames(fx.alloc), 0);
+    ASSERT_STATUS(t.AllocateFrame(file, &frame), STATUS_SUCCESS); /* with the pool back */
+    EXPECT_TRUE(frame != NULL);
+    t.FreeFrame(file, frame);
+    EXPECT_EQ(fx_allocated_frames(fx.alloc), 0);
     fx_close_all(&fx);
 }
 
