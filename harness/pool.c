@@ -20,6 +20,10 @@
 /* Larger requests fail with NULL (counted in km_pool_stats.failed), as a real pool may under
  * pressure: a fuzzed FrameSize of 0xFFFFFFFF must not make the host commit gigabytes. */
 #define KM_POOL_MAX_BYTES ((size_t)64 << 20)
+/* The same for the total: requests that would take the outstanding bytes past it fail too, so a
+ * program of a few hundred bytes (30 frames of 64 MiB, no Frames limit) cannot commit gigabytes
+ * and turn into an out-of-memory finding under the fuzzers' rss_limit_mb (2560). */
+#define KM_POOL_BUDGET_BYTES ((uint64_t)512 << 20)
 /* DDI wdm/nf-wdm-exallocatepoolwithtag: x64 pool blocks are 16-byte aligned, CacheAligned types are
  * cache-line aligned, and requests of PAGE_SIZE or more are page aligned. */
 #define KM_POOL_ALIGN 16
@@ -124,7 +128,9 @@ static PVOID km_pool_allocate(bool paged, size_t align, SIZE_T bytes, ULONG tag,
     pthread_mutex_lock(&km_pool_lock);
     uint32_t site = km_pool_intern_site(file, line);
     bool injected = km_fault_should_fail(km_pool_sites[site].name, tag);
-    if (p != NULL && !injected) {
+    /* Over the budget: refused like an oversized request. */
+    bool refused = injected || km_pool_counters.outstanding_bytes + bytes > KM_POOL_BUDGET_BYTES;
+    if (p != NULL && !refused) {
         *b = (km_pool_block){ .size = bytes, .seq = ++km_pool_counters.allocations, .tag = tag, .site = site,
                               .paged = paged };
         km_ptrmap_put(&km_pool_blocks, p, b);
@@ -135,7 +141,7 @@ static PVOID km_pool_allocate(bool paged, size_t align, SIZE_T bytes, ULONG tag,
     }
     pthread_mutex_unlock(&km_pool_lock);
 
-    if (p == NULL || injected) {
+    if (p == NULL || refused) {
         free(b);
         free(p);
         /* POOL_FLAG_RAISE_ON_FAILURE raises; C code has no __try, so the exception is unhandled. */
