@@ -4,8 +4,9 @@
  * exits (reproduction, afl-cmin/afl-tmin with @@; regular files only, see run_file); without arguments and
  * outside AFL++'s tools it runs standard input once, read to its end (AFL++'s own macro makes one read of at
  * most 1 MiB, which takes the first piece of a pipe only). Each run outside afl-fuzz prints `Running: X` and
- * `Done: X: (N bytes)`, as the replay engine's main does. Debian's AFL++ ships no headers: the macros come
- * from afl-clang-fast itself. */
+ * `Done: X: (N bytes)`, as the replay engine's main does; exit status 0, or 2 when an input cannot be read
+ * (the other files still run) or stdout cannot be written. Debian's AFL++ ships no headers: the macros
+ * come from afl-clang-fast itself. */
 #define _POSIX_C_SOURCE 200809L /* read(), used by __AFL_FUZZ_TESTCASE_LEN outside afl-fuzz */
 #include <stdint.h>
 #include <stdio.h>
@@ -61,14 +62,17 @@ int main(int argc, char **argv) {
         LLVMFuzzerInitialize(&argc, &argv);
     if (argc > 1) {
         int rc = 0;
-        for (int i = 1; i < argc && rc == 0; i++)
-            rc = run_file(argv[i]);
-        return rc;
+        for (int i = 1; i < argc; i++) { /* after a bad argument the rest still run */
+            int one = run_file(argv[i]);
+            rc = rc != 0 ? rc : one;
+        }
+        return op_flush_stdout(af_tool, "the run's lines") ? rc : 2;
     }
     /* Every AFL++ tool that runs the target (afl-fuzz, afl-showmap, afl-cmin, afl-tmin) sets __AFL_SHM_ID. */
     if (getenv("__AFL_SHM_ID") == NULL) {
         size_t size = 0;
-        return run_named(OP_STDIN_NAME, op_read_stdin(af_tool, OP_TARGET_MAX_FILE, &size), size);
+        int rc = run_named(OP_STDIN_NAME, op_read_stdin(af_tool, OP_TARGET_MAX_FILE, &size), size);
+        return op_flush_stdout(af_tool, "the run's lines") ? rc : 2;
     }
     /* Warm-up before the fork server: one run of the empty program (the version byte only: model init,
      * driver load, prologue, teardown) does every first-use initialisation (stdio, the module list, the

@@ -102,6 +102,11 @@ uint8_t *op_read_file(const char *tool, const char *path, long long max_size, si
 uint8_t *op_read_stdin(const char *tool, long long max_size, size_t *size);
 #define OP_STDIN_NAME "(standard input)"
 
+/* The largest program file km_replay and op_print read: the largest meaningful program is about 33 MB
+ * (256 ioctl records with two full blobs), so bigger inputs are refused before they are read.
+ * tools/opcodec.py MAX_INPUT says the same. */
+#define OP_MAX_PROGRAM_FILE ((long long)64 << 20)
+
 /* The most a fuzz target's own main (standalone_main.c, afl_main.c) reads from one file argument: far
  * above what any target takes (they ignore inputs over 64 KiB but get them whole, as from libFuzzer), it
  * only stops a read without end. */

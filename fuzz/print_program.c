@@ -17,7 +17,7 @@ static bool op_print_flush(void) { return op_flush_stdout("op_print", "the text"
 static int op_print_file(const char *path, bool banner)
 {
     size_t len;
-    uint8_t *data = op_read_file("op_print", path, 0, &len);
+    uint8_t *data = op_read_file("op_print", path, OP_MAX_PROGRAM_FILE, &len);
     if (data == NULL)
         return 1;
     static op_program prog;

@@ -4,9 +4,10 @@
  * program instead (fault_sweep.h) and prints per-program and total counts. Directories are walked
  * recursively in sorted (byte-wise) order; --twice runs every input twice and fails
  * TRACE_NONDETERMINISTIC when the traces differ; --impl default|filter-specific picks the allocator the
- * test filter's pin hosts (else KM_IMPLEMENTATION, else the build's default). Bad arguments and unreadable or empty inputs are
- * reported (naming the path) before anything runs, with exit status 2, and so is an input that is
- * neither a regular file nor a directory (a FIFO would block). A trace that cannot be written (a full
+ * test filter's pin hosts (else KM_IMPLEMENTATION, else the build's default). Bad arguments, unreadable
+ * inputs and directories without a program are reported (naming the path) before anything runs, with
+ * exit status 2, and so is an input that is neither a regular file nor a directory (a FIFO would
+ * block); an empty file is the empty program. A trace that cannot be written (a full
  * disk) stops the run with exit status 2. Text programs (.ops) are refused here: tools/replay.py
  * encodes them first. */
 #define _POSIX_C_SOURCE 200809L
@@ -108,10 +109,6 @@ static bool rp_collect(const char *path, rp_list *out, bool top)
     return ok;
 }
 
-/* The largest meaningful program is about 33 MB (256 ioctl records with two full blobs); bigger
- * inputs are refused before they are read (tools/opcodec.py MAX_INPUT says the same). */
-#define RP_MAX_INPUT ((long long)64 << 20)
-
 static int rp_usage(const char *why)
 {
     if (why != NULL)
@@ -146,21 +143,28 @@ static bool rp_trace(const char *path, const uint8_t *data, size_t size, const o
     return written;
 }
 
-/* A decimal option value; false (after a usage message) when it is missing or not a number. */
+/* A decimal option value; false (after a usage message) when it is missing, not a number or too large. */
 static bool rp_number(int argc, char **argv, int *i, uint64_t *value)
 {
     const char *opt = argv[*i];
-    if (*i + 1 >= argc)
-        return rp_usage(NULL), fprintf(stderr, "km_replay: %s needs a number\n", opt), false;
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(argv[++*i], &end, 10);
-    if (errno != 0 || end == argv[*i] || *end != '\0' || argv[*i][0] == '-') {
-        fprintf(stderr, "km_replay: %s: '%s' is not a number\n", opt, argv[*i]);
-        return false;
+    char why[160];
+    if (*i + 1 >= argc) {
+        snprintf(why, sizeof why, "%s needs a number", opt);
+        return rp_usage(why), false;
     }
-    *value = v;
-    return true;
+    const char *text = argv[++*i];
+    char *end = NULL;
+    errno = 0;
+    unsigned long long v = text[0] >= '0' && text[0] <= '9' ? strtoull(text, &end, 10) : 0;
+    if (end == NULL || *end != '\0')
+        snprintf(why, sizeof why, "%s: '%s' is not a number", opt, text);
+    else if (errno == ERANGE)
+        snprintf(why, sizeof why, "%s: '%s' is too large (at most %llu)", opt, text, (unsigned long long)UINT64_MAX);
+    else {
+        *value = v;
+        return true;
+    }
+    return rp_usage(why), false;
 }
 
 int main(int argc, char **argv)
@@ -172,6 +176,7 @@ int main(int argc, char **argv)
     rp_list files = { 0 };
     int inputs = 0;
     bool options_done = false;
+    const char *sweep_only = NULL; /* the first option that only --fault-sweep reads */
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!options_done && strcmp(a, "--") == 0) {
@@ -190,8 +195,10 @@ int main(int argc, char **argv)
             sweep = true;
         } else if (!options_done && strcmp(a, "--verbose") == 0) {
             sweep_options.verbose = true;
+            sweep_only = sweep_only != NULL ? sweep_only : a;
         } else if (!options_done && (strcmp(a, "--max-singles") == 0 || strcmp(a, "--pairs") == 0 ||
                                      strcmp(a, "--seed") == 0)) {
+            sweep_only = sweep_only != NULL ? sweep_only : a;
             uint64_t *v = a[2] == 'm' ? &sweep_options.max_singles : a[2] == 'p' ? &sweep_options.pairs
                                                                                : &sweep_options.seed;
             if (!rp_number(argc, argv, &i, v))
@@ -210,11 +217,16 @@ int main(int argc, char **argv)
         return rp_usage("no FILE or DIR given");
     if (sweep && twice)
         return rp_free(&files), rp_usage("--twice and --fault-sweep do not combine");
+    if (!sweep && sweep_only != NULL) { /* it was silently ignored */
+        char why[96];
+        snprintf(why, sizeof why, "%s goes with --fault-sweep", sweep_only);
+        return rp_free(&files), rp_usage(why);
+    }
     int status = 0;
     bool written = true;
     for (size_t i = 0; i < files.count && written; i++) {
         size_t size = 0;
-        uint8_t *data = op_read_file("km_replay", files.paths[i], RP_MAX_INPUT, &size);
+        uint8_t *data = op_read_file("km_replay", files.paths[i], OP_MAX_PROGRAM_FILE, &size);
         if (data == NULL) {
             status = 2;
             continue;

@@ -4,7 +4,8 @@
  * argument is walked recursively in sorted order. Prints `Running: FILE` before and `Done: FILE: (N bytes)`
  * after each input; a crash leaves `Running:` as the last line, naming the input. Only regular files are
  * read (op_read_file: a FIFO or device is refused without blocking) and at most OP_TARGET_MAX_FILE bytes.
- * Exit status: 0 when every input ran, 2 when an argument cannot be read. */
+ * Exit status: 0 when every input ran, 2 when an argument cannot be read (the others still run) or
+ * stdout cannot be written. */
 #include <dirent.h>
 #include <errno.h>
 #include <stdint.h>
@@ -98,8 +99,8 @@ static int run_path(const char *path, int depth) {
     if (rc == 0 && count)
         qsort(names, count, sizeof *names, by_name);
     for (size_t i = 0; i < count; i++) {
-        if (rc == 0)
-            rc = run_path(names[i], depth + 1);
+        int entry = run_path(names[i], depth + 1); /* after a bad entry the rest still run */
+        rc = rc != 0 ? rc : entry;
         free(names[i]);
     }
     free(names);
@@ -118,7 +119,11 @@ int main(int argc, char **argv) {
         return 2;
     }
     int rc = 0;
-    for (int i = 1; i < argc && rc == 0; i++)
-        rc = run_path(argv[i], 0);
+    for (int i = 1; i < argc; i++) { /* after a bad argument the rest still run */
+        int one = run_path(argv[i], 0);
+        rc = rc != 0 ? rc : one;
+    }
+    if (!op_flush_stdout(sa_tool, "the run's lines")) /* the Trace: lines a test compares */
+        return 2;
     return rc;
 }

@@ -3,6 +3,7 @@
  * "N passed, N failed[, N skipped]". Exit status 0 only when nothing failed. */
 #include "ktest.h"
 
+#include <errno.h>
 #include <fnmatch.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -195,7 +196,7 @@ int main(int argc, char **argv)
         all[n++] = tc;
     qsort(all, n, sizeof *all, ktest_compare);
 
-    int passed = 0, failed = 0, skipped = 0;
+    int passed = 0, failed = 0, skipped = 0, listed = 0;
     for (size_t i = 0; i < n; i++) {
         char full[256];
         snprintf(full, sizeof full, "%s.%s", all[i]->suite, all[i]->name);
@@ -207,6 +208,7 @@ int main(int argc, char **argv)
         if (list) {
             printf("%s%s%s\n", full, all[i]->expect_check ? " negative:" : "",
                    all[i]->expect_check ? all[i]->expect_check : "");
+            listed++;
             continue;
         }
         int v = ktest_run_one(all[i], full, verbose);
@@ -215,15 +217,17 @@ int main(int argc, char **argv)
         skipped += v == 2;
     }
     free(all);
-    if (list)
-        return 0;
-    if (passed + failed + skipped == 0) {
+    if (listed + passed + failed + skipped == 0) {
         fprintf(stderr, "no test matched\n");
         return 2;
     }
-    if (skipped)
+    if (!list && skipped)
         printf("%d passed, %d failed, %d skipped\n", passed, failed, skipped);
-    else
+    else if (!list)
         printf("%d passed, %d failed\n", passed, failed);
+    if (fflush(stdout) != 0 || ferror(stdout)) { /* results nobody could read: not a pass */
+        fprintf(stderr, "%s: cannot write the results: %s\n", argv[0], strerror(errno));
+        return 1;
+    }
     return failed != 0;
 }

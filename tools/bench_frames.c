@@ -10,6 +10,7 @@
  * ./build/release/bench_frames [FRAME_SIZE [ITERATIONS]] | --sweep [ITERATIONS]. Uses the monotonic
  * clock (benchmarks measure time; nothing in the model or the tests reads a clock). */
 #define _POSIX_C_SOURCE 200809L /* clock_gettime under -std=c17 */
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,7 +28,8 @@ static double now_ns(void)
 }
 
 #define BENCH_REPS 7
-#define BENCH_MAX_FRAME (64ul << 20) /* 64 MiB: malloc and the pool both serve it */
+/* The pool refuses blocks over 64 MiB, and a frame's block adds its record and FileAlignment slack. */
+#define BENCH_MAX_FRAME ((64ul << 20) - 4096)
 
 /* ns per AllocateFrame+FreeFrame through the function table, at DISPATCH_LEVEL as direct-call
  * clients use it; the frame is touched once like the malloc block below. */
@@ -38,8 +40,11 @@ static double bench_ks(const KSSTREAMALLOCATOR_FUNCTIONTABLE *table, PFILE_OBJEC
     double start = now_ns();
     for (long i = 0; i < iterations; i++) {
         PVOID frame;
-        if (table->AllocateFrame(file, &frame) != STATUS_SUCCESS)
-            abort();
+        NTSTATUS status = table->AllocateFrame(file, &frame);
+        if (status != STATUS_SUCCESS) {
+            fprintf(stderr, "bench_frames: AllocateFrame failed: 0x%08X\n", (unsigned)status);
+            exit(1);
+        }
         *(volatile UCHAR *)frame = (UCHAR)i;
         table->FreeFrame(file, frame);
     }
@@ -54,8 +59,10 @@ static double bench_malloc(size_t frame_size, long iterations)
     double start = now_ns();
     for (long i = 0; i < iterations; i++) {
         void *volatile block = malloc(frame_size);
-        if (block == NULL)
-            abort();
+        if (block == NULL) {
+            fprintf(stderr, "bench_frames: malloc(%zu) failed\n", frame_size);
+            exit(1);
+        }
         *(volatile unsigned char *)block = (unsigned char)i;
         free(block);
     }
@@ -193,26 +200,33 @@ static void print_sweep_row(ULONG frame_size, const bench_result *r)
            median(r->ks) / median(r->mal), median(r->ks) - median(r->mal), median(r->locked));
 }
 
-/* A whole decimal or 0x number in [min, max], else false. */
-static int parse_count(const char *text, unsigned long long min, unsigned long long max, unsigned long long *out)
-{
-    char *end;
-    errno = 0;
-    if (text[0] == '-' || text[0] == '+')
-        return 0;
-    unsigned long long v = strtoull(text, &end, 0);
-    if (errno != 0 || end == text || *end != '\0' || v < min || v > max)
-        return 0;
-    *out = v;
-    return 1;
-}
-
 static int usage(void)
 {
     fprintf(stderr, "usage: bench_frames [FRAME_SIZE [ITERATIONS]] | bench_frames --sweep [ITERATIONS]\n"
                     "  FRAME_SIZE 1..%lu bytes (default 4096); ITERATIONS 1..1000000000 (default 2000000)\n",
             (unsigned long)BENCH_MAX_FRAME);
     return 2;
+}
+
+/* A decimal number without leading zeros (strtoull's base 0 read "010" as 8) or a 0x number, in
+ * [min, max]; else a usage error naming the argument. */
+static int parse_count(const char *name, const char *text, unsigned long long min, unsigned long long max,
+                       unsigned long long *out)
+{
+    int hex = text[0] == '0' && (text[1] == 'x' || text[1] == 'X');
+    const char *digits = hex ? text + 2 : text;
+    char *end = NULL;
+    errno = 0;
+    unsigned long long v = 0;
+    int ok = isxdigit((unsigned char)digits[0]) && (hex || (digits[0] >= '1' && digits[0] <= '9'));
+    if (ok)
+        v = strtoull(digits, &end, hex ? 16 : 10);
+    if (!ok || errno != 0 || *end != '\0' || v < min || v > max) {
+        fprintf(stderr, "bench_frames: %s '%s' is not a number from %llu to %llu\n", name, text, min, max);
+        return 0;
+    }
+    *out = v;
+    return 1;
 }
 
 int main(int argc, char **argv)
@@ -222,9 +236,9 @@ int main(int argc, char **argv)
     int arg = sweep ? 2 : 1;
     if (argc > 3) /* at most two arguments either way: SIZE ITERATIONS, or --sweep ITERATIONS */
         return usage();
-    if (!sweep && argc > arg && !parse_count(argv[arg++], 1, BENCH_MAX_FRAME, &frame_size))
+    if (!sweep && argc > arg && !parse_count("FRAME_SIZE", argv[arg++], 1, BENCH_MAX_FRAME, &frame_size))
         return usage();
-    if (argc > arg && !parse_count(argv[arg], 1, 1000000000, &iterations))
+    if (argc > arg && !parse_count("ITERATIONS", argv[arg], 1, 1000000000, &iterations))
         return usage();
 
     km_init();
@@ -258,5 +272,9 @@ int main(int argc, char **argv)
     ZwClose(pin);
     ZwClose(filter);
     km_teardown();
+    if (fflush(stdout) != 0 || ferror(stdout)) { /* figures nobody could read */
+        fprintf(stderr, "bench_frames: cannot write the results: %s\n", strerror(errno));
+        return 1;
+    }
     return failed;
 }

@@ -13,6 +13,7 @@
  * allocator and (stress.handoff_filter_specific) on allocator_fs/. Run it under TSan (races) and
  * ASan (memory). Output: ktest protocol (PASS/FAIL per case), the operation count, "N passed, N failed". */
 #define _POSIX_C_SOURCE 200809L
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -310,8 +311,12 @@ static const char *st_handoff_run(const char *name, HANDLE pin, unsigned rounds,
     pthread_barrier_init(&h.start, NULL, 2);
     pthread_barrier_init(&h.done, NULL, 2);
     pthread_t holder;
-    pthread_create(&holder, NULL, st_handoff_holder, &h);
     const char *result = NULL;
+    if (pthread_create(&holder, NULL, st_handoff_holder, &h) != 0) {
+        snprintf(failure, size, "cannot start the holder thread");
+        h.rounds = rounds = 0;
+        result = failure;
+    }
     for (unsigned r = 0; r < rounds; r++) {
         IO_STATUS_BLOCK iosb = { { STATUS_UNSUCCESSFUL }, 0 };
         PVOID frame = NULL;
@@ -340,7 +345,8 @@ static const char *st_handoff_run(const char *name, HANDLE pin, unsigned rounds,
         if (result != NULL)
             break;
     }
-    pthread_join(holder, NULL);
+    if (rounds != 0)
+        pthread_join(holder, NULL);
     pthread_barrier_destroy(&h.start);
     pthread_barrier_destroy(&h.done);
     ZwClose(event);
@@ -368,7 +374,9 @@ static unsigned st_arg(int argc, char **argv, int *i, unsigned long max)
 {
     const char *opt = argv[*i];
     char *end = NULL;
-    unsigned long v = *i + 1 < argc ? strtoul(argv[++*i], &end, 10) : 0;
+    const char *text = *i + 1 < argc ? argv[++*i] : "";
+    /* Digits only: strtoul would take a sign or spaces, and wrap "-18446744073709551614" to 2. */
+    unsigned long v = text[0] >= '0' && text[0] <= '9' ? strtoul(text, &end, 10) : 0;
     if (v == 0 || *end != '\0' || v > max) {
         fprintf(stderr, "km_stress: %s needs a number from 1 to %lu\nusage: km_stress [--threads N] "
                         "[--iterations N] [--seed N]\n", opt, max);
@@ -419,14 +427,22 @@ int main(int argc, char **argv)
     }
     st_thread *t = calloc(threads, sizeof *t);
     pthread_t *tid = calloc(threads, sizeof *tid);
-    for (unsigned i = 0; i < threads; i++) {
+    if (t == NULL || tid == NULL) {
+        printf("FAIL stress.run: out of memory\n0 passed, 1 failed\n");
+        return 1;
+    }
+    const char *failure = NULL;
+    unsigned started = 0;
+    for (unsigned i = 0; i < threads; i++, started++) {
         t[i] = (st_thread){ .id = i + 1, .iterations = iterations, .rng = 0x9E3779B97F4A7C15ULL * (seed + i) | 1,
                             .pin = pin, .shared = shared, .shared_table = table, .shared_file = km_handle_to_file(shared) };
-        pthread_create(&tid[i], NULL, st_run, &t[i]);
+        if (pthread_create(&tid[i], NULL, st_run, &t[i]) != 0) {
+            failure = "cannot start every thread"; /* the others still run to their end */
+            break;
+        }
     }
     unsigned long long total = 0, by_kind[ST_KINDS] = { 0 }, pended = 0;
-    const char *failure = NULL;
-    for (unsigned i = 0; i < threads; i++) {
+    for (unsigned i = 0; i < started; i++) {
         pthread_join(tid[i], NULL);
         pended += t[i].pended;
         for (int k = 0; k < ST_KINDS; k++) {
@@ -466,5 +482,9 @@ int main(int argc, char **argv)
     printf("%d passed, %d failed\n", 3 - failed, failed);
     free(t);
     free(tid);
+    if (fflush(stdout) != 0 || ferror(stdout)) { /* a PASS nobody could read is not a pass */
+        fprintf(stderr, "km_stress: cannot write the results: %s\n", strerror(errno));
+        return 1;
+    }
     return failed != 0;
 }
