@@ -25,6 +25,17 @@ class AflTargetFiles(Base):
             self.assert_special_files_refused(binary)
             self.assert_rejected([binary, str(self.f.dir / "missing.bin")], self.f.dir / "missing.bin",
                                  "no such file", timeout=HANG_TIMEOUT)
+            p = run([binary, str(self.f.corrupt), str(self.f.fifo), str(self.f.corrupt)], HANG_TIMEOUT)
+            self.assertEqual(p.stdout.count(f"Done: {self.f.corrupt}"), 2, t)  # the file after the FIFO ran too
+            self.assertEqual(p.returncode, 2, t)
+
+    def test_stdout_that_cannot_be_written_fails_the_run(self):
+        for t in self.TARGETS:
+            with open("/dev/full", "w") as full:
+                p = subprocess.run([str(AFL_BUILD / f"fuzz_{t}"), str(self.f.corrupt)], stdout=full,
+                                   stderr=subprocess.PIPE, text=True, timeout=TIMEOUT)
+            self.assertEqual(p.returncode, 2, t)
+            self.assertIn("cannot write", p.stderr, t)
 
     def test_files_and_stdin_run(self):
         for t in self.TARGETS:
