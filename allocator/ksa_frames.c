@@ -7,12 +7,6 @@
 #define KSA_BUGCHECK_BAD_POOL_CALLER 0x000000C2u
 #define KSA_BUGCHECK_FOREIGN_FRAME 0x4B534131u /* "KSA1": FreeFrame of a frame not handed out */
 
-static PVOID ksa_block_allocate(ksa_allocator *a)
-{
-    return a->paged ? ExAllocateFromPagedLookasideList(&a->lookaside.paged)
-                    : ExAllocateFromNPagedLookasideList(&a->lookaside.nonpaged);
-}
-
 static VOID ksa_block_free(ksa_allocator *a, PVOID block)
 {
     if (a->paged)
@@ -21,7 +15,8 @@ static VOID ksa_block_free(ksa_allocator *a, PVOID block)
         ExFreeToNPagedLookasideList(&a->lookaside.nonpaged, block);
 }
 
-/* Obtains storage for one frame, outside the lock (paged pool cannot be touched at DISPATCH_LEVEL). */
+/* Obtains storage for one frame, outside the lock (paged pool cannot be touched at DISPATCH_LEVEL):
+ * from DefaultAllocate, or a paged lookaside block (nonpaged list frames take ksa_frame_from_list). */
 static ksa_frame_record *ksa_record_obtain(ksa_allocator *a)
 {
     ULONG_PTR mask = a->framing.FileAlignment;
@@ -42,7 +37,7 @@ static ksa_frame_record *ksa_record_obtain(ksa_allocator *a)
         record->frame = frame;
         return record;
     }
-    ksa_frame_record *record = ksa_block_allocate(a);
+    ksa_frame_record *record = ExAllocateFromPagedLookasideList(&a->lookaside.paged);
     if (record == NULL)
         return NULL;
     /* Over-allocated by the mask, then aligned up: FileAlignment is 2^n-1 (decisions Q6). */

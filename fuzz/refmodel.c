@@ -136,8 +136,9 @@ void rm_expect_alloc(rm_expect *e, const rm_allocator *a, KPROCESSOR_MODE mode, 
         rm_expect_add(e, STATUS_INVALID_DEVICE_REQUEST);
         return;
     }
-    /* Q6/Q8: Frames is the maximum outstanding; an ALLOC at the limit pends. */
-    if (a->framing.Frames != 0 && a->outstanding >= a->framing.Frames) {
+    /* Q6/Q8: Frames is the maximum outstanding; an ALLOC at the limit pends, and so does one while
+     * others wait (decisions: a freed frame is theirs, oldest first). */
+    if ((a->framing.Frames != 0 && a->outstanding >= a->framing.Frames) || a->pending != 0) {
         rm_expect_add(e, STATUS_PENDING);
         e->pends = true;
         return;
@@ -163,8 +164,10 @@ void rm_expect_free(rm_expect *e, const rm_allocator *a, KPROCESSOR_MODE mode, U
 void rm_expect_fn_alloc(rm_expect *e, const rm_allocator *a, bool allocate_fails)
 {
     rm_expect_unknown(e);
-    bool at_limit = a->framing.Frames != 0 && a->outstanding >= a->framing.Frames;
-    rm_expect_add(e, at_limit || (a->external && allocate_fails) ? STATUS_INSUFFICIENT_RESOURCES : STATUS_SUCCESS);
+    /* No frame at the limit, nor while ALLOCs wait: a freed frame is theirs (decisions, "A frame is
+     * freed while ALLOC requests wait"). */
+    bool no_frame = (a->framing.Frames != 0 && a->outstanding >= a->framing.Frames) || a->pending != 0;
+    rm_expect_add(e, no_frame || (a->external && allocate_fails) ? STATUS_INSUFFICIENT_RESOURCES : STATUS_SUCCESS);
 }
 
 /* ---- Checks -------------------------------------------------------------------------------------- */

@@ -49,10 +49,12 @@ bool rm_pool_paged(ULONG pool);
 void rm_expect_create(rm_expect *e, const KSALLOCATOR_FRAMING *framing, unsigned callbacks, unsigned fail);
 /* Q14 size gate then the item's own rules: STATUS (id 1) and FUNCTIONTABLE (id 0, Q17, kernel only). */
 void rm_expect_property(rm_expect *e, const rm_allocator *a, ULONG id, KPROCESSOR_MODE mode, ULONG out_size);
-/* Q8: ALLOC (pends at the Frames limit) and FREE (only frames this allocator handed out). */
+/* Q8: ALLOC (pends at the Frames limit or behind waiting ALLOCs) and FREE (only frames this allocator
+ * handed out). */
 void rm_expect_alloc(rm_expect *e, const rm_allocator *a, KPROCESSOR_MODE mode, ULONG out_size, bool allocate_fails);
 void rm_expect_free(rm_expect *e, const rm_allocator *a, KPROCESSOR_MODE mode, ULONG out_size, bool frame_is_ours);
-/* Q8: function-table AllocateFrame: no frame -> STATUS_INSUFFICIENT_RESOURCES, never pending. */
+/* Q8: function-table AllocateFrame: no frame (the limit, or ALLOCs waiting) -> STATUS_INSUFFICIENT_RESOURCES,
+ * never pending. */
 void rm_expect_fn_alloc(rm_expect *e, const rm_allocator *a, bool allocate_fails);
 
 /* ---- Checks (each trips exactly one verifier ID) ------------------------------------------------ */
