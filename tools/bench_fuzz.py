@@ -25,9 +25,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from tools.fuzzing import options as opt  # noqa: E402
 from tools.gate import coverage as cov  # noqa: E402
-from tools.fuzzing.campaign import registry  # noqa: E402
+from tools.fuzzing.campaign import MAX_SECONDS, bounded_int, registry  # noqa: E402
 from tools.fuzzing.progress import parse_fuzzer_stats  # noqa: E402
 from tools.runner.build import build_preset  # noqa: E402
+from tools.safe_output import tolerant_stdio  # noqa: E402
 
 GOALS = {"create_irp": 0.15, "framing": 0.15, "session": 0.03}
 
@@ -142,16 +143,16 @@ def coverage(build: Path, targets: list[str]) -> dict | None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    tolerant_stdio()  # target and file names in its output may not be UTF-8
     ap = argparse.ArgumentParser(prog="bench_fuzz.py", description=__doc__.splitlines()[0])
-    ap.add_argument("--time", type=int, default=10, metavar="SECONDS", help="per target and engine (default 10)")
+    ap.add_argument("--time", type=bounded_int(MAX_SECONDS), default=10, metavar="SECONDS",
+                    help="per target and engine (default 10; at most a year, as the campaign's --time)")
     ap.add_argument("--engine", choices=("libfuzzer", "afl", "both", "none"), default="both",
                     help="none: only the seed corpus's coverage")
     ap.add_argument("--target", action="append", default=[], metavar="T")
     ap.add_argument("--no-build", action="store_true")
     ap.add_argument("--no-coverage", action="store_true")
     args = ap.parse_args(argv)
-    if args.time < 1:
-        ap.error("--time must be at least 1")
     known = registry(ROOT)
     for t in args.target:
         if t not in known:

@@ -31,10 +31,13 @@ from pathlib import Path
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), os.pardir))
 sys.path.insert(0, os.path.join(ROOT, "tools"))
+sys.path.insert(0, ROOT)
 
 import opcodec  # noqa: E402
 import safe_input  # noqa: E402
+import safe_output  # noqa: E402
 import sessions  # noqa: E402
+from tools.fuzzing.campaign import MAX_RUNS, MAX_SECONDS, bounded_int  # noqa: E402  (the campaign's limits)
 
 # Seconds a run may take beyond its --time before it is stopped (libFuzzer's start-up, corpus loading and
 # final merge; a -runs budget has no time of its own). A module constant, so a test can shorten it.
@@ -181,13 +184,9 @@ def budget(args: argparse.Namespace) -> str:
 
 
 def check_arguments(ap: argparse.ArgumentParser, args: argparse.Namespace) -> None:
-    """Usage errors (exit 2) for values libFuzzer would take in a way no one means: -max_total_time=0 and
-    -runs=-1 are 'no limit' to it (the run then ended only at the subprocess timeout, in a traceback), and
-    no seed at all left nothing to take the median of."""
-    for name, value, least in (("--seeds", args.seeds, 1), ("--time", args.time, 1), ("--max-len", args.max_len, 1),
-                               ("--runs", args.runs, 1)):
-        if value is not None and value < least:
-            ap.error(f"{name} must be at least {least}, found {value}")
+    """Usage errors (exit 2) the argument types do not catch (those refuse numbers libFuzzer would take in a
+    way no one means: -max_total_time=0 and -runs=-1 are 'no limit' to it, and no seed at all left nothing to
+    take the median of)."""
     if bool(args.plain) != bool(args.mutator):
         ap.error("--plain and --mutator go together")
     for name, path in (("--plain", args.plain), ("--mutator", args.mutator)):
@@ -202,16 +201,20 @@ def check_arguments(ap: argparse.ArgumentParser, args: argparse.Namespace) -> No
 
 
 def main(argv=None) -> int:
+    safe_output.tolerant_stdio()  # --corpus and the binaries may have names that are not UTF-8
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--target", choices=["interp", "codec"], default="interp")
     ap.add_argument("--plain", help="prebuilt libFuzzer binary without the custom mutator")
     ap.add_argument("--mutator", help="prebuilt libFuzzer binary with fuzz/mutator_libfuzzer.c linked")
     ap.add_argument("--corpus", default=os.path.join(ROOT, "corpus", "examples", "*.ops"),
                     help="glob of .ops seed programs (default: corpus/examples/*.ops)")
-    ap.add_argument("--seeds", type=int, default=5, help="number of -seed values (1..N)")
-    ap.add_argument("--time", type=int, default=60, help="-max_total_time per run, seconds")
-    ap.add_argument("--runs", type=int, default=None, help="-runs per run instead of a time budget")
-    ap.add_argument("--max-len", type=int, default=4096)
+    # Bounded as the campaign bounds them: libFuzzer reads each into an int, where a larger number wrapped
+    # (--runs 4294967296 became -runs=0) and --time past a year overflowed the run's own timeout.
+    ap.add_argument("--seeds", type=bounded_int(MAX_RUNS), default=5, help="number of -seed values (1..N)")
+    ap.add_argument("--time", type=bounded_int(MAX_SECONDS), default=60, help="-max_total_time per run, seconds")
+    ap.add_argument("--runs", type=bounded_int(MAX_RUNS), default=None,
+                    help="-runs per run instead of a time budget")
+    ap.add_argument("--max-len", type=bounded_int(opcodec.MAX_INPUT), default=4096)
     ap.add_argument("--no-fork", action="store_true",
                     help="plain libFuzzer (stops at the first crash) instead of -fork=1 -ignore_crashes=1")
     ap.add_argument("--cc", default="clang")

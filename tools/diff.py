@@ -23,9 +23,9 @@ sys.path.insert(0, str(ROOT))
 from tools import opcodec  # noqa: E402
 from tools.conformance.trace import split_programs  # noqa: E402
 from tools.fuzzing import implementation  # noqa: E402
-from tools.replay import collect  # noqa: E402
-from tools.safe_input import InputError, executable_file  # noqa: E402
-from tools.safe_output import abandon_stdout  # noqa: E402
+from tools.replay import batches, collect  # noqa: E402
+from tools.safe_input import InputError, clip, executable_file  # noqa: E402
+from tools.safe_output import abandon_stdout, tolerant_stdio  # noqa: E402
 
 IMPLS = ("default", "filter-specific", "build")
 DEFAULT_CORPUS = ("corpus/differential", "corpus/session", "corpus/framing", "corpus/create_irp")
@@ -53,14 +53,22 @@ def licence(op: opcodec.Op) -> str | None:
 REUSED = " frame=reused"
 
 
-def _line_op(line: str, count: int) -> tuple[int, str, int]:
-    """(op index, op name, index of the first field token) of a trace line."""
+class TraceError(Exception):
+    """(side 'A' or 'B', the line): a replay binary printed a line that is no trace line."""
+
+
+def _line_op(line: str, count: int, side: str) -> tuple[int, str, int]:
+    """(op index, op name, index of the first field token) of a trace line; TraceError when a 'done' line
+    or an operation line does not start with an operation number (not km_replay's output)."""
     tok = line.split(" ")
     if tok[0] == "end":
         return count, "end", 1
+    number = tok[1] if tok[0] == "done" and len(tok) > 1 else tok[0]
+    if (tok[0] == "done" or number[:1].isdigit()) and not number.isdigit():
+        raise TraceError(side, line)
     if tok[0] == "done":
-        return int(tok[1]), tok[2] if len(tok) > 2 else "", 3
-    return (int(tok[0]) if tok[0][:1].isdigit() else -1), tok[1] if len(tok) > 1 else "", 2
+        return int(number), tok[2] if len(tok) > 2 else "", 3
+    return (int(number) if number[:1].isdigit() else -1), tok[1] if len(tok) > 1 else "", 2
 
 
 def _kv(token: str) -> tuple[str, str]:
@@ -80,8 +88,8 @@ def diverge(prog: opcodec.Program, trace_a: str, trace_b: str) -> Divergence | N
         b = b.replace(REUSED, "", 1) if b is not None else None
         if a == b:
             continue
-        ia, name_a, fa = _line_op(a, count) if a is not None else (count, "", 0)
-        ib, name_b, fb = _line_op(b, count) if b is not None else (count, "", 0)
+        ia, name_a, fa = _line_op(a, count, "A") if a is not None else (count, "", 0)
+        ib, name_b, fb = _line_op(b, count, "B") if b is not None else (count, "", 0)
         index, op = min(ia, ib), name_a or name_b
         if a is None or b is None or ia != ib or fa != fb or name_a != name_b:
             d = Divergence(index, op, "line", a if a is not None else "(trace ended)",
@@ -109,30 +117,32 @@ def diverge(prog: opcodec.Program, trace_a: str, trace_b: str) -> Divergence | N
 
 
 class ReplayError(Exception):
-    """(the binary program without a trace, why)"""
+    """(the binary program without a trace, or None when no program is to blame; why)"""
 
 
 def _traces(km_replay: str, impl: str, files: list[str]) -> dict[str, str]:
     """The trace of every file. A finding aborts km_replay at the program that found it (its trace ends
-    with the first line of the report); the programs after it run in a new process. ReplayError when
-    the binary cannot run, refuses its arguments or leaves a program without a trace: such a program
-    was never compared, and must not count as identical."""
+    with the first line of the report); the programs after it run in a new process, and so do programs past
+    what one argument list holds (replay.batches). ReplayError when the binary cannot run (no program named),
+    refuses its arguments or leaves a program without a trace: such a program was never compared, and must
+    not count as identical."""
     out: dict[str, str] = {}
     pending = list(files)
     while pending:
-        cmd = [km_replay, "--no-model"] + (["--impl", impl] if impl != "build" else []) + ["--prologue", "--"] + pending
+        batch = batches(pending)[0]
+        cmd = [km_replay, "--no-model"] + (["--impl", impl] if impl != "build" else []) + ["--prologue", "--"] + batch
         try:
             proc = subprocess.run(cmd, capture_output=True, text=True, errors="replace")
         except OSError as e:
-            raise ReplayError(pending[0], f"cannot run {km_replay}: {e.strerror}") from None
+            raise ReplayError(None, f"cannot run {km_replay}: {e.strerror}") from None
         sections, order = split_programs(proc.stdout)
         out.update(sections)
         current = order[-1] if order else None
         why = proc.stderr.splitlines()[0] if proc.stderr.strip() else f"exit status {proc.returncode}"
-        if current not in pending:
-            raise ReplayError(pending[0], f"{km_replay} printed no trace for it ({why})")
-        done = pending.index(current) + 1
-        skipped = [f for f in pending[:done] if f not in out] + (pending[done:] if proc.returncode == 0 else [])
+        if current not in batch:
+            raise ReplayError(batch[0], f"{km_replay} printed no trace for it ({why})")
+        done = batch.index(current) + 1
+        skipped = [f for f in batch[:done] if f not in out] + (batch[done:] if proc.returncode == 0 else [])
         if skipped:
             raise ReplayError(skipped[0], f"{km_replay} printed no trace for it ({why})")
         if proc.returncode != 0:  # a finding aborted the run at `current`
@@ -147,6 +157,7 @@ EXIT_INTERRUPTED = 130  # as a shell reports a command ended by SIGINT
 def main(argv: list[str] | None = None) -> int:
     """Ctrl-C: one line and exit 130, no traceback (subprocess.run kills the km_replay it waits for; the
     temporary directory is removed on the way out)."""
+    tolerant_stdio()  # the report names files whose names may not be UTF-8
     try:
         return _main(argv)
     except KeyboardInterrupt:
@@ -202,22 +213,30 @@ def _main(argv: list[str] | None) -> int:
             tb = _traces(replay_b, args.b, list(progs))
         except ReplayError as e:
             binary, why = e.args
-            print(f"diff: {progs[binary][0]}: {why}", file=sys.stderr)
+            print(f"diff: {progs[binary][0] + ': ' if binary is not None else ''}{why}", file=sys.stderr)
+            return 2
+    results = []  # all compared before anything is printed: a bad trace line is an error, not half a report
+    for binary, (name, prog) in progs.items():
+        try:
+            results.append((name, diverge(prog, ta[binary], tb[binary])))
+        except TraceError as e:
+            side, line = e.args
+            print(f"diff: {name}: {args.replay_a if side == 'A' else replay_b} (side {side}) printed "
+                  f"{clip(line)}, which is not a trace line: is it a km_replay binary?", file=sys.stderr)
             return 2
     try:
-        return report(args, replay_b, progs, ta, tb)
+        return report(args, replay_b, results)
     except OSError as e:  # a full disk or a closed pipe: the verdict is lost, and the user must know
         abandon_stdout()
         print(f"diff: cannot write to standard output: {e.strerror}", file=sys.stderr)
         return 2
 
 
-def report(args: argparse.Namespace, replay_b: str, progs: dict[str, tuple[str, opcodec.Program]],
-           ta: dict[str, str], tb: dict[str, str]) -> int:
-    """Prints the divergences and the totals; the exit status."""
+def report(args: argparse.Namespace, replay_b: str, results: list[tuple[str, Divergence | None]]) -> int:
+    """Prints the divergences (per program: its name, its first divergence or None) and the totals; the exit
+    status."""
     unknown = known = same = 0
-    for binary, (name, prog) in progs.items():
-        d = diverge(prog, ta[binary], tb[binary])
+    for name, d in results:
         if d is None:
             same += 1
             continue
@@ -229,7 +248,7 @@ def report(args: argparse.Namespace, replay_b: str, progs: dict[str, tuple[str, 
         else:
             unknown += 1
             print(f"DIFFERENTIAL {d.op}.{d.field} {where}")
-    print(f"diff: {len(progs)} programs, {same} identical, {known} known differences, {unknown} divergences "
+    print(f"diff: {len(results)} programs, {same} identical, {known} known differences, {unknown} divergences "
           f"(A={args.a} {args.replay_a}, B={args.b} {replay_b})")
     sys.stdout.flush()
     return 1 if unknown else 0

@@ -1,15 +1,24 @@
 #!/usr/bin/env python3
 """Generates docs/verifier.md from harness/verifier_checks.def (the one table of verifier checks).
-Usage: tools/gen_verifier_doc.py [--check]   (--check: exit 1 if docs/verifier.md is out of date)"""
+Usage: tools/gen_verifier_doc.py [--check]   (--check: exit 1 if docs/verifier.md is out of date)
+Exit status 2: the table cannot be read or parsed, or the doc cannot be read or written."""
 from __future__ import annotations
 
+import os
 import re
 import sys
 from pathlib import Path
 
+try:  # imported as tools.gen_verifier_doc, or run from tools/ itself
+    from tools import safe_input, safe_output
+except ImportError:
+    import safe_input
+    import safe_output
+
 ROOT = Path(__file__).resolve().parents[1]
 TABLE = ROOT / "harness" / "verifier_checks.def"
 DOC = ROOT / "docs" / "verifier.md"
+MAX_BYTES = 1 << 20  # either file: both are a few kilobytes; a FIFO or a device is refused, not read
 CHECK_RE = re.compile(r'^KM_CHECK\((\w+),\s*(\d+),\s*"((?:[^"\\]|\\.)*)"\)\s*$')
 
 
@@ -48,22 +57,42 @@ def render(checks: list[tuple[str, int, str]]) -> str:
     return "\n".join(out) + "\n"
 
 
+def shown(path: Path) -> str:
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
 def main(argv: list[str]) -> int:
+    if argv in (["-h"], ["--help"]):
+        try:
+            print(__doc__, flush=True)
+        except OSError as exc:  # `--help | head -1`, a full disk
+            safe_output.abandon_stdout()
+            print(f"gen_verifier_doc: cannot write to standard output: {exc.strerror or exc}", file=sys.stderr)
+            return 2
+        return 0
     if argv not in ([], ["--check"]):
         print(__doc__, file=sys.stderr)
         return 2
     try:
-        text = render(parse(TABLE.read_text()))
-    except (OSError, ValueError) as exc:
+        text = render(parse(safe_input.read_text(TABLE, MAX_BYTES, "verifier check table")))
+    except (safe_input.InputError, ValueError) as exc:
         print(f"gen_verifier_doc: {exc}", file=sys.stderr)
         return 2
     if argv == ["--check"]:
-        if not DOC.exists() or DOC.read_text() != text:
-            print(f"gen_verifier_doc: {DOC.relative_to(ROOT)} is out of date; run tools/gen_verifier_doc.py",
-                  file=sys.stderr)
+        try:  # bytes, not text: reading text turned CRLF into LF and called such a doc up to date
+            current = safe_input.read_bytes(DOC, MAX_BYTES, "doc") if os.path.lexists(DOC) else None
+        except safe_input.InputError as exc:
+            print(f"gen_verifier_doc: {exc}", file=sys.stderr)
+            return 2
+        if current != text.encode("utf-8"):
+            print(f"gen_verifier_doc: {shown(DOC)} is out of date; run tools/gen_verifier_doc.py", file=sys.stderr)
             return 1
         return 0
-    DOC.write_text(text)
+    try:
+        safe_output.write_atomic(DOC, text, "doc")
+    except safe_output.OutputError as exc:
+        print(f"gen_verifier_doc: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 

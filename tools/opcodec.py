@@ -27,11 +27,19 @@ except ImportError:
 FORMAT_VERSION = 1
 MAX_OPS = 256
 MAX_BLOB = 0xFFFF
-# The largest binary program the tools take (km_replay, fuzz/replay_main.c RP_MAX_INPUT, refuses larger
+# The largest binary program the tools take (km_replay, fuzz/op_program.h OP_MAX_PROGRAM_FILE, refuses larger
 # files before reading them). Records alone reach about 33 MB (256 ioctl records with two 65535-byte
 # blobs); only raw bytes, which have no length field, go further, so encoding refuses a text program
-# whose binary would exceed this, and every command refuses an input file above it.
+# whose binary would exceed this, and every command refuses a binary file above it.
 MAX_INPUT = 64 << 20
+# The largest text program the tools read: it must fit the text form of the largest binary, which is longer.
+# A blob prints at most 3.6 characters a byte (4 quote characters, each escaped, then one non-printable byte,
+# again and again: 18 characters for 5 bytes), raw bytes 2 (hex), and an operation's other fields a few
+# hundred characters; 256 records hold at most 33.6 MB of blobs, so no binary of MAX_INPUT bytes prints longer
+# than about 188 MB (2.8 times MAX_INPUT). Refusing text above MAX_INPUT refused valid programs decoded by
+# these very tools (a 33 MB binary of ioctls is 68 MB of text); the parser still refuses a text whose binary
+# would exceed MAX_INPUT.
+MAX_TEXT_INPUT = 4 * MAX_INPUT
 REF_CLOSED, REF_BOGUS, REF_NULL = 0xFD, 0xFE, 0xFF
 REF_NAMES = {REF_CLOSED: "closed", REF_BOGUS: "bogus", REF_NULL: "null"}
 REF_VALUES = {v: k for k, v in REF_NAMES.items()}
@@ -649,6 +657,10 @@ class _Parser:
                                  f"{FORMAT_VERSION}", col)
             if len(prog.ops) >= MAX_OPS:
                 raise self.error(f"too many operations: the limit is {MAX_OPS}", col)
+            if len(prog.ops) == MAX_OPS - 1 and name != "raw":
+                # The decoders keep MAX_OPS - 1 records and read whatever follows as one raw operation: a
+                # 256th record would be encoded, then silently replayed as raw bytes instead of run.
+                raise self.error(f"too many operations: {MAX_OPS - 1} at most, then only raw bytes", col)
             op = self.statement(name, col, items)
             self.size += encoded_size(op)
             if self.size > MAX_INPUT:
@@ -750,17 +762,20 @@ def roundtrip_text(text, path="<input>"):
 
 def read_input(path, binary):
     """The program file's bytes (binary) or text, or OpError naming it. safe_input reads regular files only, and at most
-    MAX_INPUT bytes: a FIFO would block the open for good, a device could be endless. A missing file
-    and one over the limit keep the wording callers and tests look for ('No such file or directory',
+    MAX_INPUT bytes (MAX_TEXT_INPUT for text): a FIFO would block the open for good, a device could be endless. A
+    missing file and one over the limit keep the wording callers and tests look for ('No such file or directory',
     'too large')."""
+    limit, form = (MAX_INPUT, "programs") if binary else (MAX_TEXT_INPUT, "text programs")
+    if not path:  # '' (an unset shell variable): the message read "error: : No such file or directory"
+        raise OpError("the input file name is empty", None)
     try:
         st = os.stat(path)
     except OSError as e:
         raise OpError(e.strerror or str(e), path)
-    if stat.S_ISREG(st.st_mode) and st.st_size > MAX_INPUT:
-        raise OpError(f"too large ({st.st_size} bytes; programs are at most {MAX_INPUT >> 20} MiB)", path)
+    if stat.S_ISREG(st.st_mode) and st.st_size > limit:
+        raise OpError(f"too large ({st.st_size} bytes; {form} are at most {limit >> 20} MiB)", path)
     try:
-        data = safe_input.read_bytes(Path(path), MAX_INPUT, "input")
+        data = safe_input.read_bytes(Path(path), limit, "input")
     except safe_input.InputError as e:
         raise OpError(str(e), None)  # its message names the path
     if binary:
@@ -773,8 +788,9 @@ def read_input(path, binary):
 
 
 def _write(path, payload):
-    """Writes payload (text is ASCII) to the file path, or to standard output for None or '-'."""
-    data = payload if isinstance(payload, bytes) else payload.encode("utf-8")
+    """Writes payload (text is ASCII, but for a file name in a message) to the file path, or to standard output
+    for None or '-'."""
+    data = payload if isinstance(payload, bytes) else payload.encode("utf-8", safe_output.PRINTABLE_ERRORS)
     if path is None or path == "-":
         try:
             sys.stdout.flush()
@@ -799,6 +815,7 @@ def _refuse_overwriting(output, given):
 
 
 def main(argv=None):
+    safe_output.tolerant_stdio()  # messages name files whose names may not be UTF-8
     ap = argparse.ArgumentParser(prog="opcodec.py", description="operation-language codec (binary <-> text)")
     sub = ap.add_subparsers(dest="command", required=True)
     d = sub.add_parser("decode", help="binary program -> canonical text")

@@ -6,7 +6,8 @@ tools/opcodec.py into a temporary directory, binaries are passed through, and km
 trace under a "== FILE" header that names the original file. Directories are walked recursively in
 sorted order (names starting with '.' are skipped). Bad input (a missing or unreadable path, an
 empty directory, a text program that does not parse) is reported naming the file, exit status 2,
-before anything runs. Otherwise the exit status is km_replay's."""
+before anything runs. Otherwise the exit status is km_replay's. Programs past what one argument list holds
+run in further km_replay processes, one after another, with the same output one run would give."""
 from __future__ import annotations
 
 import argparse
@@ -21,14 +22,36 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from tools import opcodec  # noqa: E402
 from tools.safe_input import InputError, executable_file  # noqa: E402
-from tools.safe_output import abandon_stdout  # noqa: E402
+from tools.safe_output import abandon_stdout, tolerant_stdio  # noqa: E402
 
 DEFAULT_KM_REPLAY = ROOT / "build" / "asan-ubsan" / "km_replay"
+# The most bytes of file names one km_replay run is given: the kernel refuses an argument list past ARG_MAX
+# (2 MiB on Linux with the environment, less with a small stack limit), and a directory of tens of thousands
+# of programs exceeded it ("Argument list too long"). Runs one after another print what one run would.
+BATCH_BYTES = 128 << 10
+
+
+def batches(paths: list[str], limit: int | None = None) -> list[list[str]]:
+    """paths in order, cut into lists whose names (with their terminating NULs) fit in limit bytes (default
+    BATCH_BYTES); a name longer than that alone is a list of its own."""
+    limit = BATCH_BYTES if limit is None else limit
+    out: list[list[str]] = [[]]
+    size = 0
+    for p in paths:
+        n = len(os.fsencode(p)) + 1
+        if out[-1] and size + n > limit:
+            out.append([])
+            size = 0
+        out[-1].append(p)
+        size += n
+    return out
 
 
 def collect(path: str) -> list[str]:
     """The program files under path, in sorted order; InputError for missing, unreadable or empty paths
     and for anything that is neither a directory nor a regular file (a FIFO would block the read)."""
+    if not path:  # Path('') is the current directory: every file under it was replayed as a program
+        raise InputError("an empty file name (an unset shell variable?): name a program or a directory")
     p = Path(path)
     try:
         st = p.stat()
@@ -72,6 +95,7 @@ def encode_text(path: str, out: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    tolerant_stdio()  # "== FILE" names a file whose name may not be UTF-8
     ap = argparse.ArgumentParser(prog="replay.py", description="replay text or binary operation-language programs")
     ap.add_argument("--twice", action="store_true", help="run each input twice; a difference is a finding")
     ap.add_argument("--no-model", action="store_true", help="do not cross-check the reference model")
@@ -106,27 +130,45 @@ def main(argv: list[str] | None = None) -> int:
         except InputError as e:
             print(f"replay.py: {e}", file=sys.stderr)
             return 2
-        cmd = [args.km_replay] + [o for o, on in (("--twice", args.twice), ("--no-model", args.no_model),
-                                                  ("--prologue", args.prologue)) if on] + ["--"] + run
-        try:
-            proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, errors="replace")
-        except OSError as e:
-            print(f"replay.py: cannot run {args.km_replay}: {e.strerror}", file=sys.stderr)
-            return 2
-        assert proc.stdout is not None
-        try:
-            for line in proc.stdout:
-                if line.startswith("== "):
-                    line = "== " + names.get(line[3:].rstrip("\n"), line[3:].rstrip("\n")) + "\n"
-                sys.stdout.write(line)
-            sys.stdout.flush()
-        except OSError as e:  # a full disk or a closed pipe: the trace is lost, and the user must know
-            proc.kill()
-            proc.wait()
-            abandon_stdout()
-            print(f"replay.py: cannot write to standard output: {e.strerror}", file=sys.stderr)
-            return 1
-        return proc.wait()
+        options = [o for o, on in (("--twice", args.twice), ("--no-model", args.no_model),
+                                   ("--prologue", args.prologue)) if on]
+        status = 0
+        for batch in batches(run):
+            try:
+                rc = replay(args.km_replay, options, batch, names)
+            except InputError as e:
+                print(f"replay.py: {e}", file=sys.stderr)
+                return 2
+            if rc == 2:  # an input km_replay could not read: it went on with the others, and so do we
+                status = 2
+            elif rc != 0:  # a finding (or a failed write) ended km_replay: one run would not have gone on either
+                return rc
+        return status
+
+
+def replay(km_replay: str, options: list[str], files: list[str], names: dict[str, str]) -> int:
+    """One km_replay run over files, its trace copied to standard output with each "== FILE" header naming
+    the file given (names: encoded temporary file -> text program). km_replay's exit status, or 1 when standard
+    output failed; InputError when km_replay cannot be run."""
+    try:
+        proc = subprocess.Popen([km_replay, *options, "--", *files], stdout=subprocess.PIPE, text=True,
+                                errors="replace")
+    except OSError as e:
+        raise InputError(f"cannot run {km_replay}: {e.strerror}") from None
+    assert proc.stdout is not None
+    try:
+        for line in proc.stdout:
+            if line.startswith("== "):
+                line = "== " + names.get(line[3:].rstrip("\n"), line[3:].rstrip("\n")) + "\n"
+            sys.stdout.write(line)
+        sys.stdout.flush()
+    except OSError as e:  # a full disk or a closed pipe: the trace is lost, and the user must know
+        proc.kill()
+        proc.wait()
+        abandon_stdout()
+        print(f"replay.py: cannot write to standard output: {e.strerror}", file=sys.stderr)
+        return 1
+    return proc.wait()
 
 
 if __name__ == "__main__":

@@ -142,6 +142,23 @@ def refuse_unwritable_output(path: Path, what: str = "output") -> None:
 
 
 
+def directory_problem(path: Path) -> str | None:
+    """Why path cannot be (made) a directory, naming it: it exists and is not one, or the nearest part of it
+    that exists is not one (mkdir failed only when the work began, as a bare 'File exists' or 'Not a
+    directory'). None for a directory, or a path that does not exist yet under one."""
+    path = Path(path)
+    if os.path.isdir(path):
+        return None
+    if os.path.lexists(path):
+        return f"{path} exists and is not a directory"
+    parent = path.parent
+    while not os.path.lexists(parent) and parent != parent.parent:
+        parent = parent.parent
+    if os.path.lexists(parent) and not os.path.isdir(parent):
+        return f"{path}: {parent} is not a directory"
+    return None
+
+
 def refuse_output(path: Path, inputs: list[Path], what: str = "output") -> None:
     """Both checks of an output path, before any work: not one of the inputs (refuse_overwriting_input),
     and able to take a file (refuse_unwritable_output)."""

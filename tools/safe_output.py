@@ -2,17 +2,76 @@
 (written to a temporary file in the same directory, flushed, synced, then renamed over the target), so a full
 disk or a kill part way leaves the old content, never a truncated file that still looks usable; a line is
 appended to a log only on a fresh line, so a line torn by an earlier failure cannot swallow the next one.
-Every failure is an OutputError whose message names the path (and leaves no temporary file behind)."""
+Every failure is an OutputError whose message names the path (and leaves no temporary file behind). Text
+that UTF-8 cannot encode (a file name's undecodable bytes) is written and printed as \\xNN escapes (printable)."""
 from __future__ import annotations
 
+import codecs
 import os
 import secrets
 import stat
+import sys
 from pathlib import Path
 
 
 class OutputError(Exception):
     pass
+
+
+# Text that came from a file name, an argument or an undecodable input can hold what UTF-8 cannot encode:
+# Python carries a file name's undecodable bytes as lone surrogates (U+DC80..U+DCFF, "surrogateescape"), and
+# a JSON "\ud800" escape is one too. Written or printed as it is, that raised UnicodeEncodeError, a traceback
+# after the work was done. Everywhere such text is written (write_atomic, append_line) or printed
+# (tolerant_stdio), it is shown the one way: an undecodable byte as \xNN, any other unencodable character
+# as \uNNNN (the rest is unchanged).
+PRINTABLE_ERRORS = "ks-printable"
+
+
+def _escape_unencodable(exc: UnicodeError) -> tuple[str, int]:
+    if not isinstance(exc, UnicodeEncodeError):
+        raise exc
+    out = []
+    for c in exc.object[exc.start:exc.end]:
+        n = ord(c)
+        if 0xDC80 <= n <= 0xDCFF:
+            out.append(f"\\x{n - 0xDC00:02x}")  # the byte surrogateescape stands for
+        elif n <= 0xFF:
+            out.append(f"\\x{n:02x}")
+        elif n <= 0xFFFF:
+            out.append(f"\\u{n:04x}")
+        else:
+            out.append(f"\\U{n:08x}")
+    return "".join(out), exc.end
+
+
+codecs.register_error(PRINTABLE_ERRORS, _escape_unencodable)
+
+
+def printable(text: str) -> str:
+    """text as it is written and printed: UTF-8-encodable, undecodable bytes of a file name as \\xNN."""
+    return text.encode("utf-8", PRINTABLE_ERRORS).decode("utf-8")
+
+
+def printable_exactly(text: str) -> bool:
+    """Whether text is UTF-8 text as given (printable() leaves it unchanged)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def tolerant_stdio() -> None:
+    """Standard output and error print what they cannot encode the printable() way, instead of raising in the
+    middle of a report (a UTF-8 locale's stdout is strict). For command-line entry points; a stream that is not
+    a text file of its own (a test's StringIO) is left alone."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            try:
+                reconfigure(errors=PRINTABLE_ERRORS)
+            except (OSError, ValueError):  # a closed or failed stream: its writes report that themselves
+                pass
 
 
 def _reason(exc: OSError) -> str:
@@ -38,7 +97,7 @@ def write_atomic(path: Path, data: bytes | str, what: str = "file") -> None:
     """Replaces path by data (text is written as UTF-8), all or nothing: on any failure the old file is
     as it was and OutputError names the path."""
     path = Path(os.path.realpath(path))  # through a symbolic link: replace the file, not the link
-    payload = data.encode("utf-8") if isinstance(data, str) else data
+    payload = data.encode("utf-8", PRINTABLE_ERRORS) if isinstance(data, str) else data
     if _special(path):
         try:
             with open(path, "wb") as f:
@@ -91,7 +150,8 @@ def append_line(f, line: str, path: Path, what: str = "file") -> None:
         f.flush()
         size = os.fstat(fd).st_size
         torn = size > 0 and os.pread(fd, 1, size - 1) != b"\n"
-        data = (("\n" if torn else "") + line + ("" if line.endswith("\n") else "\n")).encode("utf-8")
+        text = ("\n" if torn else "") + line + ("" if line.endswith("\n") else "\n")
+        data = text.encode("utf-8", PRINTABLE_ERRORS)
         os.lseek(fd, 0, os.SEEK_END)
         while data:
             data = data[os.write(fd, data):]

@@ -7,7 +7,9 @@ Every item from items.py is evaluated at compile time (probe.py) three ways on x
                  vs  mingw's headers under x86_64-w64-mingw32-gcc
   i686           ours compiled by i686-w64-mingw32-gcc     vs  mingw's headers, same compiler
 One line per mismatch, then `ABI: N items compared on x86_64, M on i686, K mismatches`.
-Exit 0 = all equal, 1 = mismatches, 2 = a compiler is missing, 3 = the probe itself failed.
+Exit 0 = all equal, 1 = mismatches, 2 = it cannot run as asked (a compiler is missing, a bad argument: an
+--include without our headers, a --workdir that cannot be a directory; standard output cannot be written),
+3 = the probe itself failed (our headers do not parse, are not UTF-8 or do not compile).
 """
 
 import argparse
@@ -22,6 +24,9 @@ sys.path.insert(0, HERE)
 
 import items as items_mod  # noqa: E402
 import probe  # noqa: E402
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(HERE)), "tools"))
+import safe_output  # noqa: E402  (as the capture kit's scripts import the tools/ modules)
 
 REPO = os.path.dirname(os.path.dirname(HERE))
 CFLAGS = ["-std=c17", "-O0", "-fshort-wchar"]
@@ -39,9 +44,30 @@ FOREIGN_WINDOWS_HEADERS = {"ntdef.h", "ntstatus.h", "winerror.h", "wdm.h", "ntdd
                            "windef.h", "windows.h", "basetsd.h", "guiddef.h", "minwindef.h", "winbase.h"}
 
 
+EXIT_CANNOT_RUN, EXIT_PROBE = 2, 3
+
+
 def fail(code, message):
     print("check_abi: " + message, file=sys.stderr)
     sys.exit(code)
+
+
+def say(text):
+    """Prints one line of the report; a standard output that cannot take it (a full disk, a closed pipe:
+    `--list | head`) ends the run with a message and EXIT_CANNOT_RUN, not a traceback."""
+    try:
+        print(text, flush=True)
+    except OSError as e:
+        safe_output.abandon_stdout()
+        fail(EXIT_CANNOT_RUN, "cannot write to standard output: %s" % (e.strerror or e))
+
+
+def prepare_workdir(workdir):
+    """--workdir as a directory that exists (made when missing), or a bad-argument exit naming it."""
+    try:
+        os.makedirs(workdir, exist_ok=True)
+    except OSError as e:  # a regular file there, or above it; no permission
+        fail(EXIT_CANNOT_RUN, "--workdir %s: cannot be made a directory: %s" % (workdir, e.strerror or e))
 
 
 def require_tools():
@@ -52,12 +78,12 @@ def require_tools():
             hints.append("apt-get install mingw-w64")
         if NATIVE in missing:
             hints.append("apt-get install clang")
-        fail(2, "missing compiler(s): %s (install with: %s)" % (", ".join(missing), "; ".join(hints)))
+        fail(EXIT_CANNOT_RUN, "missing compiler(s): %s (install with: %s)" % (", ".join(missing), "; ".join(hints)))
 
 
 def mingw_ddk_dir(cc):
     """The directory holding mingw's ddk/ntddk.h, from the compiler's own include search list."""
-    proc = subprocess.run([cc, "-xc", "-E", "-v", os.devnull], capture_output=True, text=True)
+    proc = subprocess.run([cc, "-xc", "-E", "-v", os.devnull], capture_output=True, text=True, errors="replace")
     dirs, on = [], False
     for line in proc.stderr.split("\n"):
         if line.startswith("#include <...> search starts here"):
@@ -69,7 +95,7 @@ def mingw_ddk_dir(cc):
     for d in dirs:
         if os.path.isfile(os.path.join(d, "ddk", "ntddk.h")):
             return os.path.join(d, "ddk")
-    fail(2, "%s has no ddk/ntddk.h in its include path (searched %s); apt-get install mingw-w64"
+    fail(EXIT_CANNOT_RUN, "%s has no ddk/ntddk.h in its include path (searched %s); apt-get install mingw-w64"
          % (cc, ", ".join(dirs) or "nothing"))
 
 
@@ -78,9 +104,10 @@ def check_no_windows_headers(cmd, include_dir, workdir):
     src = os.path.join(workdir, "include_check.c")
     with open(src, "w", encoding="utf-8") as f:
         f.write(probe.PRELUDE_OURS)
-    proc = subprocess.run(cmd + ["-E", "-H", "-o", os.devnull, src], capture_output=True, text=True)
+    proc = subprocess.run(cmd + ["-E", "-H", "-o", os.devnull, src], capture_output=True, text=True,
+                          errors="replace")
     if proc.returncode != 0:
-        fail(3, "our headers do not preprocess with %s:\n%s" % (cmd[0], probe._tail(proc.stderr)))
+        fail(EXIT_PROBE, "our headers do not preprocess with %s:\n%s" % (cmd[0], probe._tail(proc.stderr)))
     ours = os.path.realpath(include_dir)
     for line in proc.stderr.split("\n"):
         if not line.startswith(".") or " " not in line:
@@ -89,7 +116,7 @@ def check_no_windows_headers(cmd, include_dir, workdir):
         if path.startswith(ours + os.sep):
             continue
         if os.path.basename(path) in FOREIGN_WINDOWS_HEADERS or "%sddk%s" % (os.sep, os.sep) in path:
-            fail(3, "compiling our headers with %s pulled in a Windows header from mingw: %s" % (cmd[0], path))
+            fail(EXIT_PROBE, "compiling our headers with %s pulled in a Windows header from mingw: %s" % (cmd[0], path))
 
 
 def fmt(item, value):
@@ -144,6 +171,7 @@ def check_class_strings(arch, items, ours, ours_missing):
 
 
 def main(argv=None):
+    safe_output.tolerant_stdio()  # --include and --workdir may have names that are not UTF-8
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--include", default=os.path.join(REPO, "include"),
                     help="our header directory (default: the repository's include/)")
@@ -153,28 +181,34 @@ def main(argv=None):
     args = ap.parse_args(argv)
 
     include_dir = os.path.abspath(args.include)
-    if not all(os.path.isfile(os.path.join(include_dir, h)) for h in items_mod.HEADERS):
-        fail(3, "%s does not hold %s" % (include_dir, ", ".join(items_mod.HEADERS)))
-    items, excluded = items_mod.build_items(include_dir)
+    missing = [h for h in items_mod.HEADERS if not os.path.isfile(os.path.join(include_dir, h))]
+    if missing:  # a bad argument, not a failed probe
+        fail(EXIT_CANNOT_RUN, "--include %s: %s, which the check reads, %s missing"
+             % (include_dir, ", ".join(missing), "is" if len(missing) == 1 else "are"))
+    try:
+        items, excluded = items_mod.build_items(include_dir)
+    except items_mod.HeaderError as e:
+        fail(EXIT_PROBE, "cannot list the items: %s" % e)
     if args.list:
         for it in items:
-            print("item     %s" % it.label)
+            say("item     %s" % it.label)
         for it, reason in excluded:
-            print("excluded %s: %s" % (it.label, reason))
+            say("excluded %s: %s" % (it.label, reason))
         for it in items:
             reason = items_mod.is_excluded(it.label, it.name, "i686")
             if reason:
-                print("excluded on i686 %s: %s" % (it.label, reason))
-        print("%d items, %d excluded" % (len(items), len(excluded)))
+                say("excluded on i686 %s: %s" % (it.label, reason))
+        say("%d items, %d excluded" % (len(items), len(excluded)))
         return 0
 
+    if args.workdir:  # a bad argument is said before a missing compiler is looked for
+        prepare_workdir(args.workdir)
     require_tools()
     workdir = args.workdir or tempfile.mkdtemp(prefix="abi-probe-")
-    os.makedirs(workdir, exist_ok=True)
     try:
         return run(items, include_dir, workdir, args.verbose)
-    except probe.ProbeError as e:
-        fail(3, str(e))
+    except (probe.ProbeError, OSError) as e:  # OSError: a probe file the work directory would not take
+        fail(EXIT_PROBE, str(e))
     finally:
         if not args.workdir:
             shutil.rmtree(workdir, ignore_errors=True)
@@ -203,12 +237,12 @@ def run(items, include_dir, workdir, verbose):
             compared |= done
             if verbose:
                 for i in sorted(done):
-                    print("ok %s %s = %s" % (label, items[i].label, fmt(items[i], m_vals[i])))
+                    say("ok %s %s = %s" % (label, items[i].label, fmt(items[i], m_vals[i])))
         counts[arch] = len(compared)
     for line in mismatches:
-        print(line)
-    print("ABI: %d items compared on x86_64, %d on i686, %d mismatches"
-          % (counts["x86_64"], counts["i686"], len(mismatches)))
+        say(line)
+    say("ABI: %d items compared on x86_64, %d on i686, %d mismatches"
+        % (counts["x86_64"], counts["i686"], len(mismatches)))
     return 1 if mismatches else 0
 
 

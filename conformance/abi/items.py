@@ -91,6 +91,33 @@ def is_excluded(label, name, arch=None):
     return None
 
 
+class HeaderError(Exception):
+    """A header the item list cannot be read from (not UTF-8, a declaration this parser cannot follow); the
+    message names the file."""
+
+
+# The largest header read: ours are tens of kilobytes; a file given by mistake is refused before it is held.
+HEADER_MAX = 8 << 20
+
+
+def read_header(include_dir, header):
+    """The text of one header, or HeaderError: a regular file (a FIFO would block the read) of UTF-8 text."""
+    path = os.path.join(include_dir, header)
+    try:
+        if not os.path.isfile(path):
+            raise HeaderError("%s is not a regular file" % path)
+        if os.path.getsize(path) > HEADER_MAX:
+            raise HeaderError("%s is larger than %d bytes: not a header" % (path, HEADER_MAX))
+        with open(path, "rb") as f:
+            data = f.read(HEADER_MAX + 1)
+    except OSError as e:
+        raise HeaderError("cannot read %s: %s" % (path, e.strerror or e)) from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise HeaderError("%s is not UTF-8 text (byte %d)" % (path, e.start)) from None
+
+
 class Item:
     """One compared value. kind: sizeof, alignof, offsetof, fieldsize, const, guid, string."""
 
@@ -175,7 +202,28 @@ def _match_brace(text, start):
             depth -= 1
             if depth == 0:
                 return i
-    raise ValueError("unbalanced braces")
+    raise HeaderError("unbalanced braces: the '{' at %r is never closed" % _near(text, start))
+
+
+def _near(text, pos):
+    """A short piece of text from pos, for a message."""
+    return " ".join(text[pos:pos + 40].split())
+
+
+def _semicolon(text, pos):
+    """The index of the first ';' at or after pos; HeaderError when there is none."""
+    end = text.find(";", pos)
+    if end < 0:
+        raise HeaderError("no ';' after %r" % _near(text, pos))
+    return end
+
+
+def _last_word(decl):
+    """The declared name: the last word of a declarator; HeaderError when it has none."""
+    words = re.findall(r"\w+", decl)
+    if not words:
+        raise HeaderError("a member without a name: %r" % " ".join(decl.split()))
+    return words[-1]
 
 
 def _split_top(text, sep):
@@ -205,7 +253,7 @@ def _fields(body, prefix=""):
         if m:
             close = _match_brace(body, m.end() - 1)
             inner = body[m.end():close]
-            end = body.index(";", close)
+            end = _semicolon(body, close)
             declarators = [d.strip() for d in body[close + 1:end].split(",") if d.strip()]
             if not declarators:                       # anonymous member: its fields are ours
                 out.extend(_fields(inner, prefix))
@@ -228,9 +276,9 @@ def _fields(body, prefix=""):
             continue
         parts = _split_top(decl, ",")
         first = re.sub(r"\[[^\]]*\]", "", parts[0]).strip()
-        out.append(prefix + re.findall(r"\w+", first)[-1])
+        out.append(prefix + _last_word(first))
         for d in parts[1:]:
-            out.append(prefix + re.findall(r"\w+", re.sub(r"\[[^\]]*\]", "", d))[-1])
+            out.append(prefix + _last_word(re.sub(r"\[[^\]]*\]", "", d)))
     return out
 
 
@@ -240,42 +288,54 @@ def parse_headers(include_dir):
     structs, enums, defines = [], [], []
     tag_to_name = {}
     for header in HEADERS:
-        path = os.path.join(include_dir, header)
-        with open(path, encoding="utf-8") as f:
-            lines = _logical_lines(f.read())
-        for line in lines:
-            m = _DEFINE.match(line)
-            if m and not m.group(2):
-                defines.append((m.group(1), m.group(3), header))
-        code = "\n".join(l for l in lines if not l.lstrip().startswith("#"))
-        for m in re.finditer(r"typedef\s+struct\s+(\w+)\s+(\w+)\s*[,;]", code):
-            tag_to_name[m.group(1)] = m.group(2)
-        for m in re.finditer(r"\b(typedef\s+)?(struct|union|enum)\b\s*(?:DECLSPEC_ALIGN\s*\(\s*\w+\s*\)\s*)?"
-                             r"(\w+)?\s*\{", code):
-            if m.start() > 0 and code[m.start() - 1] not in "\n;}\t ":
-                continue
-            close = _match_brace(code, m.end() - 1)
-            end = code.index(";", close)
-            tail = code[close + 1:end]
-            body = code[m.end():close]
-            if m.group(1):
-                name = re.findall(r"\w+", tail)[0] if re.findall(r"\w+", tail) else None
-            elif m.group(3) in tag_to_name and not tail.strip():
-                name = tag_to_name[m.group(3)]
-            else:
-                continue                              # nested or untyped aggregate: not top level
-            if _is_nested(code, m.start()):
-                continue
-            if m.group(2) == "enum":
-                names = []
-                for e in _split_top(body, ","):
-                    e = e.strip()
-                    if e:
-                        names.append(re.match(r"(\w+)", e).group(1))
-                enums.append((name, [(e, header) for e in names]))
-            else:
-                structs.append((name, _fields(body)))
+        text = read_header(include_dir, header)
+        try:
+            _parse_header(header, _logical_lines(text), structs, enums, defines, tag_to_name)
+        except HeaderError as e:
+            raise HeaderError("%s: %s" % (os.path.join(include_dir, header), e)) from None
     return structs, enums, defines
+
+
+def _parse_header(header, lines, structs, enums, defines, tag_to_name):
+    """Adds one header's declarations (see parse_headers); HeaderError when one cannot be followed."""
+    for line in lines:
+        m = _DEFINE.match(line)
+        if m and not m.group(2):
+            defines.append((m.group(1), m.group(3), header))
+    code = "\n".join(l for l in lines if not l.lstrip().startswith("#"))
+    for m in re.finditer(r"typedef\s+struct\s+(\w+)\s+(\w+)\s*[,;]", code):
+        tag_to_name[m.group(1)] = m.group(2)
+    for m in re.finditer(r"\b(typedef\s+)?(struct|union|enum)\b\s*(?:DECLSPEC_ALIGN\s*\(\s*\w+\s*\)\s*)?"
+                         r"(\w+)?\s*\{", code):
+        if m.start() > 0 and code[m.start() - 1] not in "\n;}\t ":
+            continue
+        close = _match_brace(code, m.end() - 1)
+        end = _semicolon(code, close)
+        tail = code[close + 1:end]
+        body = code[m.end():close]
+        if m.group(1):
+            names = re.findall(r"\w+", tail)
+            if not names:
+                raise HeaderError("a typedef that names no type: %r" % _near(code, m.start()))
+            name = names[0]
+        elif m.group(3) in tag_to_name and not tail.strip():
+            name = tag_to_name[m.group(3)]
+        else:
+            continue                              # nested or untyped aggregate: not top level
+        if _is_nested(code, m.start()):
+            continue
+        if m.group(2) == "enum":
+            names = []
+            for e in _split_top(body, ","):
+                e = e.strip()
+                if e:
+                    first = re.match(r"(\w+)", e)
+                    if first is None:
+                        raise HeaderError("an enumerator without a name: %r" % _near(e, 0))
+                    names.append(first.group(1))
+            enums.append((name, [(e, header) for e in names]))
+        else:
+            structs.append((name, _fields(body)))
 
 
 def _is_nested(code, pos):
@@ -291,8 +351,7 @@ def _is_nested(code, pos):
 def _typedef_names(include_dir):
     names = set()
     for header in HEADERS:
-        with open(os.path.join(include_dir, header), encoding="utf-8") as f:
-            code = "\n".join(_logical_lines(f.read()))
+        code = "\n".join(_logical_lines(read_header(include_dir, header)))
         for m in re.finditer(r"\btypedef\b([^;{]*?)(\w+)\s*(?:,[^;{(]*)?;", code):
             names.add(m.group(2))
             for extra in re.findall(r",\s*\**\s*(\w+)", code[m.start():m.end()]):

@@ -111,7 +111,8 @@ def compile_probe(items, prelude, cmd, workdir, tag):
         with open(c_path, "w", encoding="utf-8") as f:
             f.write(src)
         try:
-            proc = subprocess.run(cmd + ["-S", "-o", s_path, c_path], capture_output=True, text=True)
+            proc = subprocess.run(cmd + ["-S", "-o", s_path, c_path], capture_output=True, text=True,
+                                  errors="replace")
         except OSError as e:
             raise ProbeError("cannot run %s: %s" % (cmd[0], e))
         if proc.returncode == 0:

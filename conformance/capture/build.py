@@ -29,6 +29,8 @@ WINDOWS = {  # target -> compiler; -municode: the entry point is wmain (device p
     "i686": "i686-w64-mingw32-gcc",
 }
 LIBS = ["-lksuser", "-lsetupapi", "-lntdll", "-lversion"]
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+import safe_output  # noqa: E402  (as gen_cases.py imports the tools/ modules)
 
 
 class BuildError(Exception):
@@ -48,7 +50,7 @@ def default_recordings():
 
 def generate(recordings, out_c):
     cmd = [sys.executable, os.path.join(HERE, "gen_cases.py"), "-o", out_c, *recordings]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+    proc = subprocess.run(cmd, capture_output=True, text=True, errors="replace")
     sys.stderr.write(proc.stderr)
     if proc.returncode != 0:
         raise BuildError("the case table could not be generated")
@@ -58,7 +60,7 @@ def compile_(compiler, args, what):
     if shutil.which(compiler) is None:
         raise BuildError(f"{compiler} not found (apt-get install {'clang' if compiler == 'clang' else 'mingw-w64'})",
                          2)
-    proc = subprocess.run([compiler, *args], capture_output=True, text=True)
+    proc = subprocess.run([compiler, *args], capture_output=True, text=True, errors="replace")
     if proc.returncode != 0:
         raise BuildError(f"{what} did not build:\n{proc.stdout}{proc.stderr}")
 
@@ -94,6 +96,7 @@ def build(out, recordings, targets, host_cases):
 
 
 def main(argv=None):
+    safe_output.tolerant_stdio()  # --out and the recordings may have names that are not UTF-8
     ap = argparse.ArgumentParser(prog="build.py", description=__doc__.split("\n")[0])
     ap.add_argument("--out", default=os.path.join(ROOT, "build", "capture"))
     ap.add_argument("--recordings", nargs="+", help="recordings whose user-reachable cases the kit runs")

@@ -101,6 +101,68 @@ class MissingCompilerTest(unittest.TestCase):
         self.assertNotIn("Traceback", proc.stderr)
 
 
+class BadInputTest(unittest.TestCase):
+    """Clear errors and the documented exit statuses, never a traceback: 2 for a bad argument or an output
+    that cannot be written, 3 for headers the item list cannot be read from (as for headers that do not
+    compile). Needs no compiler."""
+
+    def assert_refused(self, proc, status, *words):
+        self.assertEqual(proc.returncode, status, (proc.stdout or "") + proc.stderr)
+        self.assertNotIn("Traceback", proc.stderr)
+        for w in words:
+            self.assertIn(w, proc.stderr)
+
+    def test_malformed_and_non_utf8_headers(self):
+        anchor = "#define STATIC_KSMETHODSETID_StreamAllocator 0xcf6e4341L"  # in ks.h once
+        for header, old, new, words in (
+                ("ks.h", anchor, "typedef struct _BROKEN { int a;\n" + anchor, ["ks.h: unbalanced braces"]),
+                ("ks.h", "#endif /* KM_KS_H */", "typedef struct _B3 { int a; } B3\n#endif /* KM_KS_H */",
+                 ["ks.h: no ';' after"]),
+                ("ks.h", anchor, "typedef struct _B4 { int a; };\n" + anchor, ["ks.h: a typedef that names no type"]),
+                ("ks.h", anchor, "typedef struct _B5 { int a; *; } B5;\n" + anchor,
+                 ["ks.h: a member without a name"]),
+                ("wdm.h", "typedef enum _MODE { KernelMode,", "typedef enum _MODE { = 3, KernelMode,",
+                 ["wdm.h: an enumerator without a name"]),
+                ("wdm.h", "typedef enum _MODE {", "/* caf\xe9 */ typedef enum _MODE {",
+                 ["wdm.h is not UTF-8 text (byte"])):
+            with self.subTest(header=header, new=new[:40]):
+                with MutatedHeaders(header, old, new) as inc:
+                    if "\xe9" in new:  # the mutation in Latin-1: a byte that is not UTF-8
+                        path = os.path.join(inc, header)
+                        with open(path, "rb") as f:
+                            data = f.read()
+                        with open(path, "wb") as f:
+                            f.write(data.replace("caf\xe9".encode("utf-8"), b"caf\xe9"))
+                    for args in (["--list"], ["--workdir", os.path.join(inc, "w")]):
+                        self.assert_refused(run_check("--include", inc, *args), 3, *words)
+
+    def test_bad_include_and_workdir_are_bad_arguments(self):
+        with tempfile.TemporaryDirectory(prefix="abi-bad-") as tmp:
+            self.assert_refused(run_check("--include", tmp, "--list"), 2, "--include", "ks.h", "missing")
+            self.assert_refused(run_check("--include", os.path.join(tmp, "nope"), "--list"), 2, "missing")
+            afile = os.path.join(tmp, "afile")
+            with open(afile, "w") as f:
+                f.write("x")
+            self.assert_refused(run_check("--workdir", afile), 2, "--workdir %s: cannot be made a directory" % afile)
+            under = os.path.join(afile, "sub")
+            self.assert_refused(run_check("--workdir", under), 2, "--workdir %s: cannot be made a directory" % under)
+
+    @unittest.skipUnless(os.path.exists("/dev/full"), "no /dev/full")
+    def test_standard_output_that_cannot_be_written(self):
+        with open("/dev/full", "w") as full:
+            proc = subprocess.run([sys.executable, CHECK, "--list"], stdout=full, stderr=subprocess.PIPE, text=True)
+        self.assert_refused(proc, 2, "cannot write to standard output: No space left on device")
+        # A reader that stops early (`--list | head -c 10`): a closed pipe, said as such.
+        proc = subprocess.Popen([sys.executable, CHECK, "--list"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        proc.stdout.read(10)
+        proc.stdout.close()
+        err = proc.stderr.read().decode()
+        proc.stderr.close()
+        self.assertEqual(proc.wait(), 2, err)
+        self.assertIn("cannot write to standard output: Broken pipe", err)
+        self.assertNotIn("Traceback", err)
+
+
 @unittest.skipUnless(HAVE_TOOLS, "needs %s (apt-get install mingw-w64 clang)" % ", ".join(TOOLS))
 class AbiCheckTest(unittest.TestCase):
     def assert_summary(self, proc, mismatches_at_least=None):

@@ -1,28 +1,36 @@
-"""Bad input to every command we ship: corrupt, truncated, empty and huge (100 MB sparse) files, a
+"""Bad input to every command we ship: corrupt, truncated, empty and huge (sparse) files, a
 directory where a file is expected, unreadable files. Each command must exit with a clear error that
 names the file and the problem, or (for the binary form, which is total) run it as a program; never
 a traceback, a sanitizer report or a hang (every call has a timeout).
 
 Commands: build/asan-ubsan/km_replay (and --fault-sweep), build/asan-ubsan/op_print, tools/replay.py,
 tools/opcodec.py decode/encode/roundtrip, the fuzz targets' replay binaries (their AFL++ builds: test_afl_main.py),
-km_stress's options. Also a FIFO and a device where a file is expected (refused
-without blocking), a full stdout (/dev/full: an error, not exit 0 with nothing written), bad options
-and a bad KM_VERIFIER_LEVEL, KM_IMPLEMENTATION or KM_FUZZ_COLD (refused before any input runs).
+km_stress's options. Also more programs than one argument list holds, an empty file name, a FIFO and a
+device where a file is expected (refused without blocking), a full stdout (/dev/full: an error, not exit 0
+with nothing written), bad options and a bad KM_VERIFIER_LEVEL, KM_IMPLEMENTATION or KM_FUZZ_COLD (refused
+before any input runs).
 run_tests.py fuzz with corrupt corpus files is in test_bad_input_fuzz.py."""
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import subprocess
 import sys
 import tempfile
 import unittest
 from pathlib import Path
+from unittest import mock
+
+from tools import opcodec
 
 ROOT = Path(__file__).resolve().parents[2]
 BUILD = ROOT / "build" / "asan-ubsan"
 KM_REPLAY = BUILD / "km_replay"
 OP_PRINT = BUILD / "op_print"
 KM_STRESS = BUILD / "km_stress"
+KM_TESTS = BUILD / "km_tests"
+BENCH_FRAMES = BUILD / "bench_frames"  # built in asan-ubsan for these tests; figures come from release
 PY = sys.executable
 TIMEOUT = 60
 HANG_TIMEOUT = 10  # for inputs that once blocked (a FIFO) or were read without bound (/dev/zero)
@@ -62,9 +70,9 @@ class BadFiles:
         self.huge = tmp / "huge.bin"  # 100 MB sparse: costs no disk
         with open(self.huge, "wb") as f:
             f.truncate(100 << 20)
-        self.huge_ops = tmp / "huge.ops"
+        self.huge_ops = tmp / "huge.ops"  # past the text limit, which fits the text of the largest binary
         with open(self.huge_ops, "wb") as f:
-            f.truncate(100 << 20)
+            f.truncate(opcodec.MAX_TEXT_INPUT + 1)
         self.a_dir = tmp / "adir.ops"
         self.a_dir.mkdir()
         self.unreadable = tmp / "unreadable.bin"
@@ -181,7 +189,10 @@ class KmReplay(Base):
 
     def test_fault_sweep_bad_numbers_and_files(self):
         for argv, needle in [(["--fault-sweep", "--pairs", "x"], "not a number"), (["--fault-sweep", "--seed", "--pairs"], "not a number"),
-                             (["--fault-sweep", "--twice"], "do not combine")]:
+                             (["--fault-sweep", "--twice"], "do not combine"),
+                             (["--fault-sweep", "--seed", "99999999999999999999999"], "too large"),  # was "not a number"
+                             (["--pairs", "4"], "--pairs goes with --fault-sweep"),  # these were silently ignored
+                             (["--verbose"], "--verbose goes with --fault-sweep")]:
             p = run([str(KM_REPLAY), *argv, str(self.f.corrupt)])
             self.assert_clean(p, str(argv))
             self.assertEqual(p.returncode, 2, argv)
@@ -315,6 +326,14 @@ class OpPrint(Base):
         self.assertIn(f"==> {self.f.corrupt} <==", p.stdout)
         self.assertIn(f"==> {self.f.truncated} <==", p.stdout)
 
+    def test_huge_file_is_refused_unread(self):
+        # It read any size whole: a 2 TiB sparse file was an ASan allocation-size-too-big crash.
+        p = run([str(OP_PRINT), str(self.f.corrupt), str(self.f.huge), str(self.f.truncated)])
+        self.assert_clean(p, "op_print corrupt huge truncated")
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertIn(f"op_print: {self.f.huge}: too large", p.stderr)
+        self.assertIn(f"==> {self.f.truncated} <==", p.stdout)
+
     @unittest.skipUnless(HAS_DEV_FULL, "no /dev/full")
     def test_full_stdout_is_an_error(self):
         # It exited 1 without a word.
@@ -380,6 +399,55 @@ class ReplayPy(Base):
         self.assert_clean(subprocess.CompletedProcess(p.args, p.returncode, "", p.stderr), "replay.py > /dev/full")
         self.assertEqual(p.returncode, 1, p.stderr)
         self.assertIn("replay.py: cannot write to standard output: No space left on device", p.stderr)
+
+
+class ManyPrograms(Base):
+    """More programs than one argument list holds (tools/replay.py and run_tests.py diff failed with
+    "Argument list too long", and diff blamed the first program): they run in batches, one km_replay after
+    another, with the output one run gives."""
+
+    @unittest.skipUnless(KM_REPLAY.exists(), "build/asan-ubsan not built")
+    def test_a_directory_past_the_argument_limit(self):
+        many = self.f.dir / "many"
+        many.mkdir(exist_ok=True)
+        count = os.sysconf("SC_ARG_MAX") // 200 + 50  # their names alone exceed what exec takes
+        names = sorted(f"{'p' * 190}{i:06d}.bin" for i in range(count))
+        for name in names:
+            (many / name).write_bytes(b"\x01\x11\x00")  # set_irql: one line of trace each
+        p = run([PY, str(ROOT / "tools" / "replay.py"), str(many)], timeout=300)
+        self.assert_clean(p, "replay.py")
+        self.assertEqual(p.returncode, 0, p.stderr[-2000:])
+        self.assertEqual([ln[3:] for ln in p.stdout.splitlines() if ln.startswith("== ")],
+                         [str(many / n) for n in names])
+        p = run([PY, str(ROOT / "run_tests.py"), "diff", str(many)], timeout=600)
+        self.assert_clean(p, "diff")
+        self.assertEqual(p.returncode, 0, p.stderr[-2000:])
+        self.assertIn(f"diff: {count} programs, {count} identical", p.stdout)
+
+    @unittest.skipUnless(KM_REPLAY.exists(), "build/asan-ubsan not built")
+    def test_batches_print_what_one_run_prints(self):
+        from tools import replay
+        corpus = [str(ROOT / "corpus" / t) for t in ("session", "framing", "create_irp")]  # text programs
+
+        def output(batch_bytes: int) -> str:
+            out = io.StringIO()
+            with mock.patch.object(replay, "BATCH_BYTES", batch_bytes), contextlib.redirect_stdout(out):
+                self.assertEqual(replay.main(["--twice", *corpus]), 0)
+            return out.getvalue()
+        one = output(replay.BATCH_BYTES)
+        self.assertEqual(len(replay.batches([str(p) for c in corpus for p in Path(c).iterdir()])), 1)
+        self.assertEqual(output(1), one)  # a batch per program
+        self.assertGreater(one.count("\n== "), 10)
+
+    def test_an_empty_name_is_not_the_current_directory(self):
+        # Path('') is '.': every file under the current directory was replayed as a program.
+        for cmd, tool in (([PY, str(ROOT / "tools" / "replay.py"), ""], "replay.py"),
+                          ([PY, str(ROOT / "run_tests.py"), "diff", ""], "diff")):
+            p = run(cmd)
+            self.assert_clean(p, tool)
+            self.assertEqual(p.returncode, 2, p.stdout[-2000:])
+            self.assertIn(f"{tool}: an empty file name", p.stderr)
+            self.assertEqual(p.stdout, "")
 
 
 class OpCodec(Base):
@@ -468,9 +536,17 @@ class FuzzTargetReplay(Base):
             self.assert_special_files_refused(binary)
             self.assert_rejected([binary, str(self.f.fifo_dir)], self.f.fifo_dir / "b.bin", "not a regular file",
                                  timeout=HANG_TIMEOUT)
-            p = run([binary, str(self.f.corrupt), str(self.f.fifo)], HANG_TIMEOUT)
-            self.assertIn(f"Done: {self.f.corrupt}", p.stdout, t)  # inputs before the bad one still ran
+            p = run([binary, str(self.f.corrupt), str(self.f.fifo), str(self.f.corrupt)], HANG_TIMEOUT)
+            # the inputs before and after the bad one still ran
+            self.assertEqual(p.stdout.count(f"Done: {self.f.corrupt}"), 2, t)
             self.assertEqual(p.returncode, 2, t)
+
+    @unittest.skipUnless(HAS_DEV_FULL, "no /dev/full")
+    def test_lines_that_cannot_be_written_fail_the_run(self):
+        for t in self.TARGETS:  # exit 0 lost the Trace: lines a test compares
+            p = run_to_full([str(BUILD / f"fuzz_{t}"), str(self.f.corrupt)])
+            self.assertEqual(p.returncode, 2, f"{t}: {p.stderr[-1000:]}")
+            self.assertIn("cannot write", p.stderr, t)
 
     def test_oversized_file_is_refused_unread(self):
         big = self.f.dir / "over-1GiB.bin"  # sparse: costs no disk
@@ -520,7 +596,11 @@ class KmStress(Base):
         for argv, opt in [(["--seed"], "--seed"), (["--threads"], "--threads"), (["--iterations"], "--iterations"),
                           (["--threads", "2", "--seed"], "--seed"), (["--seed", "x"], "--seed"),
                           (["--iterations", "0"], "--iterations"), (["--threads", "-3"], "--threads"),
-                          (["--threads", "65"], "--threads")]:  # 65 threads silently ran 64
+                          (["--threads", "65"], "--threads"),  # 65 threads silently ran 64
+                          # strtoul wrapped these to 2 threads and 4 iterations
+                          (["--threads", "-18446744073709551614"], "--threads"),
+                          (["--iterations", "-18446744073709551612"], "--iterations"),
+                          (["--iterations", " 5"], "--iterations"), (["--seed", "+5"], "--seed")]:
             p = run([str(KM_STRESS), *argv], HANG_TIMEOUT)
             self.assert_clean(p, str(argv))
             self.assertEqual(p.returncode, 2, f"{argv}: {p.stderr}")
@@ -530,6 +610,55 @@ class KmStress(Base):
         p = run([str(KM_STRESS), "--bogus"], HANG_TIMEOUT)
         self.assertEqual(p.returncode, 2, p.stderr)
         self.assertIn("km_stress: unknown option '--bogus'", p.stderr)
+
+    @unittest.skipUnless(HAS_DEV_FULL, "no /dev/full")
+    def test_results_that_cannot_be_written_fail(self):
+        p = run_to_full([str(KM_STRESS), "--iterations", "8"])  # exit 0 said PASS to nobody
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertIn("km_stress: cannot write the results", p.stderr)
+
+
+@unittest.skipUnless(KM_TESTS.exists(), "build/asan-ubsan not built (python3 run_tests.py builds it)")
+class KmTests(Base):
+    def test_list_matching_nothing_is_a_usage_error(self):
+        p = run([str(KM_TESTS), "--list", "no_such_suite.*"])  # it listed nothing and exited 0
+        self.assertEqual((p.returncode, p.stdout), (2, ""), p.stderr)
+        self.assertIn("no test matched", p.stderr)
+
+    @unittest.skipUnless(HAS_DEV_FULL, "no /dev/full")
+    def test_results_that_cannot_be_written_fail(self):
+        for argv in (["rtl.*"], ["--list"]):
+            p = run_to_full([str(KM_TESTS), *argv])
+            self.assertEqual(p.returncode, 1, f"{argv}: {p.stderr}")
+            self.assertIn("cannot write the results", p.stderr, argv)
+
+
+@unittest.skipUnless(BENCH_FRAMES.exists(), "build/asan-ubsan not built (python3 run_tests.py builds it)")
+class BenchFrames(Base):
+    def test_bad_numbers_name_the_argument(self):
+        # "010" measured 8-byte frames (octal), " 64" was taken, and the usage never said which argument
+        for argv, name in ((["010"], "FRAME_SIZE"), (["09"], "FRAME_SIZE"), ([" 64"], "FRAME_SIZE"),
+                           (["-1"], "FRAME_SIZE"), (["0"], "FRAME_SIZE"), (["67104769"], "FRAME_SIZE"),
+                           (["64", "0"], "ITERATIONS"), (["64", "1e3"], "ITERATIONS"),
+                           (["--sweep", "x"], "ITERATIONS")):
+            p = run([str(BENCH_FRAMES), *argv], HANG_TIMEOUT)
+            self.assert_clean(p, str(argv))
+            self.assertEqual((p.returncode, p.stdout), (2, ""), f"{argv}: {p.stderr}")
+            self.assertIn(f"bench_frames: {name} '{argv[-1]}' is not a number from 1 to", p.stderr, argv)
+            self.assertIn("\nusage: bench_frames", p.stderr, argv)
+
+    def test_largest_frame_runs(self):
+        # 64 MiB aborted with no message: the frame's block (record, alignment slack) was over the pool's cap.
+        p = run([str(BENCH_FRAMES), "67104768", "1"])
+        self.assert_clean(p, "largest frame")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("ratio (KS / malloc)", p.stdout)
+
+    @unittest.skipUnless(HAS_DEV_FULL, "no /dev/full")
+    def test_results_that_cannot_be_written_fail(self):
+        p = run_to_full([str(BENCH_FRAMES), "64", "100"])
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertIn("bench_frames: cannot write the results", p.stderr)
 
 
 if __name__ == "__main__":

@@ -265,6 +265,89 @@ class ConformanceOutputs(Base):
         self.assertGreater(json.loads(summary.read_text())["cases"], 0)  # the summary is not lost with it
 
 
+# A stand-in for km_replay: a trace per program, whose one operation has the status the test puts in place of
+# @STATUS@ (two of them disagree, for diff).
+FAKE_KM_REPLAY = """#!/bin/sh
+while [ "$1" != "--" ]; do shift; done
+shift
+for f; do
+    echo "== $f"; echo "trace 1"; echo "0000 open_filter @STATUS@ info=0 h0=#1"; echo "end STATUS_SUCCESS"
+done
+"""
+
+
+class NonUtf8Names(Base):
+    """File names that are not UTF-8 (Python carries their bytes as surrogates) printed on a strict UTF-8
+    standard output (PYTHONIOENCODING=utf-8, as in a UTF-8 locale) or written into files: an escaped name
+    (\\xff), never a UnicodeEncodeError traceback after the work was done."""
+
+    STRICT = dict(os.environ, PYTHONIOENCODING="utf-8")
+
+    def setUp(self):
+        super().setUp()
+        self.program = Path(os.fsdecode(bytes(self.tmp) + b"/bad\xffname.ops"))
+        self.program.write_text("open_filter out=h0\n")
+        self.fake = {}
+        for side, status in (("a", "STATUS_SUCCESS"), ("b", "STATUS_UNSUCCESSFUL")):
+            self.fake[side] = self.tmp / f"replay-{side}"
+            self.fake[side].write_text(FAKE_KM_REPLAY.replace("@STATUS@", status))
+            self.fake[side].chmod(0o755)
+
+    def strict(self, cmd: list[str]) -> subprocess.CompletedProcess:
+        res = subprocess.run(cmd, capture_output=True, env=self.STRICT, timeout=120, stdin=subprocess.DEVNULL)
+        for mark in CRASH_MARKS + ("UnicodeEncodeError",):
+            self.assertNotIn(mark, (res.stdout + res.stderr).decode(errors="replace"), cmd)
+        return res
+
+    def test_opcodec_roundtrip(self):
+        res = self.strict([sys.executable, str(ROOT / "tools" / "opcodec.py"), "roundtrip", str(self.program)])
+        self.assertEqual(res.returncode, 0, res.stderr)
+        self.assertTrue(res.stdout.endswith(b"/bad\\xffname.ops: round trip exact\n"), res.stdout)
+
+    def test_replay(self):
+        res = self.strict([sys.executable, str(ROOT / "tools" / "replay.py"), "--km-replay", str(self.fake["a"]),
+                           str(self.program)])
+        self.assertEqual(res.returncode, 0, res.stderr)
+        self.assertIn(b"/bad\\xffname.ops\ntrace 1\n", res.stdout)
+
+    def test_diff(self):
+        res = self.strict(RUN + ["diff", "--replay-a", str(self.fake["a"]), "--replay-b", str(self.fake["b"]),
+                                 str(self.program)])
+        self.assertEqual(res.returncode, 1, res.stderr)
+        self.assertIn(b"/bad\\xffname.ops: operation 0 open_filter: status: STATUS_SUCCESS (A) vs "
+                      b"STATUS_UNSUCCESSFUL (B)", res.stdout)
+
+    def test_reproduce_report(self):
+        crash = Path(os.fsdecode(bytes(self.tmp) + b"/crash\xff"))
+        crash.write_bytes(b"\x01\x11\x00")
+        code = ("import sys; sys.path.insert(0, sys.argv[1]);"
+                "from unittest import mock; from tools.runner import cli; from tools.triage import reproduce;"
+                "mock.patch.object(reproduce.Reproducer, 'find_target', lambda *a: None).start();"
+                "sys.exit(cli.main(['reproduce', '--no-build', sys.argv[2]]))")
+        res = self.strict([sys.executable, "-c", code, str(ROOT), str(crash)])
+        self.assertEqual(res.returncode, 0, res.stderr)
+        self.assertIn(b"/crash\\xff (binary input, 3 bytes", res.stdout)
+
+    @unittest.skipUnless(KM_REPLAY.exists(), "build/asan-ubsan not built")
+    def test_conformance(self):
+        rec = Path(os.fsdecode(bytes(self.tmp) + b"/rec\xff.jsonl"))
+        shutil.copyfile(SMALL_RECORDING, rec)
+        summary = Path(os.fsdecode(bytes(self.tmp) + b"/s\xff.json"))
+        res = self.strict(RUN + ["conformance", "--no-build", "--summary", str(summary), str(rec)])
+        self.assertEqual(res.returncode, 0, res.stderr)
+        self.assertRegex(res.stdout, rb"summary: \S*/s\\xff.json\n$")
+        self.assertGreater(json.loads(summary.read_text())["cases"], 0)
+
+    def test_gen_cases_writes_the_name_escaped(self):
+        rec = Path(os.fsdecode(bytes(self.tmp) + b"/rec\xff.jsonl"))
+        shutil.copyfile(SMALL_RECORDING, rec)
+        out = self.tmp / "gen.c"
+        res = self.strict(GEN_CASES + ["-o", str(out), str(rec)])
+        self.assertEqual(res.returncode, 0, res.stderr)
+        first = out.read_bytes().decode("utf-8").splitlines()[0]  # UTF-8: it compiles anywhere
+        self.assertIn("from rec\\xff.jsonl; do not edit.", first)
+
+
 class DuplicateKeys(Base):
     """A key given twice in one JSON object is an error naming it: json.loads kept the last one silently."""
 
@@ -308,11 +391,24 @@ class BenchMutator(Base):
                                     (["--time", "-5"], "--time", "must be at least 1, found -5"),
                                     (["--runs", "-1"], "--runs", "must be at least 1, found -1"),
                                     (["--max-len", "0"], "--max-len", "must be at least 1, found 0"),
+                                    # bounded as the campaign bounds them: libFuzzer reads them into an int
+                                    (["--runs", str(2**32)], "--runs", "must be at most 2147483647, found 4294967296"),
+                                    (["--time", "9" * 400], "--time", "must be at most 31622400, found a 400-digit"),
+                                    (["--max-len", str(2**40)], "--max-len", "must be at most 67108864"),
+                                    (["--seeds", "x"], "--seeds", "expected a whole number, found 'x'"),
                                     (["--plain", "/nonexistent"], "/nonexistent", "--plain /nonexistent does not exist"),
                                     (["--plain", str(self.f.empty)], "empty.jsonl", "is not executable")]:
             with self.subTest(args=args):
                 self.check(self.bench(*args), Path(name), problem, 2, timeout=60)
                 self.assert_nothing_left()
+
+    def test_bench_fuzz_bounds_its_time(self):
+        for value, problem in (("9" * 400, "must be at most 31622400, found a 400-digit number"),
+                               ("0", "must be at least 1, found 0")):
+            with self.subTest(value=value[:5]):
+                self.check([sys.executable, str(ROOT / "tools" / "bench_fuzz.py"), "--no-build", "--no-coverage",
+                            "--engine", "libfuzzer", "--target", "framing", "--time", value], Path("--time"),
+                           problem, 2, timeout=60)
 
     def test_bad_seed_programs(self):
         bom_bad = self.tmp / "bom.ops"  # a byte order mark is fine; the operation after it is not
@@ -374,3 +470,14 @@ class GenCasesFullDisk(Base):
         self.assertIn(f"gen_cases.py: error: cannot write -o {out}: No space left on device", err.getvalue())
         self.assertEqual(out.read_text(), "/* the old table */\n")
         self.assertEqual(os.listdir(self.tmp / "gen"), ["cases.c"])  # no temporary file left behind
+
+    @unittest.skipUnless(os.path.exists("/dev/full"), "no /dev/full")
+    def test_a_full_standard_output_is_an_error(self):
+        # The table written to a full stdout raised OSError at exit: a traceback.
+        with open("/dev/full", "w") as full:
+            p = subprocess.run(GEN_CASES + [str(SMALL_RECORDING)], stdout=full, stderr=subprocess.PIPE, text=True,
+                               errors="replace", timeout=120)
+        for mark in CRASH_MARKS + ("Exception ignored",):
+            self.assertNotIn(mark, p.stderr)
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertIn("gen_cases.py: error: cannot write to standard output: No space left on device", p.stderr)

@@ -168,6 +168,74 @@ class ParseErrors(unittest.TestCase):
         rec = recording.parse(text(case(provenance=prov), header=h), "w.jsonl")
         self.assertEqual(rec.cases[0].cls, "windows")
 
+    def test_a_trailing_newline_is_no_part_of_an_id_status_or_output(self):
+        # The patterns ended in '$', which also matches before a final newline: "t.one\n" was an id (a case
+        # name that breaks the ktest protocol's one line per case), "win32:5\n" a status.
+        for over, words in ((dict(id="t.one\n"), "case id 't.one\\n': use lower-case letters"),
+                            (dict(expect=[{"op": 1, "status": "win32:5\n"}]), "unknown status 'win32:5\\n'"),
+                            (dict(expect=[{"op": 1, "status": "0x103\n"}]), "unknown status '0x103\\n'"),
+                            (dict(expect=[{"op": 1, "out": "00ff\n"}]), "'out' must be lower-case hex"),
+                            (dict(expect=[{"op": 1, "status": "win32:\u0663"}]), "unknown status 'win32:\u0663'")):
+            with self.subTest(over=over):
+                self.assertIn(words, self.error(text(case(**over))))
+        ok = recording.parse(text(case(expect=[{"op": 1, "status": ["win32:5", "0x103"], "out": "00[f0]"}])), "r")
+        self.assertEqual(ok.cases[0].expect[0].status, ["win32:5", "0x103"])
+
+    def test_windows_capture_header_fields_have_their_types(self):
+        # Checked only for presence: a null build, a list as arch, "64\nPASS everything" as the bitness
+        # all loaded, and named the capture's cases.
+        good = {"windowsBuild": "10.0.26100.1", "arch": "amd64", "callerBitness": 64, "wow64": False,
+                "ksSys": {"version": "v"}, "ksuserDll": {"version": "unknown"},
+                "target": {"device": "\\\\?\\avshws#\ud800", "pin": 0, "pinFormat": None}, "tool": "kscapture 0.1"}
+        prov = {"class": "windows", "cite": "capture header", "statement": "recorded"}
+
+        def header(**over):
+            cap = {k: v for k, v in {**good, **over}.items() if v is not ...}
+            return {"record": "header", "schema": "ks-conformance/1", "source": {"kind": "windows", "description": "d"},
+                    "capture": cap}
+        rec = recording.parse(text(case(provenance=prov), header=header()), "w.jsonl")
+        self.assertEqual(recording.capture_label(rec.capture), "windows-10.0.26100.1-amd64-64")
+        self.assertEqual(recording.capture_label(
+            recording.parse(text(case(provenance=prov), header=header(windowsBuild="unknown", arch="unknown")),
+                            "w.jsonl").capture), "windows-unknown-unknown-64")
+        for over, words in ((dict(windowsBuild=None), "'windowsBuild' must be the build"),
+                            (dict(windowsBuild="10.0 build 5"), "'windowsBuild' must be the build"),
+                            (dict(windowsBuild="10.0.1\n"), "'windowsBuild' must be the build"),
+                            (dict(arch=["x64"]), "'arch' must be one of amd64, x86, arm64, unknown"),
+                            (dict(arch="x64"), "'arch' must be one of"),
+                            (dict(callerBitness="64\nPASS everything"), "'callerBitness' must be 32 or 64"),
+                            (dict(callerBitness=True), "'callerBitness' must be 32 or 64"),
+                            (dict(callerBitness=64.0), "'callerBitness' must be 32 or 64"),
+                            (dict(callerBitness=16), "'callerBitness' must be 32 or 64"),
+                            (dict(wow64="no"), "'wow64' must be true or false"),
+                            (dict(ksSys={"version": 10}), "header capture.ksSys: 'version' must be a non-empty"),
+                            (dict(target={"device": None, "pin": 0}), "'device' must be a non-empty string"),
+                            (dict(target={"device": "d", "pin": -1}), "'pin' must be a non-negative integer"),
+                            (dict(target={"device": "d", "pin": "0"}), "'pin' must be a non-negative integer"),
+                            (dict(tool=None), "header capture: 'tool' must be a non-empty string"),
+                            (dict(tool=...), "header capture: missing field 'tool'")):
+            with self.subTest(over=over):
+                msg = self.error(text(case(provenance=prov), header=header(**over)), "w.jsonl")
+                self.assertTrue(msg.startswith("w.jsonl:1: header capture"), msg)
+                self.assertIn(words, msg)
+
+    def test_a_header_without_cases_is_malformed(self):
+        # It passed as "0 cases" with exit 0: a capture that recorded nothing looked like a clean run.
+        self.assertEqual(self.error(text()), "rec.jsonl:1: the recording holds a header and no case")
+        self.assertEqual(self.error("\n" + text() + "\n\n"), "rec.jsonl:2: the recording holds a header and no case")
+
+    def test_the_same_file_given_twice_is_named_as_such(self):
+        # It was "case id 't.one' already used at" the same file and line.
+        with tempfile.TemporaryDirectory() as tmp:
+            rec, link = Path(tmp) / "r.jsonl", Path(tmp) / "link.jsonl"
+            rec.write_text(text(case()))
+            link.symlink_to(rec)
+            for paths, words in (([rec, rec], f"{rec}:0: the recording is given twice"),
+                                 ([rec, link], f"{link}:0: the recording is given twice (also as {rec})")):
+                with self.subTest(paths=paths), self.assertRaises(recording.RecordingError) as cm:
+                    recording.load_all([str(p) for p in paths])
+                self.assertEqual(str(cm.exception), words)
+
     def test_windows_capture_stands_beside_the_curated_case_it_observed(self):
         h = {"record": "header", "schema": "ks-conformance/1", "source": {"kind": "windows", "description": "d"},
              "capture": {"windowsBuild": "10.0.26100.1", "arch": "amd64", "callerBitness": 32,

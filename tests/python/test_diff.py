@@ -111,6 +111,28 @@ class Runs(unittest.TestCase):
         self.assertIn("a.ops: /bin/true printed no trace for it (exit status 0)", err)
         self.assertNotIn("identical", out)
 
+    def test_a_binary_that_prints_no_trace_lines_is_an_error_naming_it(self):
+        # "done xx yy" reached int(): a ValueError traceback.
+        fake = self.dir / "not_km_replay"
+        fake.write_text('#!/bin/sh\nfor f; do case "$f" in --*) ;; *) echo "== $f"; echo "done xx yy";; esac; done\n')
+        fake.chmod(0o755)
+        replay = self.dir / "fake_replay"
+        replay.write_text(FAKE_REPLAY)
+        replay.chmod(0o755)
+        status, out, err = self.main("--replay-a", str(fake), "--replay-b", str(replay))
+        self.assertEqual(status, 2, out + err)
+        self.assertIn(f"a.ops: {fake} (side A) printed 'done xx yy', which is not a trace line: is it a km_replay "
+                      "binary?", err)
+        self.assertEqual(out, "")  # no half report
+
+    def test_a_binary_that_cannot_be_run_blames_no_program(self):
+        fake = self.dir / "bad_interpreter"
+        fake.write_text("#!/nonexistent/interpreter\n")
+        fake.chmod(0o755)
+        status, out, err = self.main("--replay-a", str(fake))
+        self.assertEqual(status, 2, out + err)
+        self.assertEqual(err, f"diff: cannot run {fake}: No such file or directory\n")
+
     def test_a_directory_as_the_binary_is_refused(self):
         status, out, err = self.main("--replay-a", str(self.dir))
         self.assertEqual(status, 2, out + err)

@@ -65,6 +65,19 @@ class Arguments(unittest.TestCase):
             self.assertEqual(rc, 2)
             self.assertIn("argument --out: must not be empty", err)
 
+    def test_an_out_that_cannot_be_a_directory_is_a_usage_error(self):
+        # A regular file there (or above it) failed after the builds, with a bare "File exists".
+        with tempfile.TemporaryDirectory() as tmp:
+            afile = Path(tmp) / "afile"
+            afile.write_text("x")
+            for out, needle in ((afile, f"argument --out: {afile} exists and is not a directory"),
+                                (afile / "sub", f"argument --out: {afile / 'sub'}: {afile} is not a directory")):
+                rc, stdout, err = run_cli("fuzz", "--target", "noop", "--runs", "5", "--out", str(out))
+                self.assertEqual(rc, 2, err)
+                self.assertIn(needle, err)
+                self.assertNotIn("building", stdout)  # refused before anything was built
+            self.assertEqual(afile.read_text(), "x")
+
     def test_seam_variables_a_no_build_binary_was_not_built_with_are_refused(self):
         # KM_ALLOCATOR_SOURCES=/nonexistent.c fuzz --no-build fuzzed the built-in allocator and exited 0.
         with tempfile.TemporaryDirectory() as tmp:

@@ -5,6 +5,10 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
+import shlex
+import subprocess
+import sys
 import tempfile
 import unittest
 from unittest import mock
@@ -36,7 +40,7 @@ def finding(**kw) -> GateFinding:
                 crash_type="Heap-buffer-overflow READ 4", input_path="out/gate/fuzz/findings/ab/input",
                 reproduced=1, attempts=1, known=False, frame_file="allocator/ksa_frames.c", frame_line=120,
                 frame_func="ksa_copy_frames",
-                reproduce_command="python3 run_tests.py reproduce framing out/gate/fuzz/findings/ab/input")
+                reproduce_command=verdict.reproduce_command("framing", "out/gate/fuzz/findings/ab/input"))
     base.update(kw)
     return GateFinding(**base)
 
@@ -144,7 +148,7 @@ class SarifTests(unittest.TestCase):
         rules = {r["id"]: r for r in doc["runs"][0]["tool"]["driver"]["rules"]}
         self.assertEqual(sorted(rules), ["heap-buffer-overflow", "verifier-pool-leak"])
         self.assertIn("external/cwe/cwe-122", rules["heap-buffer-overflow"]["properties"]["tags"])
-        self.assertIn("reproduce framing", results[0]["message"]["text"])
+        self.assertIn("reproduce --target framing out/gate/fuzz/findings/ab/input", results[0]["message"]["text"])
 
     def test_rule_ids(self):
         self.assertEqual(sarif.rule_id("Heap-use-after-free WRITE 8"), "heap-use-after-free")
@@ -172,6 +176,55 @@ class LocationTests(unittest.TestCase):
         self.assertEqual(verdict.repo_relative(f"{ROOT}/harness/pool.c", ROOT), "harness/pool.c")
         self.assertEqual(verdict.repo_relative("/src/ks-allocator-harness/allocator/a.c", ROOT), "allocator/a.c")
         self.assertIsNone(verdict.repo_relative("/usr/include/string.h", ROOT))
+
+
+class ReproduceCommandTests(unittest.TestCase):
+    """The command the gate prints for a finding (summary, junit.xml, SARIF, report.html) is run as printed:
+    it once passed the target as a second positional argument, which reproduce refuses."""
+
+    def judged(self, tmp: Path, found_by: str, replay: tuple[str, ...] = ()) -> GateFinding:
+        d = tmp / "findings" / "0123456789abcdef"
+        d.mkdir(parents=True)
+        (d / "signature.txt").write_text("Heap-buffer-overflow READ 4 in ksa_copy_frames\n")
+        (d / "found_by.txt").write_text(found_by)
+        (d / "input").write_bytes(b"")  # empty: reproduce refuses it before building or replaying anything
+        (f,) = verdict.judge(tmp / "findings", tmp / "no-build", ROOT, 1, lambda report: False, replay)
+        return f
+
+    def run_printed(self, command_line: str) -> subprocess.CompletedProcess:
+        argv = shlex.split(command_line)
+        self.assertEqual(argv[:3], ["python3", "run_tests.py", "reproduce"], command_line)
+        return subprocess.run([sys.executable, *argv[1:]], cwd=ROOT, capture_output=True, text=True,
+                              errors="replace", timeout=120, stdin=subprocess.DEVNULL)
+
+    def test_the_printed_command_runs(self):
+        for found_by, replay, words in (("target framing\nengine libfuzzer\n", (), ["--target", "framing"]),
+                                        ("target session\n", ("plant-asan",),
+                                         ["--target", "session", "--replay-preset", "plant-asan"]),
+                                        ("engine libfuzzer\n", (), [])):  # no target: reproduce finds one
+            with self.subTest(found_by=found_by), tempfile.TemporaryDirectory() as tmp:
+                f = self.judged(Path(tmp), found_by, replay)
+                argv = shlex.split(f.reproduce_command)
+                self.assertEqual(argv[3:-1], words)
+                self.assertEqual(Path(argv[-1]), Path(tmp) / "findings" / "0123456789abcdef" / "input")
+                res = self.run_printed(f.reproduce_command)
+                self.assertEqual(res.returncode, 2, res.stdout + res.stderr)
+                self.assertIn("is empty", res.stdout + res.stderr)
+                self.assertNotIn("unrecognized arguments", res.stderr)
+                self.assertNotIn("Traceback", res.stderr)
+
+    def test_the_gate_suite_checks_the_printed_command_parses(self):
+        from tools.gate import suite
+        self.assertIsNone(suite.printed_command_problem(verdict.reproduce_command("framing", "out/x/input",
+                                                                                  ("plant-asan",))))
+        self.assertIn("unrecognized arguments: out/x/input",
+                      suite.printed_command_problem("python3 run_tests.py reproduce framing out/x/input"))
+
+    def test_a_path_with_spaces_is_one_argument(self):
+        cmd = verdict.reproduce_command("framing", "out/my gate/fuzz/findings/ab/input")
+        parsed = cli.build_parser([]).parse_args(shlex.split(cmd)[2:])
+        self.assertEqual((parsed.command, parsed.target, parsed.testcase),
+                         ("reproduce", "framing", Path("out/my gate/fuzz/findings/ab/input")))
 
 
 def result_with(findings: list[GateFinding], failing: bool) -> GateResult:
@@ -208,7 +261,7 @@ class ReportTests(unittest.TestCase):
         self.assertNotIn("<script", page)
         self.assertNotRegex(page, r'(src|href)="https?:')
         self.assertIn("<polyline", page)
-        self.assertIn("python3 run_tests.py reproduce framing", page)
+        self.assertIn("python3 run_tests.py reproduce --target framing out/gate/fuzz/findings/ab/input", page)
         self.assertIn("FAILED: findings (1 finding)", page)
         self.assertIn("documented", page)
         self.assertIn("ioctl.x", page)
@@ -237,6 +290,9 @@ class ArgumentTests(unittest.TestCase):
             cases = [(["--budget", "0"], "at least 1"), (["--budget", "soon"], "whole number"),
                      (["--reproduce", "-1"], "at least 1"), (["--skip", "fuzz"], "invalid choice"),
                      (["--plant", "other"], "invalid choice"), (["--out", str(afile)], "is not a directory"),
+                     # under a regular file: it passed and failed at the end, in mkdir, without naming --out
+                     (["--out", str(afile / "sub" / "dir")], f"--out: {afile / 'sub' / 'dir'}: {afile} is not a "
+                                                              "directory"),
                      (["--floors", str(Path(tmp) / "none.json")], "no floors file"),
                      (["--floors", str(bad_floors)], "'coverage' must be an object"),
                      (["--registry", tmp], "is not a file")]
@@ -387,6 +443,20 @@ class ReportsOnAFullDisk(unittest.TestCase):
         for name in ("junit.xml", "results.sarif", "report.html", "summary.json"):
             self.assertIn(f"gate: error: cannot write", text)
             self.assertIn(str(Path(tmp) / name), text)
+
+    def test_a_floors_file_whose_name_is_not_utf8_loses_no_report(self):
+        # Its name reached report.html as surrogates: UnicodeEncodeError, and summary.json was never written.
+        with tempfile.TemporaryDirectory() as tmp:
+            name = Path(os.fsdecode(bytes(Path(tmp)) + b"/floors\xff.json"))
+            name.write_bytes((ROOT / "gate" / "floors.json").read_bytes())
+            fl = floors.load(name, TARGETS)
+            r = result_with([], False)
+            r.steps.append(Step("floors", PASS, 0, f"{fl.path.name}: all floors hold"))
+            out = Path(tmp) / "out"
+            self.assertEqual(command.write_reports(r, fl, out), [])
+            self.assertIn("floors\\xff.json", (out / "report.html").read_text(encoding="utf-8"))
+            self.assertEqual(json.loads((out / "summary.json").read_text())["steps"][-1]["summary"],
+                             f"{fl.path.name}: all floors hold")
 
     def test_all_reports_written_keeps_the_verdict_status(self):
         from tools.runner.report import Console

@@ -195,7 +195,16 @@ class ErrorTest(unittest.TestCase):
     def test_too_many_operations(self):
         with self.assertRaises(opcodec.OpError) as cm:
             opcodec.parse("set_irql irql=0\n" * (opcodec.MAX_OPS + 1), "long.ops")
-        self.assertTrue(str(cm.exception).startswith(f"long.ops:{opcodec.MAX_OPS + 1}:1: too many operations"))
+        self.assertTrue(str(cm.exception).startswith(f"long.ops:{opcodec.MAX_OPS}:1: too many operations"))
+
+    def test_the_last_operation_may_only_be_raw(self):
+        # A 256th record was encoded, then decoded (and replayed) as raw bytes without a word.
+        with self.assertRaises(opcodec.OpError) as cm:
+            opcodec.parse("set_irql irql=0\n" * opcodec.MAX_OPS, "long.ops")
+        self.assertTrue(str(cm.exception).startswith(f"long.ops:{opcodec.MAX_OPS}:1: too many operations: 255 at most"))
+        text = "set_irql irql=0\n" * (opcodec.MAX_OPS - 1) + "raw bytes=hex:0e02\n"
+        prog = opcodec.parse(text, "full.ops")
+        self.assertEqual(opcodec.format_program(opcodec.decode(opcodec.encode(prog))), opcodec.format_program(prog))
 
 
 class LongTokenTest(unittest.TestCase):
@@ -294,6 +303,8 @@ class CliTest(unittest.TestCase):
                 (["encode", bad], 2, "-o/--output"),
                 (["frobnicate", bad], 2, "invalid choice"),
                 (["encode", bad, "-o", os.path.join(tmp, "no", "such", "dir")], 1, "bad.ops:2:27"),
+                (["encode", "", "-o", os.path.join(tmp, "x")], 1, "error: the input file name is empty"),
+                (["decode", ""], 1, "error: the input file name is empty"),
             ]
             for args, code, words in cases:
                 with self.subTest(args=args[0]):
@@ -399,7 +410,7 @@ class BlobSizeTest(unittest.TestCase):
 
     def test_raw_is_limited_to_what_is_left_of_the_largest_program(self):
         limit = opcodec.MAX_INPUT
-        self.assertEqual(limit, 64 << 20, "km_replay (fuzz/replay_main.c RP_MAX_INPUT) reads at most 64 MiB")
+        self.assertEqual(limit, 64 << 20, "km_replay (fuzz/op_program.h OP_MAX_PROGRAM_FILE) reads at most 64 MiB")
         full = 1024 * ["zero:65535"] + ["zero:1023"]  # with the version byte: exactly the limit
         self.assertEqual(1024 * 65535 + 1023 + 1, limit)
         prog = opcodec.parse("raw bytes=" + "+".join(full) + "\n", "full.ops")
@@ -424,6 +435,40 @@ class BlobSizeTest(unittest.TestCase):
         msg = str(cm.exception)
         self.assertTrue(msg.startswith("p.ops:2:1: the program is 67173387 bytes in binary"), msg)
         self.assertIn("at most 64 MiB", msg)
+
+
+class TextSizeTest(unittest.TestCase):
+    """Text programs have a limit of their own, which fits the text of the largest binary: text over 64 MiB
+    was refused with the binary's limit, so a 33 MB binary decoded to text could not be encoded back."""
+
+    def test_the_text_limit_fits_the_text_of_the_largest_binary(self):
+        # The longest text per byte: blobs of 4 escaped quotes then one non-printable byte, in the most blobs
+        # a program holds (255 ioctls with two full blobs); the rest of 64 MiB as raw bytes (hex, 2 a byte).
+        blob = (b'""""\x01' * 13107)[:opcodec.MAX_BLOB]
+        args = {f.name: blob if f.type == "BYTES" else bytes(16) if f.type == "GUID" else 0
+                for f in opcodec.TABLE.by_name["ioctl"].fields}
+        ioctl = opcodec.Op("ioctl", args)
+        record = len(opcodec.encode(opcodec.Program(1, [ioctl]))) - 1
+        self.assertGreater(len(opcodec.format_blob(blob)), 3.5 * len(blob))  # the worst case it is meant to be
+        raw = opcodec.MAX_INPUT - 1 - 255 * record
+        other_fields = 1000  # per line, more than any operation's fields but its blobs print
+        longest = 255 * (len(opcodec.format_op(ioctl)) + other_fields) + len("raw bytes=hex:\n") + 2 * raw
+        self.assertLess(longest, opcodec.MAX_TEXT_INPUT)
+        self.assertGreater(longest, opcodec.MAX_INPUT)  # so the binary's limit could not be the text's
+
+    def test_a_decoded_binary_over_64_mib_of_text_encodes_back(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            binary = os.path.join(tmp, "big.bin")
+            data = b"\x02" + bytes(range(256)) * (34 << 12)  # version 2: the whole body is one raw (34 MiB)
+            with open(binary, "wb") as f:
+                f.write(data)
+            text, again = os.path.join(tmp, "big.ops"), os.path.join(tmp, "again.bin")
+            for args in (["decode", binary, "-o", text], ["encode", text, "-o", again]):
+                r = subprocess.run(CLI + args, capture_output=True, text=True, cwd=ROOT, timeout=300)
+                self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertGreater(os.path.getsize(text), opcodec.MAX_INPUT)
+            with open(again, "rb") as f:
+                self.assertEqual(f.read(), data)
 
 
 # A child process, so a quadratic parse shows as a timeout instead of a hung test run.

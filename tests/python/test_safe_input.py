@@ -85,6 +85,17 @@ class Outputs(unittest.TestCase):
                 safe_input.refuse_unwritable_output(path)
 
 
+    def test_a_directory_that_cannot_be_made_is_named(self):
+        (self.dir / "afile").write_text("x")
+        for path, problem in ((self.dir / "afile", f"{self.dir / 'afile'} exists and is not a directory"),
+                              (self.dir / "afile" / "a" / "b", f"{self.dir / 'afile' / 'a' / 'b'}: "
+                                                               f"{self.dir / 'afile'} is not a directory")):
+            with self.subTest(path=str(path)):
+                self.assertEqual(safe_input.directory_problem(path), problem)
+        for path in (self.dir, self.dir / "new", self.dir / "new" / "deeper"):
+            self.assertIsNone(safe_input.directory_problem(path))
+
+
 class Json(unittest.TestCase):
     def test_valid_json(self):
         self.assertEqual(safe_input.json_loads('{"a": [1, 2]}'), {"a": [1, 2]})

@@ -6,6 +6,8 @@ from __future__ import annotations
 import builtins
 import errno
 import os
+import subprocess
+import sys
 import tempfile
 import unittest
 from pathlib import Path
@@ -141,6 +143,36 @@ class AppendLine(unittest.TestCase):
         self.assertIn(f"registry {self.path}", str(cm.exception))
         self.assertIn("No space left on device", str(cm.exception))
         self.assertEqual(self.path.read_text(), "one\n")
+
+
+
+class Printable(unittest.TestCase):
+    """Text from a file name that is not UTF-8 (its bytes carried as surrogates) is written and printed as \\xNN,
+    the one way, instead of raising UnicodeEncodeError after the work was done."""
+
+    NAME = os.fsdecode(b"bad\xffname.ops")
+
+    def test_undecodable_bytes_and_lone_surrogates_are_escaped(self):
+        self.assertEqual(safe_output.printable(self.NAME), "bad\\xffname.ops")
+        self.assertEqual(safe_output.printable("a\ud800b \u00e9"), "a\\ud800b \u00e9")  # the rest unchanged
+        self.assertFalse(safe_output.printable_exactly(self.NAME))
+        self.assertTrue(safe_output.printable_exactly("caf\u00e9"))
+
+    def test_written_files_hold_the_escaped_name(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "report.html"
+            safe_output.write_atomic(path, f"<p>{self.NAME}</p>\n")
+            self.assertEqual(path.read_bytes(), b"<p>bad\\xffname.ops</p>\n")
+            safe_output.append_to(path, self.NAME)
+            self.assertEqual(path.read_bytes().splitlines()[-1], b"bad\\xffname.ops")
+
+    def test_a_strict_standard_output_prints_the_escaped_name(self):
+        code = ("import sys; sys.path.insert(0, sys.argv[1]); from tools import safe_output;"
+                "safe_output.tolerant_stdio(); print(sys.argv[2]); print(sys.argv[2], file=sys.stderr)")
+        res = subprocess.run([sys.executable, "-c", code, str(Path(__file__).resolve().parents[2]), self.NAME],
+                             capture_output=True, env=dict(os.environ, PYTHONIOENCODING="utf-8"), timeout=60)
+        self.assertEqual((res.returncode, res.stdout, res.stderr),
+                         (0, b"bad\\xffname.ops\n", b"bad\\xffname.ops\n"))
 
 
 if __name__ == "__main__":

@@ -3,8 +3,11 @@ similarity, the registry, target detection, regressions, and clear answers for b
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import os
+import subprocess
+import sys
 import tempfile
 import unittest
 from pathlib import Path
@@ -162,6 +165,53 @@ class TargetDetection(unittest.TestCase):
             self.assertEqual(testcase.target_from_metadata(p, TARGETS)[0], "create_irp")
             self.assertIsNone(testcase.target_from_metadata(t / "testcase-123", TARGETS)[0])
 
+    def test_only_layouts_the_project_makes_name_the_target(self):
+        # A crash saved as /tmp/x/framing/crash.bin was replayed on framing alone and reported fixed
+        # (exit 0 to git bisect run) when it crashes session.
+        with tempfile.TemporaryDirectory() as tmp:
+            t = Path(tmp)
+            trusted = {"out/fuzz/libfuzzer/framing/artifacts/crash-1": "framing",
+                       "out/gate/fuzz/libfuzzer-msan/framing_ex/corpus/ab12": "framing_ex",
+                       "my-out/afl/session/run/default/hangs/id:000001": "session",
+                       "corpus/create_irp/seed.ops": "create_irp",
+                       "build/asan-ubsan/corpus/decoder/seed.bin": "decoder",
+                       "corpus/regressions/session/0123.bin": "session"}
+            for rel, target in trusted.items():
+                with self.subTest(rel=rel):
+                    found, how = testcase.target_from_metadata(t / rel, TARGETS)
+                    self.assertEqual(found, target, how)
+                    self.assertIn(target, how)
+            for rel in ("x/framing/crash.bin", "framing/crash-1", "afl/framing/crash", "corpus/framing/sub/seed.bin",
+                        "regressions/framing/x.bin", "out/fuzz/libfuzzer/framing/logs/run-1.log",
+                        "out/fuzz/afl/session/run/default/plot_data/x"):
+                with self.subTest(rel=rel):
+                    found, how = testcase.target_from_metadata(t / rel, TARGETS)
+                    self.assertIsNone(found, how)
+                    self.assertRegex(how, r"the directory '\w+' in the path is not a layout the project makes")
+            self.assertEqual(testcase.target_from_metadata(t / "crash-fuzz_framing_ex-1", TARGETS)[0], "framing_ex")
+
+    def test_a_crash_in_a_directory_named_like_a_target_is_tried_on_every_target(self):
+        from tools.triage import reproduce, variants
+        with tempfile.TemporaryDirectory() as tmp:
+            crash = Path(tmp) / "x" / "framing" / "crash.bin"
+            crash.parent.mkdir(parents=True)
+            crash.write_bytes(b"\x01\x11\x00")
+            tried = []
+
+            def replay(self, preset, target, path):
+                tried.append(target)
+                return variants.RunResult([target], {}, "", 0, None)
+
+            lines = []
+            req = reproduce.Request(crash, runs=1, build=False, install=False, out=Path(tmp) / "triage")
+            with mock.patch.object(reproduce.Reproducer, "replay", replay), \
+                    mock.patch.object(reproduce.Reproducer, "ready", lambda self, preset, target: True):
+                outcome = reproduce.reproduce(ROOT, req, lines.append)
+            self.assertEqual(outcome.status, reproduce.EXIT_FIXED, "\n".join(lines))
+            self.assertEqual(tried, reproduce.fuzz_targets(ROOT))  # every target, not framing alone
+            self.assertIn("Target: no metadata names a target; the directory 'framing' in the path is not a layout "
+                          "the project makes, so it does not decide; trying each target under asan-ubsan", lines)
+
     def test_kinds(self):
         self.assertEqual(testcase._kind(Path("crash-ab12")), "libFuzzer crash artifact")
         self.assertEqual(testcase._kind(Path("leak-ab12")), "libFuzzer leak artifact")
@@ -207,6 +257,31 @@ class BadTestcases(unittest.TestCase):
                 self.load(t / "big", "framing")
             (t / "garbage").write_bytes(bytes(range(256)))  # garbage is still a program: the decoder is total
             self.assertEqual(self.load(t / "garbage").data, bytes(range(256)))
+
+    def test_a_found_by_target_line_without_a_target_is_bad_input(self):
+        # 'target ' (or 'target' alone) gave an IndexError traceback, exit 1: "still crashes".
+        with tempfile.TemporaryDirectory() as tmp:
+            d = Path(tmp) / "finding"
+            d.mkdir()
+            (d / "input").write_bytes(b"\x01\x11\x00")
+            for found_by in ("target \n", "engine libfuzzer\ntarget", "target\t \n"):
+                with self.subTest(found_by=found_by):
+                    (d / "found_by.txt").write_text(found_by)
+                    with self.assertRaisesRegex(testcase.BadTestcase, r"found_by.txt has a 'target' line naming no "
+                                                                      r"target"):
+                        self.load(d)
+            (d / "found_by.txt").write_text("engine libfuzzer\n")  # no target line: every target is tried
+            self.assertIsNone(self.load(d).target)
+            (d / "found_by.txt").write_text("target  framing \n")
+            self.assertEqual(self.load(d).target, "framing")
+            out, err = io.StringIO(), io.StringIO()
+            (d / "found_by.txt").write_text("target \n")
+            with contextlib.redirect_stderr(err):
+                rc = cli.main(["reproduce", "--no-build", str(d)], out=out)
+            self.assertEqual(rc, 2)
+            self.assertIn("naming no target", err.getvalue())  # on standard error, where bad input belongs
+            self.assertNotIn("naming no target", out.getvalue())
+            self.assertNotIn("Traceback", out.getvalue() + err.getvalue())
 
     def test_a_finding_directory_whose_input_is_not_a_file_names_the_input(self):
         # A FIFO as a finding's input was reported as "is a directory: expected ... found_by.txt and input".
@@ -261,6 +336,49 @@ class Arguments(unittest.TestCase):
                 self.assertIn(message, text, argv)
                 self.assertNotIn("Traceback", text, argv)
 
+
+    def test_bad_input_goes_to_standard_error(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            (Path(tmp) / "empty").write_bytes(b"")
+            for argv, message in ((["--no-build", str(Path(tmp) / "empty")], "is empty"),
+                                  (["--description", "x", tmp], "only goes with --add-regression")):
+                out, err = io.StringIO(), io.StringIO()
+                with contextlib.redirect_stderr(err):
+                    rc = cli.main(["reproduce", *argv], out=out)
+                self.assertEqual(rc, 2, argv)
+                self.assertIn(message, err.getvalue(), argv)
+                self.assertEqual(out.getvalue(), "", argv)
+
+    def test_a_description_that_is_not_utf8_is_refused(self):
+        # The bytes reached corpus/regressions/index.tsv's write as surrogates: UnicodeEncodeError.
+        with tempfile.TemporaryDirectory() as tmp:
+            crash = Path(tmp) / "crash-1"
+            crash.write_bytes(b"\x01\x11\x00")
+            rc, text = self.run_cli("--add-regression", "--description", os.fsdecode(b"fix \xff"), "--no-build",
+                                    str(crash))
+            self.assertEqual(rc, 2, text)
+            self.assertIn("--description is not UTF-8 text (fix \\xff)", text)
+            self.assertNotIn("Traceback", text)
+
+    def test_a_closed_standard_output_keeps_the_verdict(self):
+        # `reproduce X | head -1`: the closed pipe was reported as bad input (exit 2), which git bisect run
+        # reads as "still crashes". The report stops, the exit status still says whether it crashes.
+        with tempfile.TemporaryDirectory() as tmp:
+            crash = Path(tmp) / "x" / "crash-1"  # no target named: every target is tried first
+            crash.parent.mkdir()
+            crash.write_bytes(b"\x01\x11\x00")
+            code = ("import sys; sys.path.insert(0, sys.argv[1]);"
+                    "from unittest import mock; from tools.runner import cli; from tools.triage import reproduce;"
+                    "mock.patch.object(reproduce.Reproducer, 'find_target', lambda *a: None).start();"
+                    "sys.exit(cli.main(['reproduce', '--no-build', sys.argv[2]]))")
+            proc = subprocess.Popen([sys.executable, "-c", code, str(ROOT), str(crash)], stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, cwd=tmp)
+            proc.stdout.close()  # before anything is printed
+            err = proc.stderr.read().decode(errors="replace")
+            proc.stderr.close()
+            self.assertEqual(proc.wait(timeout=120), 0, err)  # nothing crashed: "does not reproduce", as printed
+            self.assertIn("cannot write the report to standard output (Broken pipe)", err)
+            self.assertNotIn("Traceback", err)
 
     def test_no_build_with_seam_variables_the_builds_were_not_made_with_is_refused(self):
         # KM_ALLOCATOR_SOURCES=... reproduce --no-build replayed the built-in allocator without a word.

@@ -70,6 +70,7 @@ def summary_problem(path: Path, inputs: list[str]) -> str | None:
 def main(argv: list[str], out: TextIO | None = None, root: Path = engine.ROOT) -> int:
     """Ctrl-C: one line and exit 130, no traceback; the replayer kills the replay's process group on the
     way out (the path a timeout takes), so no km_replay is left running."""
+    safe_output.tolerant_stdio()  # the report names recordings whose names may not be UTF-8
     try:
         return _main(argv, out or sys.stdout, root)
     except KeyboardInterrupt:

@@ -6,12 +6,18 @@ their cited source: Microsoft's documentation, DEVCORE's observation, or a row o
 from __future__ import annotations
 
 import json
+import os
 import struct
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+from tools import safe_input, safe_output  # noqa: E402  (run as a script too)
+
 OUT = ROOT / "conformance" / "recordings"
+MAX_BYTES = 16 << 20  # a committed recording is tens of kilobytes; a FIFO or device is refused, not read
+USAGE = "usage: curated.py [--check]"
 DDI = "https://learn.microsoft.com/en-us/windows-hardware/drivers/ddi/ks/"
 STREAM = "https://learn.microsoft.com/en-us/windows-hardware/drivers/stream/"
 DEVCORE = "https://devco.re/blog/2025/05/17/frame-by-frame-kernel-streaming-keeps-giving-vulnerabilities-en/"
@@ -862,23 +868,54 @@ def render() -> dict[str, str]:
     return R.render()
 
 
-def main(argv: list[str]) -> int:
-    files = render()
-    if argv == ["--check"]:
-        stale = [n for n, text in files.items() if not (OUT / n).is_file() or (OUT / n).read_text() != text]
-        stale += [p.name for p in OUT.glob("curated-*.jsonl") if p.name not in files]
-        for n in stale:
-            print(f"curated.py: conformance/recordings/{n} is not what tools/conformance/curated.py generates; "
-                  "run python3 tools/conformance/curated.py", file=sys.stderr)
-        return 1 if stale else 0
-    if argv:
-        print("usage: curated.py [--check]", file=sys.stderr)
-        return 2
-    OUT.mkdir(parents=True, exist_ok=True)
+def stale_files(files: dict[str, str]) -> list[str]:
+    """The committed recordings that differ from files (compared as bytes: read as text, CRLF line ends
+    became LF and a file that is not UTF-8 raised), and curated-*.jsonl files the script no longer makes.
+    InputError for a recording that cannot be read (a directory or FIFO where one should be)."""
+    stale = []
     for n, text in files.items():
-        (OUT / n).write_text(text, encoding="utf-8")
-    print(f"wrote {sum(t.count(chr(10)) - 1 for t in files.values())} cases in {len(files)} files")
+        path = OUT / n
+        current = safe_input.read_bytes(path, MAX_BYTES, "recording") if os.path.lexists(path) else None
+        if current != text.encode("utf-8"):
+            stale.append(n)
+    return stale + [p.name for p in OUT.glob("curated-*.jsonl") if p.name not in files]
+
+
+def say(text: str) -> int:
+    """Prints text on standard output: 0, or 2 with a message when it cannot be written (a closed pipe)."""
+    try:
+        print(text, flush=True)
+    except OSError as exc:
+        safe_output.abandon_stdout()
+        print(f"curated.py: error: cannot write to standard output: {exc.strerror or exc}", file=sys.stderr)
+        return 2
     return 0
+
+
+def main(argv: list[str]) -> int:
+    if argv in (["-h"], ["--help"]):
+        return say(f"{USAGE}\n\n{__doc__}")
+    if argv not in ([], ["--check"]):
+        print(USAGE, file=sys.stderr)
+        return 2
+    files = render()
+    try:
+        if argv == ["--check"]:
+            stale = stale_files(files)
+            for n in stale:
+                print(f"curated.py: conformance/recordings/{n} is not what tools/conformance/curated.py "
+                      "generates; run python3 tools/conformance/curated.py", file=sys.stderr)
+            return 1 if stale else 0
+        OUT.mkdir(parents=True, exist_ok=True)
+        for n, text in files.items():
+            safe_output.write_atomic(OUT / n, text, "recording")
+    except (safe_input.InputError, safe_output.OutputError) as exc:
+        print(f"curated.py: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # the recordings directory cannot be made
+        print(f"curated.py: error: {exc.filename}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    return say(f"wrote {sum(t.count(chr(10)) - 1 for t in files.values())} cases in {len(files)} files")
 
 
 if __name__ == "__main__":

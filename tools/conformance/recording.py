@@ -24,10 +24,18 @@ EXPECT_KEYS = {"op", "status", "info", "out", "out_prefix", "slot", "signal", "d
 DONE_KEYS = {"status", "info", "during"}
 ALT_KEYS = {"builds", "expect", "note"}
 PROV_KEYS = {"class", "cite", "statement"}
-ID_RE = re.compile(r"^[a-z0-9][a-z0-9_.\-]*$")
+# Patterns are matched with fullmatch: '$' also matches before a final newline, so "a.b\n" passed as an id
+# (and a newline in a case name breaks the ktest protocol's one line per case).
+ID_RE = re.compile(r"[a-z0-9][a-z0-9_.\-]*")
 ID_SHOWN = 100  # the most of a case id a message repeats (the committed ones are under 60 characters)
 # Output bytes as the trace prints them: lower-case hex, pointer words as [fN] / [fn] / [ptr] tokens.
-HEX_RE = re.compile(r"^([0-9a-f]{2}|\[(f\d+|fn|ptr)\])*$")
+HEX_RE = re.compile(r"([0-9a-f]{2}|\[(f[0-9]+|fn|ptr)\])*")
+# The capture header fields that name a capture's cases ('<id>@windows-<build>-<arch>-<bits>'), as the
+# capture kit writes them (docs/capture-kit.md): RtlGetVersion's major.minor.build.UBR or "unknown", the
+# OS's native machine, the caller's bitness.
+WINDOWS_BUILD_RE = re.compile(r"[0-9]+(\.[0-9]+)*|unknown")
+ARCHES = ("amd64", "x86", "arm64", "unknown")
+BITNESSES = (32, 64)
 # The most a recording may hold. It is read and decoded whole; the committed recordings total under 200 KB
 # and a Windows capture of every case is of the same order, so 64 MiB is hundreds of times anything real
 # while a file given by mistake (a disk image, a log) is refused before it is held in memory.
@@ -158,7 +166,7 @@ class _Checker:
                 item.status = self.status(e["status"], w)
             if "out" in e:
                 out = e["out"]
-                if not isinstance(out, str) or not HEX_RE.match(out):
+                if not isinstance(out, str) or not HEX_RE.fullmatch(out):
                     self.fail(f"{w}: 'out' must be lower-case hex bytes (pointer words as [fN], [fn] or [ptr])")
                 item.out = out
             for key in ("out_prefix", "slot", "signal"):
@@ -193,19 +201,38 @@ def _header(c: _Checker, rec: dict) -> tuple[str, str, dict | None]:
     desc = c.text(src, "description", "header source")
     capture = rec.get("capture")
     if kind == "windows":
-        cap = c.obj(capture, "header capture (required for kind windows)")
-        for key in CAPTURE_KEYS:
-            if key not in cap:
-                c.fail(f"header capture: missing field '{key}'")
-        for key in ("ksSys", "ksuserDll"):
-            c.text(c.obj(cap[key], f"header capture.{key}"), "version", f"header capture.{key}")
-        target = c.obj(cap["target"], "header capture.target")
-        for key in ("device", "pin"):
-            if key not in target:
-                c.fail(f"header capture.target: missing field '{key}'")
+        _capture(c, c.obj(capture, "header capture (required for kind windows)"))
     elif capture is not None:
         c.fail("header capture is only for source kind windows (a curated file records no capture)")
     return kind, desc, capture
+
+
+def _capture(c: _Checker, cap: dict) -> None:
+    """The capture block of a windows header, as the capture kit writes it: its fields name the capture's
+    cases and the build they were observed on, so each must have its type and form (further keys allowed)."""
+    for key in CAPTURE_KEYS:
+        if key not in cap:
+            c.fail(f"header capture: missing field '{key}'")
+    build = cap["windowsBuild"]
+    if not isinstance(build, str) or not WINDOWS_BUILD_RE.fullmatch(build):
+        c.fail(f"header capture: 'windowsBuild' must be the build as major.minor.build.revision "
+               f"(10.0.22631.4037) or \"unknown\", found {safe_input.clip(build)}")
+    if not isinstance(cap["arch"], str) or cap["arch"] not in ARCHES:
+        c.fail(f"header capture: 'arch' must be one of {', '.join(ARCHES)}, found {safe_input.clip(cap['arch'])}")
+    bits = cap["callerBitness"]
+    if not isinstance(bits, int) or isinstance(bits, bool) or bits not in BITNESSES:
+        c.fail(f"header capture: 'callerBitness' must be 32 or 64, found {safe_input.clip(bits)}")
+    if "wow64" in cap and not isinstance(cap["wow64"], bool):
+        c.fail("header capture: 'wow64' must be true or false")
+    for key in ("ksSys", "ksuserDll"):
+        c.text(c.obj(cap[key], f"header capture.{key}"), "version", f"header capture.{key}")
+    target = c.obj(cap["target"], "header capture.target")
+    for key in ("device", "pin"):
+        if key not in target:
+            c.fail(f"header capture.target: missing field '{key}'")
+    c.text(target, "device", "header capture.target")
+    c.integer(target, "pin", "header capture.target")
+    c.text(cap, "tool", "header capture")
 
 
 def _case(c: _Checker, rec: dict, kind: str) -> Case:
@@ -214,7 +241,7 @@ def _case(c: _Checker, rec: dict, kind: str) -> Case:
         if key not in rec:
             c.fail(f"case: missing field '{key}'")
     cid = c.text(rec, "id", "case")
-    if not ID_RE.match(cid):
+    if not ID_RE.fullmatch(cid):
         c.fail(f"case id {safe_input.clip(cid)}: use lower-case letters, digits, '.', '_' and '-'")
     what = f"case {cid}" if len(cid) <= ID_SHOWN else f"case {cid[:ID_SHOWN]}... ({len(cid)} characters)"
     program = c.text(rec, "program", what)
@@ -276,6 +303,7 @@ def _json(c: _Checker, line: str):
 def parse(text: str, path: str) -> Recording:
     lines = text.split("\n")
     header: tuple | None = None
+    header_line = 1
     cases: list[Case] = []
     for n, line in enumerate(lines, 1):
         if not line.strip():
@@ -283,7 +311,7 @@ def parse(text: str, path: str) -> Recording:
         c = _Checker(path, n)
         rec = _json(c, line)
         if header is None:
-            header = _header(c, c.obj(rec, "header"))
+            header, header_line = _header(c, c.obj(rec, "header")), n
             continue
         c.obj(rec, "record")
         if rec.get("record") != "case":
@@ -292,6 +320,8 @@ def parse(text: str, path: str) -> Recording:
         cases.append(_case(c, rec, header[0]))
     if header is None:
         raise RecordingError(path, 1, "empty recording: the first line must be the header")
+    if not cases:  # it passed as "0 cases", exit 0: a capture that recorded nothing looked like a clean one
+        raise RecordingError(path, header_line, "the recording holds a header and no case")
     return Recording(path, header[0], header[1], header[2], cases)
 
 
@@ -325,6 +355,16 @@ def load_all(paths: list[str]) -> list[Recording]:
     ids and are named '<id>@windows-<build>-<arch>-<bits>': a capture stands beside the curated case
     it observed, and two captures of different builds beside each other. Names must be unique across
     the files loaded (they name ktest cases and summary rows)."""
+    given: dict[tuple[int, int], str] = {}
+    for p in paths:  # by any name: else each of its cases was "already used" at its own file and line
+        try:
+            st = Path(p).stat()
+        except OSError:
+            continue  # load() names the problem
+        first = given.get((st.st_dev, st.st_ino))
+        if first is not None:
+            raise RecordingError(p, 0, "the recording is given twice" + (f" (also as {first})" if first != p else ""))
+        given[(st.st_dev, st.st_ino)] = p
     recs = [load(p) for p in paths]
     for r in recs:
         if r.kind == "windows":

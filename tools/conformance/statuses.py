@@ -9,8 +9,9 @@ ROOT = Path(__file__).resolve().parents[2]
 NTSTATUS_H = ROOT / "include" / "ntstatus.h"
 CLASSES = ("success", "warning", "error")
 _DEFINE = re.compile(r"^#define\s+(STATUS_\w+)\s+\(\(NTSTATUS\)0x([0-9A-Fa-f]{1,8})L?\)")
-_HEX = re.compile(r"^0x[0-9A-Fa-f]{1,8}$")
-_WIN32 = re.compile(r"^win32:(\d+)$")
+# fullmatch only: '$' also matches before a final newline, which let "win32:5\n" pass as a status
+_HEX = re.compile(r"0x[0-9A-Fa-f]{1,8}")
+_WIN32 = re.compile(r"win32:([0-9]+)")
 
 
 def load_names(path: Path = NTSTATUS_H) -> dict[str, int]:
@@ -30,7 +31,7 @@ def check_token(token: object) -> str | None:
     """None if token is a valid expected status, else what is wrong with it."""
     if not isinstance(token, str):
         return f"a status must be a string, found {token!r}"
-    if token in CLASSES or token in NAMES or _HEX.match(token) or _WIN32.match(token):
+    if token in CLASSES or token in NAMES or _HEX.fullmatch(token) or _WIN32.fullmatch(token):
         return None
     return (f"unknown status {token!r}: expected an NTSTATUS name of include/ntstatus.h, a hex value "
             f"(0xC000000D), win32:N, or one of {', '.join(CLASSES)}")
@@ -39,7 +40,7 @@ def check_token(token: object) -> str | None:
 def _nt_value(observed: str) -> int | None:
     if observed in NAMES:
         return NAMES[observed]
-    if _HEX.match(observed):
+    if _HEX.fullmatch(observed):
         return int(observed, 16)
     return None
 
@@ -48,7 +49,7 @@ def matches(expected: str, observed: str | None) -> bool:
     """Does the observed trace status (a name, 0x%08X, win32:N, '-' or 'SKIPPED ...') satisfy expected?"""
     if observed is None:
         return False
-    w = _WIN32.match(observed)
+    w = _WIN32.fullmatch(observed)
     if w:
         code = int(w.group(1))
         if expected == "success":

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from .. import safe_input
 from . import implementation
 from . import options as opt
 from ..runner.build import SEAM_VARIABLES, cached_value
@@ -68,9 +69,13 @@ def bounded_int(upper: int) -> Callable[[str], int]:
 
 def output_dir(text: str) -> Path:
     """An argparse type for --out: a path that is not empty (Path("") is the current directory, so an
-    empty --out, from an unset shell variable say, spread the campaign's state over whatever was there)."""
+    empty --out, from an unset shell variable say, spread the campaign's state over whatever was there) and
+    that can be a directory (a regular file there, or above it, failed only after the builds)."""
     if not text.strip():
         raise argparse.ArgumentTypeError("must not be empty (name a directory; '.' if you mean this one)")
+    problem = safe_input.directory_problem(Path(text))
+    if problem is not None:
+        raise argparse.ArgumentTypeError(problem)
     return Path(text)
 
 

@@ -11,6 +11,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Callable
 
+from .. import safe_input
 from ..fuzzing import implementation
 from ..fuzzing.campaign import MAX_SECONDS, bounded_int, output_dir, registry
 from ..runner import junit
@@ -62,8 +63,9 @@ def check_args(args, root: Path, targets: list[str]) -> fl.Floors:
                                  "which this tree does not have")
     if args.registry is not None and args.registry.exists() and not args.registry.is_file():
         raise GateUsageError(f"--registry {args.registry}: exists and is not a file")
-    if args.out is not None and args.out.exists() and not args.out.is_dir():
-        raise GateUsageError(f"--out {args.out}: exists and is not a directory")
+    problem = safe_input.directory_problem(args.out) if args.out is not None else None  # also under a file
+    if problem is not None:
+        raise GateUsageError(f"--out {problem}")
     problem = implementation.problem()
     if problem is not None:
         raise GateUsageError(problem)

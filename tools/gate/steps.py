@@ -129,8 +129,9 @@ def findings(root: Path, presets: Presets, result: GateResult, out: Path, attemp
              say, step: Step) -> None:
     is_known, note = registry_lookup(registry or default_registry(root))
     result.notes.append(note)
+    replay = (presets.asan,) if presets.asan != "asan-ubsan" else ()  # the planted bug is only in plant-asan
     result.findings = verdict.judge(out / "fuzz" / "findings", root / "build" / presets.libfuzzer, root, attempts,
-                                    is_known)
+                                    is_known, replay)
     for f in result.findings:
         kind = "known" if f.known else "NEW"
         rep = f"reproduced {f.reproduced}/{f.attempts}" if f.reproducible else f"not reproduced in {f.attempts}"

@@ -5,8 +5,11 @@ HTML report rendered by headless Chromium into a 1280x2000 PNG that is not blank
 Usage: python3 -m tools.gate.suite [GLOB...]   (globs match 'gate.<case>')"""
 from __future__ import annotations
 
+import contextlib
 import fnmatch
+import io
 import json
+import shlex
 import shutil
 import struct
 import subprocess
@@ -15,6 +18,7 @@ import tempfile
 import zlib
 from pathlib import Path
 
+from ..runner.cli import build_parser
 from ..runner.protocol import Counts, format_summary
 from ..fuzzing.campaign import registry
 from . import sarif
@@ -71,6 +75,26 @@ def case_fails_on_plant(tmp: Path) -> str | None:
         return f"the gate failed but its SARIF has no result:\n{tail(text)}"
     if "reproduce:" not in text or "FAIL findings" not in text:
         return f"the summary names no failing findings step or reproduce command:\n{tail(text)}"
+    for line in text.splitlines():
+        if line.strip().startswith("reproduce: "):
+            problem = printed_command_problem(line.strip()[len("reproduce: "):])
+            if problem is not None:
+                return f"the printed reproduce command does not parse: {problem}\n{line}"
+    return None
+
+
+def printed_command_problem(command: str) -> str | None:
+    """Why `run_tests.py reproduce` would refuse the command the gate printed (run through its own argument
+    parser, without running it); None when it parses."""
+    argv = shlex.split(command)
+    if argv[:3] != ["python3", "run_tests.py", "reproduce"]:
+        return "it does not start with 'python3 run_tests.py reproduce'"
+    err = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(err):
+            build_parser([]).parse_args(argv[2:])
+    except SystemExit:
+        return err.getvalue().strip().splitlines()[-1] if err.getvalue().strip() else "refused"
     return None
 
 

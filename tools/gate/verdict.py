@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..fuzzing import options as opt
+from ..fuzzing.campaign import registry
 from ..triage import signature as sig
 from .model import GateFinding
 
@@ -57,14 +58,30 @@ def attempt(binary: Path, data: Path, env: dict[str, str]) -> bool:
     return res.returncode != 0
 
 
+def reproduce_command(target: str | None, testcase: str, replay_presets: tuple[str, ...] = ()) -> str:
+    """The `run_tests.py reproduce` command line for a finding: TESTCASE is the one positional argument and the
+    target goes with --target (the gate once printed `reproduce TARGET INPUT`, which reproduce refuses as
+    "unrecognized arguments"). Without a known target the command lets reproduce find it."""
+    words = ["python3", "run_tests.py", "reproduce"]
+    if target is not None:
+        words += ["--target", target]
+    for preset in replay_presets:
+        words += ["--replay-preset", preset]
+    return shlex.join(words + [testcase])
+
+
 def judge(findings_dir: Path, build: Path, root: Path, attempts: int,
-          is_known: Callable[[str], bool]) -> list[GateFinding]:
+          is_known: Callable[[str], bool], replay_presets: tuple[str, ...] = ()) -> list[GateFinding]:
+    """replay_presets: the builds the printed reproduce command replays under (the planted-bug gate's
+    finding reproduces only on plant-asan); empty for reproduce's default ones."""
     out: list[GateFinding] = []
     if not findings_dir.is_dir():
         return out
+    targets = set(registry(root))
     for d in sorted(p for p in findings_dir.iterdir() if p.is_dir() and not p.name.startswith(".")):
         signature = (d / "signature.txt").read_text(errors="replace").strip()
-        found_by = dict(ln.split(" ", 1) for ln in (d / "found_by.txt").read_text().splitlines() if " " in ln)
+        meta = (d / "found_by.txt").read_text(errors="replace") if (d / "found_by.txt").is_file() else ""
+        found_by = dict(ln.split(" ", 1) for ln in meta.splitlines() if " " in ln)
         target = found_by.get("target", "?")
         data = d / "input"
         binary = build / f"fuzz_{target}"
@@ -84,5 +101,5 @@ def judge(findings_dir: Path, build: Path, root: Path, attempts: int,
             reproduced=crashed, attempts=tried, known=is_known(report), frame_file=file,
             frame_line=line, frame_func=func,
             report_excerpt=[ln for ln in report.splitlines() if ln.strip()][:30],
-            reproduce_command=f"python3 run_tests.py reproduce {shlex.quote(target)} {shlex.quote(rel_input)}"))
+            reproduce_command=reproduce_command(target if target in targets else None, rel_input, replay_presets)))
     return out

@@ -9,6 +9,7 @@ from typing import TextIO
 
 from . import junit, prereqs
 from .. import safe_input
+from ..safe_output import tolerant_stdio
 from .build import build_preset
 from .execute import SuiteResult, run_suite
 from .protocol import Counts, format_summary
@@ -212,6 +213,7 @@ def finish_gate(result, floors, out: Path, console: Console) -> int:
 
 def main(argv: list[str] | None = None, *, registry: list[Suite] | None = None, out: TextIO | None = None,
          root: Path = ROOT, host: prereqs.Host | None = None) -> int:
+    tolerant_stdio()  # a file name that is not UTF-8 is printed escaped, not a traceback
     registry = SUITES if registry is None else registry
     out = out or sys.stdout
     parser = build_parser(registry)
@@ -239,8 +241,8 @@ def main(argv: list[str] | None = None, *, registry: list[Suite] | None = None, 
             return run_fuzz(args, console, root, host)
         if args.command == "gate":
             return run_gate(args, console, root, host)
-        if args.command == "reproduce":
-            return triage_cli.run(args, root, console.say)
+        if args.command == "reproduce":  # the report on standard output, bad input on standard error
+            return triage_cli.run(args, root, console.say, lambda text: print(text, file=sys.stderr, flush=True))
         return run_tests(args, registry, console, root, host)
     except (UsageError, fuzz_campaign.UsageError) as exc:
         print(f"run_tests.py: error: {exc}", file=sys.stderr)

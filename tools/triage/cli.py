@@ -7,6 +7,7 @@ from typing import Callable
 
 from ..fuzzing import implementation
 from ..fuzzing.campaign import seam_mismatch
+from ..safe_output import abandon_stdout, printable, printable_exactly
 from .reproduce import EXIT_BAD_INPUT, Request, reproduce
 
 RUNS_MAX = 1000
@@ -45,22 +46,49 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="never run apt-get; print the command for missing prerequisites instead")
 
 
-def run(args: argparse.Namespace, root: Path, say: Callable[[str], None]) -> int:
+class _Report:
+    """say for the report on standard output, which may stop taking it (`reproduce X | head`, a full disk): the
+    replays, the registry and --add-regression still run to their end and the exit status still says whether
+    it crashes (git bisect run reads it), so the loss is said once on standard error and the report stops."""
+
+    def __init__(self, say: Callable[[str], None], error: Callable[[str], None]):
+        self.say, self.error, self.lost = say, error, False
+
+    def __call__(self, text: str) -> None:
+        if self.lost:
+            return
+        try:
+            self.say(text)
+        except OSError as exc:
+            self.lost = True
+            abandon_stdout()
+            self.error(f"run_tests.py reproduce: cannot write the report to standard output "
+                       f"({exc.strerror or exc}); the rest of it is lost, the exit status still holds")
+
+
+def run(args: argparse.Namespace, root: Path, say: Callable[[str], None],
+        error: Callable[[str], None] | None = None) -> int:
+    """say: the report (standard output); error: the messages of bad input (standard error; default say)."""
+    error = error or say
     if args.description is not None and not args.add_regression:
-        say("run_tests.py reproduce: error: --description only goes with --add-regression")
+        error("run_tests.py reproduce: error: --description only goes with --add-regression")
         return EXIT_BAD_INPUT
     if args.description is not None and ("\n" in args.description or "\t" in args.description):
-        say("run_tests.py reproduce: error: --description must be one line without tabs")
+        error("run_tests.py reproduce: error: --description must be one line without tabs")
+        return EXIT_BAD_INPUT
+    if args.description is not None and not printable_exactly(args.description):
+        error(f"run_tests.py reproduce: error: --description is not UTF-8 text ({printable(args.description)}): "
+              "corpus/regressions/index.tsv is UTF-8")
         return EXIT_BAD_INPUT
     problem = environment_problem(args, root)
     if problem is not None:  # before anything runs: a bad environment made every replay "crash", and registered it
-        say(f"run_tests.py reproduce: error: {problem}")
+        error(f"run_tests.py reproduce: error: {problem}")
         return EXIT_BAD_INPUT
     req = Request(args.testcase, args.target, args.runs, args.minimize, args.add_regression,
                   args.description or "", not args.no_build, not args.no_install,
                   tuple(dict.fromkeys(args.replay_preset)) if args.replay_preset else Request.presets,
                   args.fuzzer_preset)
-    return reproduce(root, req, say).status
+    return reproduce(root, req, _Report(say, error), error).status
 
 
 def environment_problem(args: argparse.Namespace, root: Path) -> str | None:

@@ -87,7 +87,7 @@ class Reproducer:
 
     def find_target(self, tc: testcase.Testcase, targets: list[str], path: Path) -> str | None:
         preset = self.req.presets[0]
-        self.say(f"Target: not named by any metadata ({tc.target_how}); trying each target under {preset}")
+        self.say(f"Target: {tc.target_how}; trying each target under {preset}")
         crashing = []
         for t in targets:
             if len(tc.data) > max_lengths(self.root, [t])[t] or not self.ready(preset, t):
@@ -222,18 +222,15 @@ class Reproducer:
         return m
 
 
-def reproduce(root: Path, req: Request, say: Callable[[str], None]) -> Outcome:
-    """The library entry point: never raises for bad input (status 2 and a message instead)."""
+def reproduce(root: Path, req: Request, say: Callable[[str], None],
+              error: Callable[[str], None] | None = None) -> Outcome:
+    """The library entry point: never raises for bad input (status 2 and a message instead). error: where the
+    message of a bad input goes (the command line's standard error); default say."""
     try:
         return Reproducer(root, req, say).run()
-    except testcase.BadTestcase as exc:
-        say(f"error: {exc}")
-        return Outcome(EXIT_BAD_INPUT)
-    except opt.OptionsError as exc:
-        say(f"error: {exc}")
-        return Outcome(EXIT_BAD_INPUT)
-    except OutputError as exc:  # a full disk: the message names the file, nothing half-written is kept
-        say(f"error: {exc}")
+    # OutputError: a full disk; its message names the file, and nothing half-written is kept
+    except (testcase.BadTestcase, opt.OptionsError, OutputError) as exc:
+        (error or say)(f"error: {exc}")
         return Outcome(EXIT_BAD_INPUT)
 
 

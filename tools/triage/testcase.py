@@ -15,6 +15,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import opcodec  # noqa: E402
 import safe_input  # noqa: E402
 
+from ..fuzzing.engines import ENGINES  # noqa: E402
+
 TEXT_MAX = 1 << 20  # a text program longer than this is not one a fuzzer produced
 LIBFUZZER_PREFIXES = {"crash-": "crash", "leak-": "leak", "timeout-": "timeout", "oom-": "out-of-memory",
                       "slow-unit-": "slow unit"}
@@ -58,29 +60,82 @@ def _kind(path: Path) -> str:
     return "binary input"
 
 
+FOUND_BY_MAX = 64 << 10  # a campaign writes a few short lines
+
+
+def _found_by_target(finding: Path, found_by: Path, targets: list[str]) -> tuple[str | None, str]:
+    """(target, how) from a finding directory's found_by.txt; BadTestcase when its target line is unusable."""
+    try:
+        text = safe_input.read_bytes(found_by, FOUND_BY_MAX, "found_by.txt").decode("utf-8", "replace")
+    except safe_input.InputError as exc:
+        raise BadTestcase(f"{exc} (the metadata of campaign finding {finding})") from None
+    for line in text.splitlines():
+        if line.split(None, 1)[:1] == ["target"]:
+            t = line[len("target"):].strip()
+            if not t:
+                raise BadTestcase(f"{found_by} has a 'target' line naming no target: write the fuzz target after "
+                                  f"it, or give --target T")
+            if t in targets:
+                return t, f"found_by.txt of the finding says 'target {t}'"
+            return None, f"found_by.txt names target {t!r}, which is not a fuzz target of this tree"
+    return None, "found_by.txt of the finding names no target"
+
+
+# Where a campaign's per-target work directory <out>/<engine>/<target>/ keeps inputs (tools/fuzzing/engines.py):
+# libFuzzer's artifacts, the corpus, inputs set aside as damaged, and AFL++'s run/<instance>/<kind>/.
+CAMPAIGN_DIRS = ("artifacts", "corpus", "damaged")
+AFL_DIRS = ("crashes", "hangs", "queue")
+
+
+def _campaign_layout(engine: str, below: tuple[str, ...]) -> bool:
+    """Whether below (the directories between <engine>/<target>/ and the file) is where a campaign keeps inputs."""
+    if engine not in ENGINES:
+        return False
+    if len(below) == 1:
+        return below[0] in CAMPAIGN_DIRS
+    return engine == "afl" and len(below) == 3 and below[0] == "run" and below[2] in AFL_DIRS
+
+
+def _layout_target(path: Path, targets: list[str]) -> tuple[str | None, str]:
+    """The target a directory layout the project itself makes names: <engine>/<T>/artifacts|corpus|damaged/F and
+    afl/<T>/run/<instance>/crashes|hangs|queue/F (a campaign's --out, out/fuzz by default, and the gate's),
+    corpus/<T>/F (the seeds, also encoded under build/<preset>/) and corpus/regressions/<T>/F. Any other
+    directory named like a target proves nothing: a crash saved as /tmp/x/framing/crash.bin was replayed
+    on framing alone and reported fixed when it crashes another target."""
+    parts = path.resolve().parts
+    for i in range(len(parts) - 2, 0, -1):  # parts[i]: a directory above the file
+        t, above, below = parts[i], parts[i - 1], parts[i + 1:-1]
+        if t not in targets:
+            continue
+        if _campaign_layout(above, below):
+            return t, f"the path is in a campaign's {above}/{t}/{'/'.join(below)}/ directory"
+        if not below and above == "corpus":
+            return t, f"the path is in the seed corpus directory corpus/{t}/"
+        if not below and above == "regressions" and parts[i - 2] == "corpus":
+            return t, f"the path is in the regression corpus directory corpus/regressions/{t}/"
+    named = [d for d in parts[1:-1] if d in targets]
+    if named:
+        return None, (f"no metadata names a target; the directory '{named[-1]}' in the path is not a layout "
+                      "the project makes, so it does not decide")
+    return None, "no metadata names a target"
+
+
 def target_from_metadata(path: Path, targets: list[str]) -> tuple[str | None, str]:
-    """(target, how) from a finding's found_by.txt, a ClusterFuzz name or a path component; (None, why not)."""
+    """(target, how) from a finding's found_by.txt, a ClusterFuzz name, a fuzz_<target> file name or a directory
+    layout the project makes; (None, why not). BadTestcase for a found_by.txt that cannot be used."""
     found_by = path / "found_by.txt" if path.is_dir() else None
     if found_by is not None and found_by.is_file():
-        for line in found_by.read_text(errors="replace").splitlines():
-            if line.startswith("target "):
-                t = line.split(None, 1)[1].strip()
-                if t in targets:
-                    return t, f"found_by.txt of the finding says 'target {t}'"
-                return None, f"found_by.txt names target '{t}', which is not a fuzz target of this tree"
+        return _found_by_target(path, found_by, targets)
     m = CLUSTERFUZZ_RE.match(path.name)
     if m is not None:
         name = m.group(2)
         for t in sorted(targets, key=len, reverse=True):
             if name == t or name.endswith(("_" + t, "-" + t)) or name == f"fuzz_{t}":
                 return t, f"the ClusterFuzz file name names fuzz target '{name}'"
-    for t in targets:
+    for t in sorted(targets, key=len, reverse=True):  # fuzz_framing_ex is not fuzz_framing
         if f"fuzz_{t}" in path.name:
             return t, f"the file name contains 'fuzz_{t}'"
-    for parent in path.resolve().parents:
-        if parent.name in targets:
-            return parent.name, f"the path names the target directory '{parent}'"
-    return None, "no metadata names a target"
+    return _layout_target(path, targets)
 
 
 def _regular_file(path: Path, what: str) -> os.stat_result:
