@@ -558,11 +558,42 @@ class MinimizeCommand(unittest.TestCase):
             with mock.patch.object(variants, "run", fake_run):
                 m = minimize.minimize(ROOT, "libfuzzer", "framing", original, work, "some key",
                                       lambda path: variants.RunResult([], {}, "", 0, None), lambda text: None)
-            self.assertEqual(len(seen), 1)
+            self.assertEqual([next(a for a in cmd if a.startswith("-seed=")) for cmd in seen],
+                             [f"-seed={n}" for n in minimize.SEEDS])  # rejected each time: every seed tried
             for arg in seen[0]:
                 self.assertTrue(SHELL_SAFE.fullmatch(arg.split("=", 1)[-1]), f"{arg!r} in {seen[0]}")
             self.assertFalse(m.ok)  # the fake candidate does not crash: rejected, and kept where it belongs
             self.assertEqual((work / "minimized.rejected").read_bytes(), b"\x01")
+
+    def test_a_rejected_attempt_is_retried_with_the_next_seed(self):
+        # libFuzzer keeps any crash while it shrinks: one seed's result crashed elsewhere, and the test of the
+        # planted-bug loop failed now and then. The next seed's candidate keeps the state and is taken.
+        from tools.triage import minimize, variants
+        from tools.triage.record import key_of
+        from tools.triage.signature import Crash
+        seeds: list[str] = []
+
+        def fake_run(cmd, env, shown, timeout):
+            seeds.append(next(a for a in cmd if a.startswith("-seed=")))
+            artifact = next(a for a in cmd if a.startswith("-exact_artifact_path="))
+            Path(artifact.split("=", 1)[1]).write_bytes(b"\x02" if len(seeds) == 2 else b"\x01")
+            return variants.RunResult(cmd, shown, "", 0, None)
+
+        crash = Crash("VERIFIER BUGCHECK", ("f1", "f2", "f3"), 0)
+
+        def replay(path):
+            return variants.RunResult([], {}, "", 1, crash if path.read_bytes() == b"\x02" else None)
+
+        with tempfile.TemporaryDirectory() as tmp:
+            work = Path(tmp)
+            original = work / "original"
+            original.write_bytes(b"\x01\x02\x03")
+            with mock.patch.object(variants, "run", fake_run):
+                m = minimize.minimize(ROOT, "libfuzzer", "framing", original, work, key_of(crash.kind, crash.frames),
+                                      replay, lambda text: None)
+            self.assertEqual(seeds, ["-seed=1", "-seed=2"])
+            self.assertTrue(m.ok, m.message)
+            self.assertEqual((work / "minimized").read_bytes(), b"\x02")
 
 
 if __name__ == "__main__":

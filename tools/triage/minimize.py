@@ -14,7 +14,8 @@ from . import variants
 from .record import key_of
 
 MINIMIZE_RUNS = 5000  # libFuzzer -runs per shrinking step
-MINIMIZE_TIMEOUT = 300.0  # the whole minimisation, seconds
+MINIMIZE_TIMEOUT = 300.0  # one minimisation attempt, seconds
+SEEDS = (1, 2, 3)  # libFuzzer -seed of each attempt, tried in turn
 
 
 @dataclass
@@ -25,12 +26,27 @@ class Minimized:
     original_size: int = 0
     size: int = 0
     command: str = ""
+    rejected: bool = False  # libFuzzer's candidate crashed differently (another seed may do better)
 
 
 def minimize(root: Path, preset: str, target: str, original: Path, workdir: Path, expected_key: str,
              replay: Callable[[Path], variants.RunResult], say: Callable[[str], None],
              runs: int = MINIMIZE_RUNS) -> Minimized:
-    """original: out/triage/<id>/original. replay(path) runs a candidate on the replay build."""
+    """original: out/triage/<id>/original. replay(path) runs a candidate on the replay build. libFuzzer's
+    shrinking keeps any crash, so one seeded attempt may end on another crash state; each of SEEDS is tried
+    in turn until a candidate keeps the expected one (fixed seeds: the same input minimizes the same way on
+    every run)."""
+    result = None
+    for seed in SEEDS:
+        result = _attempt(root, preset, target, original, workdir, expected_key, replay, runs, seed)
+        if not result.rejected:
+            return result  # done, or libFuzzer itself failed: another seed would fail the same way
+        say(f"minimize: seed {seed}: {result.message}")
+    return result
+
+
+def _attempt(root: Path, preset: str, target: str, original: Path, workdir: Path, expected_key: str,
+             replay: Callable[[Path], variants.RunResult], runs: int, seed: int) -> Minimized:
     fuzzer = variants.binary(root, preset, target)
     candidate = workdir / "minimized.candidate"
     candidate.unlink(missing_ok=True)
@@ -42,7 +58,7 @@ def minimize(root: Path, preset: str, target: str, original: Path, workdir: Path
             return Minimized(False, f"the temporary directory {tmp} has characters libFuzzer's -minimize_crash "
                                     f"cannot pass through sh; set TMPDIR to a plain path", None,
                              original.stat().st_size)
-        cmd = [str(links / "fuzzer"), "-minimize_crash=1", f"-runs={runs}",
+        cmd = [str(links / "fuzzer"), "-minimize_crash=1", f"-runs={runs}", f"-seed={seed}",
                f"-timeout={int(variants.timeout_for(root, target))}",
                f"-exact_artifact_path={links / 'work' / candidate.name}", str(links / "original")]
         res = variants.run(cmd, env, shown, MINIMIZE_TIMEOUT)
@@ -59,7 +75,7 @@ def minimize(root: Path, preset: str, target: str, original: Path, workdir: Path
         shutil.move(candidate, kept)
         return Minimized(False, f"rejected: the minimized input ({kept.stat().st_size} bytes, {kept}) reproduces "
                                 f"'{got}', not '{expected_key}'; the original is kept as the reproducer",
-                         None, size0, 0, res.command_line())
+                         None, size0, 0, res.command_line(), rejected=True)
     final = workdir / "minimized"
     candidate.replace(final)
     return Minimized(True, f"minimized {size0} -> {final.stat().st_size} bytes, same crash type and state "
