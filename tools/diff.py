@@ -64,11 +64,12 @@ def _line_op(line: str, count: int, side: str) -> tuple[int, str, int]:
     if tok[0] == "end":
         return count, "end", 1
     number = tok[1] if tok[0] == "done" and len(tok) > 1 else tok[0]
-    if (tok[0] == "done" or number[:1].isdigit()) and not number.isdigit():
+    numbered = number[:1].isascii() and number[:1].isdigit()  # str.isdigit also takes '²', which int() refuses
+    if (tok[0] == "done" or numbered) and not (number.isascii() and number.isdigit()):
         raise TraceError(side, line)
     if tok[0] == "done":
         return int(number), tok[2] if len(tok) > 2 else "", 3
-    return (int(number) if number[:1].isdigit() else -1), tok[1] if len(tok) > 1 else "", 2
+    return (int(number) if numbered else -1), tok[1] if len(tok) > 1 else "", 2
 
 
 def _kv(token: str) -> tuple[str, str]:

@@ -141,8 +141,8 @@ def main(argv: list[str] | None = None) -> int:
                 return 2
             if rc == 2:  # an input km_replay could not read: it went on with the others, and so do we
                 status = 2
-            elif rc != 0:  # a finding (or a failed write) ended km_replay: one run would not have gone on either
-                return rc
+            elif rc != 0:  # a finding (or a failed write) ended km_replay: stop there, as one run would. A failure
+                return rc  # at exit (a leak report) ends it after its batch, so later batches do not run
         return status
 
 
@@ -151,8 +151,10 @@ def replay(km_replay: str, options: list[str], files: list[str], names: dict[str
     the file given (names: encoded temporary file -> text program). km_replay's exit status, or 1 when standard
     output failed; InputError when km_replay cannot be run."""
     try:
+        # surrogateescape: a binary input's name that is not UTF-8 comes back in its "== FILE" header as it
+        # went in, and prints as \xNN like every other file name (tolerant_stdio)
         proc = subprocess.Popen([km_replay, *options, "--", *files], stdout=subprocess.PIPE, text=True,
-                                errors="replace")
+                                errors="surrogateescape")
     except OSError as e:
         raise InputError(f"cannot run {km_replay}: {e.strerror}") from None
     assert proc.stdout is not None

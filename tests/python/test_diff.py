@@ -112,18 +112,20 @@ class Runs(unittest.TestCase):
         self.assertNotIn("identical", out)
 
     def test_a_binary_that_prints_no_trace_lines_is_an_error_naming_it(self):
-        # "done xx yy" reached int(): a ValueError traceback.
-        fake = self.dir / "not_km_replay"
-        fake.write_text('#!/bin/sh\nfor f; do case "$f" in --*) ;; *) echo "== $f"; echo "done xx yy";; esac; done\n')
-        fake.chmod(0o755)
-        replay = self.dir / "fake_replay"
-        replay.write_text(FAKE_REPLAY)
-        replay.chmod(0o755)
-        status, out, err = self.main("--replay-a", str(fake), "--replay-b", str(replay))
-        self.assertEqual(status, 2, out + err)
-        self.assertIn(f"a.ops: {fake} (side A) printed 'done xx yy', which is not a trace line: is it a km_replay "
-                      "binary?", err)
-        self.assertEqual(out, "")  # no half report
+        # "done xx yy" reached int(): a ValueError traceback; so did "done ² x" (str.isdigit takes '²').
+        for bad in ("done xx yy", "done \u00b2 x"):
+            fake = self.dir / "not_km_replay"
+            fake.write_text('#!/bin/sh\nfor f; do case "$f" in --*) ;; *) echo "== $f"; echo "' + bad +
+                            '";; esac; done\n', encoding="utf-8")
+            fake.chmod(0o755)
+            replay = self.dir / "fake_replay"
+            replay.write_text(FAKE_REPLAY)
+            replay.chmod(0o755)
+            status, out, err = self.main("--replay-a", str(fake), "--replay-b", str(replay))
+            self.assertEqual(status, 2, out + err)
+            self.assertIn(f"a.ops: {fake} (side A) printed '{bad}', which is not a trace line: is it a km_replay "
+                          "binary?", err)
+            self.assertEqual(out, "")  # no half report
 
     def test_a_binary_that_cannot_be_run_blames_no_program(self):
         fake = self.dir / "bad_interpreter"

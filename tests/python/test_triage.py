@@ -156,6 +156,12 @@ class TargetDetection(unittest.TestCase):
             (t / "finding").mkdir()
             (t / "finding" / "found_by.txt").write_text("target framing\nengine libfuzzer\n")
             self.assertEqual(testcase.target_from_metadata(t / "finding", TARGETS)[0], "framing")
+            # the finding's input, as the gate prints it, and one of its inputs/: the found_by.txt beside them
+            (t / "finding" / "input").write_bytes(b"\x01")
+            (t / "finding" / "inputs").mkdir()
+            (t / "finding" / "inputs" / "ab").write_bytes(b"\x01")
+            for p in (t / "finding" / "input", t / "finding" / "inputs" / "ab"):
+                self.assertEqual(testcase.target_from_metadata(p, TARGETS)[0], "framing", p)
             self.assertEqual(testcase.target_from_metadata(t / "clusterfuzz-testcase-minimized-fuzz_session-5123", TARGETS)[0],
                              "session")
             self.assertEqual(testcase.target_from_metadata(t / "clusterfuzz-testcase-ksharness_framing_ex-9", TARGETS)[0],
@@ -594,6 +600,7 @@ class MinimizeCommand(unittest.TestCase):
             self.assertEqual(seeds, ["-seed=1", "-seed=2"])
             self.assertTrue(m.ok, m.message)
             self.assertEqual((work / "minimized").read_bytes(), b"\x02")
+            self.assertFalse((work / "minimized.rejected").exists())  # seed 1's candidate is not kept
 
 
 if __name__ == "__main__":

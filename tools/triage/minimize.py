@@ -37,11 +37,14 @@ def minimize(root: Path, preset: str, target: str, original: Path, workdir: Path
     in turn until a candidate keeps the expected one (fixed seeds: the same input minimizes the same way on
     every run)."""
     result = None
-    for seed in SEEDS:
+    for i, seed in enumerate(SEEDS):
         result = _attempt(root, preset, target, original, workdir, expected_key, replay, runs, seed)
         if not result.rejected:
+            if result.ok:  # an earlier seed's rejected candidate is not the story any more
+                (workdir / "minimized.rejected").unlink(missing_ok=True)
             return result  # done, or libFuzzer itself failed: another seed would fail the same way
-        say(f"minimize: seed {seed}: {result.message}")
+        if i + 1 < len(SEEDS):
+            say(f"minimize: -seed={seed} ended on another crash state; trying -seed={SEEDS[i + 1]}")
     return result
 
 

@@ -139,9 +139,8 @@ class Reproducer:
             crashed = sum(1 for r in runs if r.crash)
             self.say(f"[{preset}] {crashed}/{len(runs)} runs crashed" +
                      (f": {runs[0].crash.signature}" if runs[0].crash else ""))
-        if not results:
-            self.say("error: no replay build of this target is available")
-            return Outcome(EXIT_BAD_INPUT, target=target)
+        if not results:  # bad input like the others: said on the error channel, exit 2
+            raise testcase.BadTestcase(f"no replay build of fuzz_{target} is available")
         first = next(((p, r) for p, rs in results.items() for r in rs if r.crash), None)
         if first is None:
             self.say("")
@@ -210,7 +209,8 @@ class Reproducer:
         if not self.ready(preset, target):
             m = mini.Minimized(False, f"the {preset} build of fuzz_{target} is not available")
         else:
-            self.say(f"Minimizing with libFuzzer ({preset}); this takes up to {mini.MINIMIZE_TIMEOUT:.0f}s")
+            self.say(f"Minimizing with libFuzzer ({preset}); this takes up to "
+                     f"{len(mini.SEEDS) * mini.MINIMIZE_TIMEOUT:.0f}s")
             m = mini.minimize(self.root, preset, target, original, workdir, key,
                               lambda p: self.replay(self.req.presets[0], target, p), self.say)
             self.say(f"[{preset}] $ {m.command}")

@@ -123,9 +123,11 @@ def _layout_target(path: Path, targets: list[str]) -> tuple[str | None, str]:
 def target_from_metadata(path: Path, targets: list[str]) -> tuple[str | None, str]:
     """(target, how) from a finding's found_by.txt, a ClusterFuzz name, a fuzz_<target> file name or a directory
     layout the project makes; (None, why not). BadTestcase for a found_by.txt that cannot be used."""
-    found_by = path / "found_by.txt" if path.is_dir() else None
-    if found_by is not None and found_by.is_file():
-        return _found_by_target(path, found_by, targets)
+    # The finding directory itself, or its input (<finding>/input, as the gate prints it, or inputs/<hash>)
+    finding = path if path.is_dir() else path.parent.parent if path.parent.name == "inputs" else path.parent
+    found_by = finding / "found_by.txt"
+    if found_by.is_file():
+        return _found_by_target(finding, found_by, targets)
     m = CLUSTERFUZZ_RE.match(path.name)
     if m is not None:
         name = m.group(2)
