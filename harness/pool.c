@@ -20,10 +20,20 @@
 /* Larger requests fail with NULL (counted in km_pool_stats.failed), as a real pool may under
  * pressure: a fuzzed FrameSize of 0xFFFFFFFF must not make the host commit gigabytes. */
 #define KM_POOL_MAX_BYTES ((size_t)64 << 20)
-/* The same for the total: requests that would take the outstanding bytes past it fail too, so a
- * program of a few hundred bytes (30 frames of 64 MiB, no Frames limit) cannot commit gigabytes
- * and turn into an out-of-memory finding under the fuzzers' rss_limit_mb (2560). */
-#define KM_POOL_BUDGET_BYTES ((uint64_t)512 << 20)
+/* The same for the total of large blocks (1 MiB or more, counted in whole MiB): a large request that
+ * would take it past 512 MiB fails too, so a program of a few hundred bytes (30 frames of 64 MiB, no
+ * Frames limit) cannot commit gigabytes and turn into an out-of-memory finding under the fuzzers'
+ * rss_limit_mb (2560). Small blocks neither count nor fail: the interpreter's own STATUS queries must
+ * not be refused, and whole MiB keep an implementation's few bytes of bookkeeping per frame from
+ * deciding where the budget ends (the differential target compares two). */
+#define KM_POOL_LARGE_SHIFT 20
+#define KM_POOL_BUDGET_LARGE_MIB 512u
+
+/* Whole MiB a block counts against the budget: 0 below 1 MiB. */
+static uint64_t km_pool_large_mib(size_t bytes)
+{
+    return bytes >> KM_POOL_LARGE_SHIFT == 0 ? 0 : (bytes + ((size_t)1 << KM_POOL_LARGE_SHIFT) - 1) >> KM_POOL_LARGE_SHIFT;
+}
 /* DDI wdm/nf-wdm-exallocatepoolwithtag: x64 pool blocks are 16-byte aligned, CacheAligned types are
  * cache-line aligned, and requests of PAGE_SIZE or more are page aligned. */
 #define KM_POOL_ALIGN 16
@@ -48,6 +58,7 @@ static km_ptrmap km_pool_blocks; /* address -> km_pool_block */
 static km_pool_site *km_pool_sites;
 static size_t km_pool_nsites, km_pool_site_capacity;
 static km_pool_stats km_pool_counters;
+static uint64_t km_pool_large_outstanding; /* whole MiB of outstanding large blocks (the budget) */
 
 static void km_pool_oom(void)
 {
@@ -129,13 +140,15 @@ static PVOID km_pool_allocate(bool paged, size_t align, SIZE_T bytes, ULONG tag,
     uint32_t site = km_pool_intern_site(file, line);
     bool injected = km_fault_should_fail(km_pool_sites[site].name, tag);
     /* Over the budget: refused like an oversized request. */
-    bool refused = injected || km_pool_counters.outstanding_bytes + bytes > KM_POOL_BUDGET_BYTES;
+    uint64_t mib = km_pool_large_mib(bytes);
+    bool refused = injected || (mib != 0 && km_pool_large_outstanding + mib > KM_POOL_BUDGET_LARGE_MIB);
     if (p != NULL && !refused) {
         *b = (km_pool_block){ .size = bytes, .seq = ++km_pool_counters.allocations, .tag = tag, .site = site,
                               .paged = paged };
         km_ptrmap_put(&km_pool_blocks, p, b);
         km_pool_counters.outstanding++;
         km_pool_counters.outstanding_bytes += bytes;
+        km_pool_large_outstanding += mib;
     } else {
         km_pool_counters.failed++;
     }
@@ -220,6 +233,7 @@ static void km_pool_free(PVOID P, ULONG Tag, bool check_tag, const char *routine
         km_pool_counters.frees++;
         km_pool_counters.outstanding--;
         km_pool_counters.outstanding_bytes -= b->size;
+        km_pool_large_outstanding -= km_pool_large_mib(b->size);
     }
     char site[64] = "";
     if (!ok && b != NULL)
@@ -322,6 +336,7 @@ static void km_pool_release_all(void)
     km_pool_sites = NULL;
     km_pool_nsites = km_pool_site_capacity = 0;
     km_pool_counters = (km_pool_stats){ 0 };
+    km_pool_large_outstanding = 0;
 }
 
 /* End of run: outstanding pool is a leak. The finding lists up to 8 leaks, oldest first, by tag,

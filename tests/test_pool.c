@@ -97,9 +97,10 @@ KTEST(pool, ExAllocatePoolWithTag_huge_request_returns_null)
     EXPECT_EQ(s.outstanding, 0);
 }
 
-/* The outstanding total has a budget too (512 MiB): 8 blocks of 64 MiB fit, the ninth is refused and
- * counted as failed, and once one block is freed there is room again. */
-KTEST(pool, ExAllocatePoolWithTag_past_the_total_budget_returns_null)
+/* Large blocks (1 MiB or more, in whole MiB) have a budget too, 512 MiB: 8 blocks of 64 MiB fit, a
+ * ninth large request is refused and counted as failed, a small one is not (the interpreter's own
+ * queries must not fail), and once a large block is freed there is room again. */
+KTEST(pool, ExAllocatePoolWithTag_past_the_large_budget_returns_null)
 {
     const SIZE_T block = (SIZE_T)64 << 20;
     PVOID held[8];
@@ -107,15 +108,18 @@ KTEST(pool, ExAllocatePoolWithTag_past_the_total_budget_returns_null)
         held[i] = ExAllocatePool2(POOL_FLAG_NON_PAGED | POOL_FLAG_UNINITIALIZED, block, TAG_TEST);
         ASSERT_TRUE(held[i] != NULL);
     }
-    EXPECT_TRUE(ExAllocatePoolWithTag(NonPagedPool, 16, TAG_TEST) == NULL);
+    EXPECT_TRUE(ExAllocatePoolWithTag(NonPagedPool, (SIZE_T)1 << 20, TAG_TEST) == NULL);
     km_pool_stats s;
     km_pool_get_stats(&s);
     EXPECT_EQ(s.outstanding, 8);
     EXPECT_EQ(s.failed, 1);
-    ExFreePoolWithTag(held[7], TAG_TEST);
     PVOID small = ExAllocatePoolWithTag(NonPagedPool, 16, TAG_TEST);
     EXPECT_TRUE(small != NULL);
     ExFreePoolWithTag(small, TAG_TEST);
+    ExFreePoolWithTag(held[7], TAG_TEST);
+    PVOID large = ExAllocatePoolWithTag(NonPagedPool, (SIZE_T)1 << 20, TAG_TEST);
+    EXPECT_TRUE(large != NULL);
+    ExFreePoolWithTag(large, TAG_TEST);
     for (int i = 0; i < 7; i++)
         ExFreePoolWithTag(held[i], TAG_TEST);
 }
