@@ -87,6 +87,17 @@ static inline NTSTATUS fx_method(HANDLE h, ULONG id, ULONG flags, void *data, UL
     return fx_ioctl(h, IOCTL_KS_METHOD, &m, sizeof m, data, data_len, information, user);
 }
 
+static inline NTSTATUS fx_event_enable(HANDLE h, ULONG id, ULONG flags, void *data, ULONG data_len,
+                                       ULONG_PTR *information, BOOLEAN user)
+{
+    KSEVENT e;
+    memset(&e, 0, sizeof e);
+    e.Set = KSEVENTSETID_StreamAllocator;
+    e.Id = id;
+    e.Flags = flags;
+    return fx_ioctl(h, IOCTL_KS_ENABLE_EVENT, &e, sizeof e, data, data_len, information, user);
+}
+
 static inline NTSTATUS fx_alloc(HANDLE h, PVOID *frame)
 {
     ULONG_PTR info;
@@ -133,6 +144,13 @@ static inline void fx_function_table(HANDLE h, KSSTREAMALLOCATOR_FUNCTIONTABLE *
                               KSPROPERTY_TYPE_GET, table, sizeof *table, &info, FALSE),
                   STATUS_SUCCESS);
     ASSERT_TRUE(info == sizeof *table);
+}
+
+/* What a direct-call client holds: the allocator's function table and its file object. */
+static inline PFILE_OBJECT fx_direct(HANDLE h, KSSTREAMALLOCATOR_FUNCTIONTABLE *table)
+{
+    fx_function_table(h, table);
+    return km_handle_to_file(h);
 }
 
 static inline void fx_close_all(alloc_fx *fx)

@@ -382,12 +382,8 @@ KTEST(alloc_automation, null_output_buffer_with_a_length_is_refused)
     EXPECT_STATUS(fx_method(fx.alloc, KSMETHOD_STREAMALLOCATOR_ALLOC, KSMETHOD_TYPE_SEND, NULL, sizeof(PVOID),
                             &info, FALSE),
                   STATUS_INVALID_PARAMETER);
-    KSEVENT e;
-    memset(&e, 0, sizeof e);
-    e.Set = KSEVENTSETID_StreamAllocator;
-    e.Id = KSEVENT_STREAMALLOCATOR_FREEFRAME;
-    e.Flags = KSEVENT_TYPE_ENABLE;
-    EXPECT_STATUS(fx_ioctl(fx.alloc, IOCTL_KS_ENABLE_EVENT, &e, sizeof e, NULL, sizeof(KSEVENTDATA), &info, FALSE),
+    EXPECT_STATUS(fx_event_enable(fx.alloc, KSEVENT_STREAMALLOCATOR_FREEFRAME, KSEVENT_TYPE_ENABLE, NULL,
+                                  sizeof(KSEVENTDATA), &info, FALSE),
                   STATUS_INVALID_PARAMETER);
     /* A zero length with NULL is still the size query. */
     EXPECT_STATUS(fx_property(fx.alloc, &KSPROPSETID_StreamAllocator, KSPROPERTY_STREAMALLOCATOR_STATUS,
@@ -428,13 +424,9 @@ KTEST(alloc_automation, request_copy_pool_failure_insufficient_resources)
     memset(&data, 0, sizeof data);
     data.NotificationType = KSEVENTF_EVENT_OBJECT;
     data.EventObject.Event = &ev;
-    KSEVENT e;
-    memset(&e, 0, sizeof e);
-    e.Set = KSEVENTSETID_StreamAllocator;
-    e.Id = KSEVENT_STREAMALLOCATOR_FREEFRAME;
-    e.Flags = KSEVENT_TYPE_ENABLE;
     info = 1;
-    EXPECT_STATUS(fx_ioctl(fx.alloc, IOCTL_KS_ENABLE_EVENT, &e, sizeof e, &data, sizeof data, &info, FALSE),
+    EXPECT_STATUS(fx_event_enable(fx.alloc, KSEVENT_STREAMALLOCATOR_FREEFRAME, KSEVENT_TYPE_ENABLE, &data,
+                                  sizeof data, &info, FALSE),
                   STATUS_INSUFFICIENT_RESOURCES);
     EXPECT_EQ(info, 0);
     EXPECT_EQ(km_fault_injected(), 3);

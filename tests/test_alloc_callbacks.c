@@ -248,8 +248,7 @@ KTEST(alloc_callbacks, record_pool_failure_fails_alloc_and_frees_the_frame)
     EXPECT_EQ(n.allocate_calls, 1);
     EXPECT_EQ(n.free_calls, 1); /* the frame went back to its allocator */
     KSSTREAMALLOCATOR_FUNCTIONTABLE t;
-    fx_function_table(fx.alloc, &t);
-    PFILE_OBJECT file = km_handle_to_file(fx.alloc);
+    PFILE_OBJECT file = fx_direct(fx.alloc, &t);
     KIRQL old;
     KeRaiseIrql(DISPATCH_LEVEL, &old);
     frame = (PVOID)1;

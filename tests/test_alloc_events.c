@@ -6,12 +6,7 @@
 /* IOCTL_KS_ENABLE_EVENT for FREEFRAME with these request Flags and this output (the KSEVENTDATA). */
 static NTSTATUS freeframe_request(HANDLE h, ULONG flags, void *out, ULONG out_len, ULONG_PTR *info)
 {
-    KSEVENT e;
-    memset(&e, 0, sizeof e);
-    e.Set = KSEVENTSETID_StreamAllocator;
-    e.Id = KSEVENT_STREAMALLOCATOR_FREEFRAME;
-    e.Flags = flags;
-    return fx_ioctl(h, IOCTL_KS_ENABLE_EVENT, &e, sizeof e, out, out_len, info, FALSE);
+    return fx_event_enable(h, KSEVENT_STREAMALLOCATOR_FREEFRAME, flags, out, out_len, info, FALSE);
 }
 
 static void event_object_data(KSEVENTDATA *data, KEVENT *ev)

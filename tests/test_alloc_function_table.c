@@ -13,8 +13,7 @@ KTEST(alloc_function_table, allocate_free_at_dispatch_level)
     f.Frames = 2;
     fx_open(&fx, &f, NULL);
     KSSTREAMALLOCATOR_FUNCTIONTABLE t;
-    fx_function_table(fx.alloc, &t);
-    PFILE_OBJECT file = km_handle_to_file(fx.alloc);
+    PFILE_OBJECT file = fx_direct(fx.alloc, &t);
     ASSERT_TRUE(file != NULL);
     KIRQL old;
     KeRaiseIrql(DISPATCH_LEVEL, &old);
@@ -41,8 +40,7 @@ KTEST(alloc_function_table, AllocateFrame_null_arguments_invalid_parameter)
     alloc_fx fx;
     fx_open(&fx, NULL, NULL);
     KSSTREAMALLOCATOR_FUNCTIONTABLE t;
-    fx_function_table(fx.alloc, &t);
-    PFILE_OBJECT file = km_handle_to_file(fx.alloc);
+    PFILE_OBJECT file = fx_direct(fx.alloc, &t);
     KIRQL old;
     KeRaiseIrql(DISPATCH_LEVEL, &old);
     PVOID frame = NULL;
@@ -62,8 +60,7 @@ KTEST(alloc_function_table, AllocateFrame_pool_failure_null_frame)
     alloc_fx fx;
     fx_open(&fx, NULL, NULL);
     KSSTREAMALLOCATOR_FUNCTIONTABLE t;
-    fx_function_table(fx.alloc, &t);
-    PFILE_OBJECT file = km_handle_to_file(fx.alloc);
+    PFILE_OBJECT file = fx_direct(fx.alloc, &t);
     km_fault_plan plan = { .site = "KsaF" };
     km_fault_arm(&plan);
     KIRQL old;
@@ -89,8 +86,7 @@ KTEST(alloc_function_table, free_at_dispatch_completes_pending_alloc_from_work_i
     f.Frames = 1;
     fx_open(&fx, &f, NULL);
     KSSTREAMALLOCATOR_FUNCTIONTABLE t;
-    fx_function_table(fx.alloc, &t);
-    PFILE_OBJECT file = km_handle_to_file(fx.alloc);
+    PFILE_OBJECT file = fx_direct(fx.alloc, &t);
     PVOID a;
     ASSERT_STATUS(t.AllocateFrame(file, &a), STATUS_SUCCESS);
     PVOID pending_frame = NULL;
@@ -120,8 +116,7 @@ KTEST(alloc_function_table, waiting_allocs_come_first)
     f.Frames = 1;
     fx_open(&fx, &f, NULL);
     KSSTREAMALLOCATOR_FUNCTIONTABLE t;
-    fx_function_table(fx.alloc, &t);
-    PFILE_OBJECT file = km_handle_to_file(fx.alloc);
+    PFILE_OBJECT file = fx_direct(fx.alloc, &t);
     PVOID a, b = (PVOID)1;
     ASSERT_STATUS(t.AllocateFrame(file, &a), STATUS_SUCCESS);
     PVOID first = NULL, second = NULL;
@@ -161,8 +156,7 @@ KTEST(alloc_function_table, close_with_work_item_queued)
     f.Frames = 1;
     fx_open(&fx, &f, NULL);
     KSSTREAMALLOCATOR_FUNCTIONTABLE t;
-    fx_function_table(fx.alloc, &t);
-    PFILE_OBJECT file = km_handle_to_file(fx.alloc);
+    PFILE_OBJECT file = fx_direct(fx.alloc, &t);
     PVOID a;
     ASSERT_STATUS(t.AllocateFrame(file, &a), STATUS_SUCCESS);
     PVOID pending_frame = NULL;
@@ -179,12 +173,7 @@ KTEST(alloc_function_table, close_with_work_item_queued)
 
 static NTSTATUS enable_freeframe(HANDLE h, ULONG id, KSEVENTDATA *data, BOOLEAN user)
 {
-    KSEVENT e;
-    memset(&e, 0, sizeof e);
-    e.Set = KSEVENTSETID_StreamAllocator;
-    e.Id = id;
-    e.Flags = KSEVENT_TYPE_ENABLE;
-    return fx_ioctl(h, IOCTL_KS_ENABLE_EVENT, &e, sizeof e, data, sizeof *data, NULL, user);
+    return fx_event_enable(h, id, KSEVENT_TYPE_ENABLE, data, sizeof *data, NULL, user);
 }
 
 KTEST(alloc_function_table, freeframe_event_signalled_and_disabled)
@@ -201,8 +190,7 @@ KTEST(alloc_function_table, freeframe_event_signalled_and_disabled)
     data.EventObject.Event = &ev;
     ASSERT_STATUS(enable_freeframe(fx.alloc, KSEVENT_STREAMALLOCATOR_FREEFRAME, &data, FALSE), STATUS_SUCCESS);
     KSSTREAMALLOCATOR_FUNCTIONTABLE t;
-    fx_function_table(fx.alloc, &t);
-    PFILE_OBJECT file = km_handle_to_file(fx.alloc);
+    PFILE_OBJECT file = fx_direct(fx.alloc, &t);
     PVOID a;
     ASSERT_STATUS(t.AllocateFrame(file, &a), STATUS_SUCCESS);
     EXPECT_EQ(KeReadStateEvent(&ev), 0);

@@ -24,8 +24,7 @@ static ksa_allocator *open_full(alloc_fx *fx, KSSTREAMALLOCATOR_FUNCTIONTABLE *t
     KSALLOCATOR_FRAMING f = fx_default_framing;
     f.Frames = 1;
     fx_open(fx, &f, NULL);
-    fx_function_table(fx->alloc, t);
-    *file = km_handle_to_file(fx->alloc);
+    *file = fx_direct(fx->alloc, t);
     if (t->AllocateFrame(*file, frame) != STATUS_SUCCESS)
         ktest_fail_at(__FILE__, __LINE__, "the one frame");
     return KSA_FROM_FILE(*file);
