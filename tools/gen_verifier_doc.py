@@ -62,14 +62,8 @@ def shown(path: Path) -> str:
 
 
 def main(argv: list[str]) -> int:
-    if argv in (["-h"], ["--help"]):
-        try:
-            print(__doc__, flush=True)
-        except OSError as exc:  # `--help | head -1`, a full disk
-            safe_output.abandon_stdout()
-            print(f"gen_verifier_doc: cannot write to standard output: {exc.strerror or exc}", file=sys.stderr)
-            return 2
-        return 0
+    if argv in (["-h"], ["--help"]):  # `--help | head -1`, a full disk: said, exit 2
+        return 0 if safe_output.say_or_report(__doc__, "gen_verifier_doc") else 2
     if argv not in ([], ["--check"]):
         print(__doc__, file=sys.stderr)
         return 2

@@ -7,7 +7,8 @@ trace under a "== FILE" header that names the original file. Directories are wal
 sorted order (names starting with '.' are skipped). Bad input (a missing or unreadable path, an
 empty directory, a text program that does not parse) is reported naming the file, exit status 2,
 before anything runs. Otherwise the exit status is km_replay's. Programs past what one argument list holds
-run in further km_replay processes, one after another, with the same output one run would give."""
+run in further km_replay processes, one after another, with the output one run would give (but that a
+failure at a process's exit, after its whole batch, ends the run there)."""
 from __future__ import annotations
 
 import argparse

@@ -180,3 +180,16 @@ def abandon_stdout() -> None:
         os.close(devnull)
     except OSError:
         pass
+
+
+def say_or_report(text: str, tool: str) -> bool:
+    """Prints text (a line of a report) and flushes it; False, after "TOOL: cannot write to standard output:
+    REASON" on standard error and abandon_stdout(), when standard output cannot take it (a full disk, a
+    closed pipe: `| head`)."""
+    try:
+        print(text, flush=True)
+        return True
+    except OSError as exc:
+        abandon_stdout()
+        print(f"{tool}: cannot write to standard output: {exc.strerror or exc}", file=sys.stderr)
+        return False

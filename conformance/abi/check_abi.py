@@ -55,11 +55,8 @@ def fail(code, message):
 def say(text):
     """Prints one line of the report; a standard output that cannot take it (a full disk, a closed pipe:
     `--list | head`) ends the run with a message and EXIT_CANNOT_RUN, not a traceback."""
-    try:
-        print(text, flush=True)
-    except OSError as e:
-        safe_output.abandon_stdout()
-        fail(EXIT_CANNOT_RUN, "cannot write to standard output: %s" % (e.strerror or e))
+    if not safe_output.say_or_report(text, "check_abi"):
+        sys.exit(EXIT_CANNOT_RUN)
 
 
 def prepare_workdir(workdir):

@@ -13,6 +13,12 @@ members of deliberately partial structures. Each entry carries its reason (print
 import fnmatch
 import os
 import re
+import sys
+from pathlib import Path
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(REPO, "tools"))
+import safe_input  # noqa: E402  (check_abi.py takes safe_output from there the same way)
 
 HEADERS = ("ntdef.h", "ntstatus.h", "winerror.h", "wdm.h", "ntddk.h", "ks.h")
 
@@ -102,20 +108,10 @@ HEADER_MAX = 8 << 20
 
 def read_header(include_dir, header):
     """The text of one header, or HeaderError: a regular file (a FIFO would block the read) of UTF-8 text."""
-    path = os.path.join(include_dir, header)
     try:
-        if not os.path.isfile(path):
-            raise HeaderError("%s is not a regular file" % path)
-        if os.path.getsize(path) > HEADER_MAX:
-            raise HeaderError("%s is larger than %d bytes: not a header" % (path, HEADER_MAX))
-        with open(path, "rb") as f:
-            data = f.read(HEADER_MAX + 1)
-    except OSError as e:
-        raise HeaderError("cannot read %s: %s" % (path, e.strerror or e)) from None
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise HeaderError("%s is not UTF-8 text (byte %d)" % (path, e.start)) from None
+        return safe_input.read_text(Path(include_dir) / header, HEADER_MAX, "header")
+    except safe_input.InputError as e:
+        raise HeaderError(str(e)) from None
 
 
 class Item:

@@ -883,13 +883,7 @@ def stale_files(files: dict[str, str]) -> list[str]:
 
 def say(text: str) -> int:
     """Prints text on standard output: 0, or 2 with a message when it cannot be written (a closed pipe)."""
-    try:
-        print(text, flush=True)
-    except OSError as exc:
-        safe_output.abandon_stdout()
-        print(f"curated.py: error: cannot write to standard output: {exc.strerror or exc}", file=sys.stderr)
-        return 2
-    return 0
+    return 0 if safe_output.say_or_report(text, "curated.py: error") else 2
 
 
 def main(argv: list[str]) -> int:
