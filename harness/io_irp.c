@@ -208,10 +208,12 @@ VOID IoCompleteRequest(PIRP Irp, CCHAR PriorityBoost)
     ir->prev = NULL;
     ir->next = io_graveyard;
     io_graveyard = ir;
-    /* Counted as a call in progress until the copy-back is done: a driver may complete an IRP
-     * outside any Zw call (a function-table FreeFrame completing a waiting ALLOC), and another
-     * thread leaving its call must not free this IRP's buffers meanwhile. */
-    io_active++;
+    /* A driver may complete an IRP outside any Zw call (a function-table FreeFrame completing a
+     * waiting ALLOC): that completion counts as a call in progress until its copy-back is done, so
+     * another thread leaving its call cannot free this IRP's buffers meanwhile. Inside a call (every
+     * fuzz iteration's case) the thread's own call already counts. */
+    bool outside_calls = io_depth == 0;
+    io_active += outside_calls;
     io_unlock();
 
     if (ir->caller_out != NULL) {
@@ -229,9 +231,11 @@ VOID IoCompleteRequest(PIRP Irp, CCHAR PriorityBoost)
     /* The final close this may trigger runs from the work queue: completion can happen at
      * DISPATCH_LEVEL or inside a driver's own dispatch routine. */
     io_file_release(ir->file, true);
-    io_lock();
-    io_active--; /* the graveyard is freed by the next call to leave with none in progress */
-    io_unlock();
+    if (outside_calls) {
+        io_lock();
+        io_active--; /* the graveyard is freed by the next call to leave with none in progress */
+        io_unlock();
+    }
 }
 
 void io_enter(void)
