@@ -33,6 +33,10 @@ typedef struct fsa_context {
 /* fsa_frames.c */
 /* One frame; *AtLimit is TRUE when the Frames limit (not the pool) stopped it. */
 NTSTATUS fsa_frame_get(fsa_context *Context, PVOID *Frame, BOOLEAN *AtLimit);
+/* fsa_frame_get's second half: a frame for the slot the caller reserved (lock held at Irql,
+ * `allocated` counting the slot; drops the lock). When the pool refuses, the slot is free again and
+ * ALLOCs that queued meanwhile are served. Declared for tests/test_fsa_waiters.c. */
+NTSTATUS fsa_frame_for_reserved(fsa_context *Context, KIRQL Irql, PVOID *Frame);
 /* Takes a frame back into the pool; FALSE if this allocator did not hand it out. */
 BOOLEAN fsa_frame_put(fsa_context *Context, PVOID Frame);
 /* An ALLOC that found the Frames limit: FSA_QUEUED (marked pending, with a cancel routine),

@@ -1,6 +1,7 @@
 /* fsa_frames.c: the filter-specific allocator's own frame pool: blocks made on demand from the
  * framing's PoolType, kept on a free list for reuse until close, the Frames limit, the pending
- * ALLOC queue (served directly by the FREE that makes a frame available) and the function table. */
+ * ALLOC queue (served directly by the FREE that makes a frame available, or by a caller whose
+ * reserved slot came free again) and the function table. */
 #include "fsa.h"
 
 /* Makes a new block (outside the lock: paged pool is only touched at PASSIVE_LEVEL). */
@@ -14,41 +15,17 @@ static fsa_block *fsa_block_make(const fsa_context *c)
     return block;
 }
 
-NTSTATUS fsa_frame_get(fsa_context *c, PVOID *Frame, BOOLEAN *AtLimit)
-{
-    KIRQL irql;
-    *Frame = NULL;
-    *AtLimit = FALSE;
-    KeAcquireSpinLock(&c->lock, &irql);
-    if (c->closing || (c->framing.Frames != 0 && c->allocated >= c->framing.Frames)) {
-        *AtLimit = (BOOLEAN)!c->closing;
-        KeReleaseSpinLock(&c->lock, irql);
-        return STATUS_INSUFFICIENT_RESOURCES;
-    }
-    c->allocated++; /* reserved: concurrent callers cannot pass the limit while a block is made */
-    fsa_block *block = NULL;
-    if (!IsListEmpty(&c->free_pool))
-        block = CONTAINING_RECORD(RemoveHeadList(&c->free_pool), fsa_block, link);
-    KeReleaseSpinLock(&c->lock, irql);
-    if (block == NULL)
-        block = fsa_block_make(c);
-    KeAcquireSpinLock(&c->lock, &irql);
-    if (block == NULL) {
-        c->allocated--;
-        KeReleaseSpinLock(&c->lock, irql);
-        return STATUS_INSUFFICIENT_RESOURCES;
-    }
-    InsertTailList(&c->outstanding, &block->link);
-    KeReleaseSpinLock(&c->lock, irql);
-    *Frame = block->frame;
-    return STATUS_SUCCESS;
-}
-
 static VOID fsa_complete(PIRP Irp, NTSTATUS Status, ULONG_PTR Information)
 {
     Irp->IoStatus.Status = Status;
     Irp->IoStatus.Information = Information;
     IoCompleteRequest(Irp, IO_NO_INCREMENT);
+}
+
+/* A free slot now (lock held): open and under the Frames limit. */
+static BOOLEAN fsa_slot_free_locked(const fsa_context *c)
+{
+    return (BOOLEAN)(!c->closing && (c->framing.Frames == 0 || c->allocated < c->framing.Frames));
 }
 
 /* Takes the oldest pending ALLOC whose cancel routine could still be cleared. Lock held. */
@@ -61,6 +38,79 @@ static PIRP fsa_next_pending_locked(fsa_context *c)
             return irp;
     }
     return NULL;
+}
+
+/* A block for a reserved slot: the lock is held at `irql` and `allocated` already counts the slot,
+ * so concurrent callers cannot pass the limit while a block is made (outside the lock: paged pool is
+ * only touched at PASSIVE_LEVEL). Drops the lock. NULL when the pool refused: the slot is free again. */
+static fsa_block *fsa_block_for_reserved(fsa_context *c, KIRQL irql)
+{
+    fsa_block *block = NULL;
+    if (!IsListEmpty(&c->free_pool))
+        block = CONTAINING_RECORD(RemoveHeadList(&c->free_pool), fsa_block, link);
+    KeReleaseSpinLock(&c->lock, irql);
+    if (block == NULL)
+        block = fsa_block_make(c);
+    KeAcquireSpinLock(&c->lock, &irql);
+    if (block != NULL)
+        InsertTailList(&c->outstanding, &block->link);
+    else
+        c->allocated--;
+    KeReleaseSpinLock(&c->lock, irql);
+    return block;
+}
+
+/* Waiting ALLOCs, oldest first, while slots are free. Each is taken off the queue and given its
+ * slot in one critical section; one whose block the pool refuses completes with
+ * STATUS_INSUFFICIENT_RESOURCES, as an ALLOC that found a slot free would (the default allocator
+ * serves its waiters the same way). */
+static VOID fsa_serve_waiters(fsa_context *c)
+{
+    for (;;) {
+        KIRQL irql;
+        KeAcquireSpinLock(&c->lock, &irql);
+        PIRP irp = fsa_slot_free_locked(c) ? fsa_next_pending_locked(c) : NULL;
+        if (irp == NULL) {
+            KeReleaseSpinLock(&c->lock, irql);
+            return;
+        }
+        c->allocated++;
+        fsa_block *block = fsa_block_for_reserved(c, irql);
+        if (block == NULL) {
+            fsa_complete(irp, STATUS_INSUFFICIENT_RESOURCES, 0);
+            continue;
+        }
+        /* ALLOC is kernel-only, so UserBuffer is kernel memory of at least sizeof(PVOID). */
+        memcpy(irp->UserBuffer, &block->frame, sizeof block->frame);
+        fsa_complete(irp, STATUS_SUCCESS, sizeof block->frame);
+    }
+}
+
+NTSTATUS fsa_frame_for_reserved(fsa_context *c, KIRQL irql, PVOID *Frame)
+{
+    fsa_block *block = fsa_block_for_reserved(c, irql);
+    if (block == NULL) {
+        /* An ALLOC that found the slot reserved queued meanwhile, and no FREE will come for it. */
+        fsa_serve_waiters(c);
+        return STATUS_INSUFFICIENT_RESOURCES;
+    }
+    *Frame = block->frame;
+    return STATUS_SUCCESS;
+}
+
+NTSTATUS fsa_frame_get(fsa_context *c, PVOID *Frame, BOOLEAN *AtLimit)
+{
+    KIRQL irql;
+    *Frame = NULL;
+    *AtLimit = FALSE;
+    KeAcquireSpinLock(&c->lock, &irql);
+    if (!fsa_slot_free_locked(c)) {
+        *AtLimit = (BOOLEAN)!c->closing;
+        KeReleaseSpinLock(&c->lock, irql);
+        return STATUS_INSUFFICIENT_RESOURCES;
+    }
+    c->allocated++; /* reserved */
+    return fsa_frame_for_reserved(c, irql, Frame);
 }
 
 BOOLEAN fsa_frame_put(fsa_context *c, PVOID Frame)
@@ -118,7 +168,7 @@ fsa_pend_result fsa_pend_alloc(fsa_context *c, PIRP Irp)
     KeAcquireSpinLock(&c->lock, &irql);
     /* The limit again, under the lock that FREE takes: a frame returned since fsa_frame_get found
      * no waiter, and this ALLOC would wait with a frame free. */
-    if (c->closing || c->framing.Frames == 0 || c->allocated < c->framing.Frames) {
+    if (c->closing || fsa_slot_free_locked(c)) {
         KeReleaseSpinLock(&c->lock, irql);
         return FSA_RETRY;
     }

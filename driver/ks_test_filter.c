@@ -65,6 +65,8 @@ static PVOID kstf_default_allocate(PVOID Context)
     kstf_counts.allocate_calls++;
     kstf_counts.last_context = Context;
     const KSALLOCATOR_FRAMING *framing = Context != NULL ? Context : &kstf_default_framing;
+    if (kstf_config.allocate_hook != NULL && kstf_config.allocate_hook())
+        return NULL;
     if (kstf_config.allocate_fails)
         return NULL;
     ULONG_PTR mask = framing->FileAlignment;

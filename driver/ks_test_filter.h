@@ -23,6 +23,8 @@ typedef struct {
     NTSTATUS initialize_status;   /* what InitializeAllocator returns (STATUS_SUCCESS = works) */
     BOOLEAN allocate_fails;       /* DefaultAllocate returns NULL */
     BOOLEAN allocate_misaligned;  /* DefaultAllocate returns a frame one byte off its alignment */
+    BOOLEAN (*allocate_hook)(VOID); /* called first by DefaultAllocate, if set: a test acts while the
+                                     * allocator has a slot reserved; TRUE makes DefaultAllocate fail */
 } kstf_allocator_config;
 
 /* Calls the driver's callbacks received, for tests to compare against the rules. */

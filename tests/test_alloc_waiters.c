@@ -1,7 +1,9 @@
-/* test_alloc_waiters.c: white-box: the two places where a cancel races the ALLOC queue, which no
- * request from one thread can reach: an ALLOC cancelled before it is queued, and a waiting ALLOC
- * whose cancel routine is already claimed when a FREE serves the queue. Left out of API seam
- * builds, like test_alloc_frame_reuse.c. */
+/* test_alloc_waiters.c: the ALLOC queue's races, reached without a second thread. White-
+ * box: an ALLOC cancelled before it is queued, and a waiting ALLOC whose cancel routine is already
+ * claimed when a FREE serves the queue. Through the test filter's DefaultAllocate hook: an ALLOC
+ * queued behind a slot whose frame then fails. Left out of API seam builds, like
+ * test_alloc_frame_reuse.c (the hook sends its ALLOC from inside DefaultAllocate, which another
+ * allocator may call at DISPATCH_LEVEL). */
 #include "alloc_fixture.h"
 #include "../allocator/ksa_internal.h"
 
@@ -80,5 +82,74 @@ KTEST(alloc_waiters, service_skips_an_alloc_being_cancelled)
     EXPECT_STATUS(t.AllocateFrame(file, &again), STATUS_SUCCESS);
     EXPECT_TRUE(again == held);
     t.FreeFrame(file, again);
+    fx_close_all(&fx);
+}
+
+/* DefaultAllocate's hook for the two tests below: its first call sends an ALLOC, which finds the
+ * one slot reserved by the caller that DefaultAllocate is making a frame for, and queues; that
+ * frame then fails. Later calls fail only if hook_fail_all. */
+static struct {
+    HANDLE alloc; /* the allocator's handle, until the ALLOC is sent */
+    PVOID frame;
+    IO_STATUS_BLOCK iosb;
+    NTSTATUS sent;
+    BOOLEAN fail_all;
+} hook;
+
+static BOOLEAN queue_an_alloc_then_fail(VOID)
+{
+    if (hook.alloc == NULL)
+        return hook.fail_all;
+    HANDLE h = hook.alloc;
+    hook.alloc = NULL;
+    hook.sent = fx_alloc_async(h, &hook.frame, &hook.iosb);
+    return TRUE;
+}
+
+/* Frames 1 with an external DefaultAllocate whose first frame fails after an ALLOC queued behind it. */
+static NTSTATUS failed_reservation(alloc_fx *fx, BOOLEAN fail_all)
+{
+    kstf_allocator_config c;
+    memset(&c, 0, sizeof c);
+    c.pass_default_allocate = c.pass_default_free = TRUE;
+    c.allocate_hook = queue_an_alloc_then_fail;
+    KSALLOCATOR_FRAMING f = fx_default_framing;
+    f.Frames = 1;
+    fx_open(fx, &f, &c);
+    memset(&hook, 0, sizeof hook);
+    hook.alloc = fx->alloc;
+    hook.iosb.Status = STATUS_UNSUCCESSFUL; /* written only when the ALLOC completes */
+    hook.fail_all = fail_all;
+    PVOID frame = (PVOID)1;
+    NTSTATUS status = fx_alloc(fx->alloc, &frame);
+    EXPECT_TRUE(frame == NULL);
+    EXPECT_STATUS(hook.sent, STATUS_PENDING);
+    EXPECT_EQ(km_io_pending_count(), 0); /* the waiter is not left waiting with the slot free */
+    return status;
+}
+
+/* The slot a failed frame had reserved comes free: the waiting ALLOC gets it (from the next
+ * DefaultAllocate), although no FREE will come. */
+KTEST(alloc_waiters, failed_reservation_serves_the_waiting_alloc)
+{
+    alloc_fx fx;
+    EXPECT_STATUS(failed_reservation(&fx, FALSE), STATUS_INSUFFICIENT_RESOURCES);
+    EXPECT_STATUS(hook.iosb.Status, STATUS_SUCCESS);
+    EXPECT_EQ(hook.iosb.Information, sizeof(PVOID));
+    EXPECT_TRUE(hook.frame != NULL);
+    EXPECT_EQ(fx_allocated_frames(fx.alloc), 1);
+    EXPECT_STATUS(fx_free(fx.alloc, hook.frame), STATUS_SUCCESS);
+    fx_close_all(&fx);
+}
+
+/* When DefaultAllocate fails the waiter's frame too, the waiter completes with that answer. */
+KTEST(alloc_waiters, failed_reservation_completes_the_waiter_when_its_frame_fails_too)
+{
+    alloc_fx fx;
+    EXPECT_STATUS(failed_reservation(&fx, TRUE), STATUS_INSUFFICIENT_RESOURCES);
+    EXPECT_STATUS(hook.iosb.Status, STATUS_INSUFFICIENT_RESOURCES);
+    EXPECT_EQ(hook.iosb.Information, 0);
+    EXPECT_TRUE(hook.frame == NULL);
+    EXPECT_EQ(fx_allocated_frames(fx.alloc), 0);
     fx_close_all(&fx);
 }

@@ -1,0 +1,77 @@
+/* test_fsa_waiters.c: white-box: allocator_fs/'s failed reservation, which no request from one
+ * thread can reach: another caller reserved the last slot, an ALLOC queued behind it, then the pool
+ * refused that caller's block. The slot is free again, and no FREE will come for the waiter. Left
+ * out of the driver seam build, which replaces allocator_fs/. */
+#include "alloc_fixture.h"
+#include "../allocator_fs/fsa.h"
+
+/* Frames 1 on the filter-specific allocator; the one slot reserved as fsa_frame_get reserves it, and
+ * an ALLOC queued behind it. The caller finishes the reservation with fsa_frame_for_reserved. */
+static fsa_context *reserve_and_queue(alloc_fx *fx, PVOID *waiting, PIO_STATUS_BLOCK iosb, KIRQL *irql)
+{
+    KSALLOCATOR_FRAMING f = fx_default_framing;
+    f.Frames = 1;
+    kstf_configure_pin_allocator(KSTF_PIN_FILTER_SPECIFIC);
+    fx_open(fx, &f, NULL);
+    fsa_context *c = FSA_FROM_FILE(km_handle_to_file(fx->alloc));
+    KeAcquireSpinLock(&c->lock, irql);
+    c->allocated++;
+    KeReleaseSpinLock(&c->lock, *irql);
+    *waiting = NULL;
+    iosb->Status = STATUS_UNSUCCESSFUL; /* written only when the ALLOC completes */
+    iosb->Information = 0xDEAD;
+    if (fx_alloc_async(fx->alloc, waiting, iosb) != STATUS_PENDING)
+        ktest_fail_at(__FILE__, __LINE__, "the ALLOC behind the reserved slot did not pend");
+    KeAcquireSpinLock(&c->lock, irql);
+    return c;
+}
+
+static void close_fs(alloc_fx *fx)
+{
+    fx_close_all(fx);
+    kstf_configure_pin_allocator(KSTF_PIN_DEFAULT_ALLOCATOR);
+    EXPECT_EQ(km_pool_outstanding_for_tag(FSA_TAG_FRAME), 0);
+}
+
+/* The pool refuses the reserving caller once: the waiter gets the slot and a block of its own. */
+KTEST(fsa_waiters, failed_reservation_serves_the_waiting_alloc)
+{
+    alloc_fx fx;
+    PVOID waiting, frame = (PVOID)1;
+    IO_STATUS_BLOCK iosb;
+    KIRQL irql;
+    fsa_context *c = reserve_and_queue(&fx, &waiting, &iosb, &irql);
+    km_fault_plan plan = { .fail_nth = 1 };
+    km_fault_arm(&plan);
+    EXPECT_STATUS(fsa_frame_for_reserved(c, irql, &frame), STATUS_INSUFFICIENT_RESOURCES);
+    km_fault_disarm();
+    EXPECT_EQ(km_io_pending_count(), 0);
+    EXPECT_STATUS(iosb.Status, STATUS_SUCCESS);
+    EXPECT_EQ(iosb.Information, sizeof(PVOID));
+    EXPECT_TRUE(waiting != NULL);
+    EXPECT_EQ(fx_allocated_frames(fx.alloc), 1);
+    EXPECT_STATUS(fx_free(fx.alloc, waiting), STATUS_SUCCESS);
+    EXPECT_EQ(fx_allocated_frames(fx.alloc), 0);
+    close_fs(&fx);
+}
+
+/* The pool refuses every block: the waiter is completed with the pool's answer, not left waiting. */
+KTEST(fsa_waiters, failed_reservation_completes_the_waiter_when_the_pool_refuses_it_too)
+{
+    alloc_fx fx;
+    PVOID waiting, frame = (PVOID)1;
+    IO_STATUS_BLOCK iosb;
+    KIRQL irql;
+    fsa_context *c = reserve_and_queue(&fx, &waiting, &iosb, &irql);
+    km_fault_plan plan = { .site = "FsaF" };
+    km_fault_arm(&plan);
+    EXPECT_STATUS(fsa_frame_for_reserved(c, irql, &frame), STATUS_INSUFFICIENT_RESOURCES);
+    km_fault_disarm();
+    EXPECT_EQ(km_io_pending_count(), 0);
+    EXPECT_STATUS(iosb.Status, STATUS_INSUFFICIENT_RESOURCES);
+    EXPECT_EQ(iosb.Information, 0);
+    EXPECT_TRUE(waiting == NULL);
+    EXPECT_EQ(fx_allocated_frames(fx.alloc), 0);
+    EXPECT_STATUS(fx_alloc(fx.alloc, &waiting), STATUS_SUCCESS); /* the slot is free */
+    close_fs(&fx);
+}
