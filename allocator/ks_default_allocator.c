@@ -32,8 +32,9 @@ static BOOLEAN ksa_callbacks_valid(PVOID InitializeContext, PFNKSDEFAULTALLOCATE
  * itself (KsValidateAllocatorCreateRequest), creates the allocator object with its object header
  * and dispatch table, and sets FileObject->FsContext to it. Neither completes the IRP nor sets
  * IoStatus. Callback rules and failure statuses: docs/decisions.md "Default allocator callbacks".
- * Frames come from a lookaside list of FrameSize + FileAlignment bytes (plus a tracking record)
- * in PoolType (a NonPagedPoolNx list is not marked no-execute: decisions Q6), or from DefaultAllocate.
+ * Frames come from a lookaside list of FrameSize + FileAlignment bytes (plus a tracking record,
+ * which a paged frame keeps apart in nonpaged pool) in PoolType (a NonPagedPoolNx list is not
+ * marked no-execute: decisions Q6), or from DefaultAllocate.
  * Not modelled: OPTIONF_SYSTEM_MEMORY off (on-board memory mapped by the sink, decisions Q6), security
  * queries through the create item. PASSIVE_LEVEL (decisions Q17). */
 NTSTATUS NTAPI KsCreateDefaultAllocatorEx(PIRP Irp, PVOID InitializeContext, PFNKSDEFAULTALLOCATE DefaultAllocate,

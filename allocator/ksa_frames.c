@@ -7,21 +7,16 @@
 #define KSA_BUGCHECK_BAD_POOL_CALLER 0x000000C2u
 #define KSA_BUGCHECK_FOREIGN_FRAME 0x4B534131u /* "KSA1": FreeFrame of a frame not handed out */
 
-static VOID ksa_block_free(ksa_allocator *a, PVOID block)
-{
-    if (a->paged)
-        ExFreeToPagedLookasideList(&a->lookaside.paged, block);
-    else
-        ExFreeToNPagedLookasideList(&a->lookaside.nonpaged, block);
-}
-
 /* Obtains storage for one frame, outside the lock (paged pool cannot be touched at DISPATCH_LEVEL):
- * from DefaultAllocate, or a paged lookaside block (nonpaged list frames take ksa_frame_from_list). */
+ * from DefaultAllocate, or a paged lookaside block (nonpaged list frames take ksa_frame_from_list).
+ * Its record is a separate nonpaged allocation: records are linked and searched under the spin lock,
+ * at DISPATCH_LEVEL, where a paged block must not be touched. */
 static ksa_frame_record *ksa_record_obtain(ksa_allocator *a)
 {
     ULONG_PTR mask = a->framing.FileAlignment;
+    PVOID block = NULL, frame;
     if (a->external_allocate != NULL) {
-        PVOID frame = a->external_allocate(a->context);
+        frame = a->external_allocate(a->context);
         if (frame == NULL)
             return NULL;
         if (((ULONG_PTR)frame & mask) != 0) {
@@ -29,30 +24,37 @@ static ksa_frame_record *ksa_record_obtain(ksa_allocator *a)
             a->external_free(a->context, frame);
             return NULL;
         }
-        ksa_frame_record *record = ExAllocatePoolWithTag(NonPagedPool, sizeof *record, KSA_TAG_RECORD);
-        if (record == NULL) {
-            a->external_free(a->context, frame);
+    } else {
+        block = ExAllocateFromPagedLookasideList(&a->lookaside.paged);
+        if (block == NULL)
             return NULL;
-        }
-        record->frame = frame;
-        return record;
+        /* A nonpaged block's layout (record space unused), aligned up: FileAlignment is 2^n-1 (Q6). */
+        frame = (PVOID)(((ULONG_PTR)((ksa_frame_record *)block + 1) + mask) & ~mask);
     }
-    ksa_frame_record *record = ExAllocateFromPagedLookasideList(&a->lookaside.paged);
-    if (record == NULL)
+    ksa_frame_record *record = ExAllocatePoolWithTag(NonPagedPool, sizeof *record, KSA_TAG_RECORD);
+    if (record == NULL) {
+        if (block != NULL)
+            ExFreeToPagedLookasideList(&a->lookaside.paged, block);
+        else
+            a->external_free(a->context, frame);
         return NULL;
-    /* Over-allocated by the mask, then aligned up: FileAlignment is 2^n-1 (decisions Q6). */
-    record->frame = (PVOID)(((ULONG_PTR)(record + 1) + mask) & ~mask);
+    }
+    record->frame = frame;
+    record->block = block;
     return record;
 }
 
 static VOID ksa_record_release(ksa_allocator *a, ksa_frame_record *record)
 {
-    if (a->external_allocate != NULL) {
-        a->external_free(a->context, record->frame);
-        ExFreePoolWithTag(record, KSA_TAG_RECORD);
-    } else {
-        ksa_block_free(a, record);
+    if (a->list_frames) {
+        ExFreeToNPagedLookasideList(&a->lookaside.nonpaged, record); /* the record starts the block */
+        return;
     }
+    if (record->block != NULL)
+        ExFreeToPagedLookasideList(&a->lookaside.paged, record->block);
+    else
+        a->external_free(a->context, record->frame);
+    ExFreePoolWithTag(record, KSA_TAG_RECORD);
 }
 
 /* Frames from the nonpaged lookaside list (no external allocator): the list is usable at
@@ -451,7 +453,7 @@ VOID ksa_frames_rundown(ksa_allocator *a)
     a->reuse = NULL;
     KeReleaseSpinLock(&a->lock, irql);
     if (kept != NULL)
-        ksa_block_free(a, kept); /* before the close deletes the list */
+        ksa_record_release(a, kept); /* before the close deletes the list */
 }
 
 /* KSSTREAMALLOCATOR_FUNCTIONTABLE.AllocateFrame (DDI nc-ks-pfnallocator_allocateframe).

@@ -10,7 +10,7 @@
 #define KSA_TAG_FRAMING 0x4361734Bu   /* "KsaC": framing copy returned by KsValidateAllocatorCreateRequest */
 #define KSA_TAG_OBJECT  0x4F61734Bu   /* "KsaO": the allocator object */
 #define KSA_TAG_FRAME   0x4661734Bu   /* "KsaF": frame blocks (lookaside entries) */
-#define KSA_TAG_RECORD  0x5261734Bu   /* "KsaR": tracking records of externally allocated frames */
+#define KSA_TAG_RECORD  0x5261734Bu   /* "KsaR": tracking records of paged and externally allocated frames */
 #define KSA_TAG_NAME    0x4E61734Bu   /* "KsaN": the create name KsCreateAllocator builds */
 
 /* Bytes in the allocator create name: class text (38 WCHARs), one '\', the raw framing. */
@@ -32,11 +32,13 @@ VOID ksa_build_create_name(PWCHAR Name, const KSALLOCATOR_FRAMING *Framing);
 
 /* ---- The default allocator object (FsContext of an allocator file object) ------------------- */
 
-/* One outstanding frame. Pool frames keep it at the start of their lookaside block; frames from
- * an external DefaultAllocate get a separate KSA_TAG_RECORD allocation. */
+/* One outstanding frame. Nonpaged list frames keep it at the start of their lookaside block; paged
+ * frames and frames from an external DefaultAllocate get a separate nonpaged KSA_TAG_RECORD
+ * allocation, since records are linked and searched under the spin lock. */
 typedef struct ksa_frame_record {
     LIST_ENTRY link;
     PVOID frame;
+    PVOID block; /* a paged frame's lookaside block; NULL otherwise */
 } ksa_frame_record;
 
 typedef struct ksa_allocator {
@@ -56,7 +58,8 @@ typedef struct ksa_allocator {
     BOOLEAN work_queued;               /* the work item is queued; it holds a reference to file_object */
     ULONG list_limit;                  /* ksa_list_limit(): outstanding < list_limit lets AllocateFrame take
                                         * the one-section path */
-    SIZE_T block_size;                 /* lookaside entry size: record + alignment slack + frame */
+    SIZE_T block_size;                 /* lookaside entry size: record + alignment slack + frame (a paged
+                                        * block's record space goes unused: its record is nonpaged) */
     ksa_frame_record *reuse;           /* list_frames: the block of the frame freed last, or NULL. The next
                                         * list frame is taken from here before the lookaside list, so a
                                         * round trip takes the spin lock only (issue 3, README) */

@@ -7,12 +7,16 @@
 #include <ks.h>
 
 #define FSA_TAG_CONTEXT 0x43617346u /* "FsaC": the allocator context */
-#define FSA_TAG_FRAME   0x46617346u /* "FsaF": frame blocks of the allocator's own pool */
+#define FSA_TAG_FRAME   0x46617346u /* "FsaF": frame storage, from the framing's PoolType */
+#define FSA_TAG_BLOCK   0x42617346u /* "FsaB": the nonpaged header of each frame */
 
-/* The block in front of every frame: its list link and where the frame starts. A block is on
- * exactly one list: the allocator's free pool or its outstanding list. */
+/* One frame: its list link, its storage and where the frame starts in it. The header is nonpaged
+ * whatever the PoolType, since the lists are linked and searched under the spin lock, at
+ * DISPATCH_LEVEL, where paged pool must not be touched. A block is on exactly one list: the
+ * allocator's free pool or its outstanding list. */
 typedef struct fsa_block {
     LIST_ENTRY link;
+    PVOID storage;
     PVOID frame;
 } fsa_block;
 

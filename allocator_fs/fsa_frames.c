@@ -8,10 +8,16 @@
 static fsa_block *fsa_block_make(const fsa_context *c)
 {
     ULONG_PTR mask = c->framing.FileAlignment;
-    SIZE_T size = sizeof(fsa_block) + (SIZE_T)mask + (SIZE_T)c->framing.FrameSize;
-    fsa_block *block = ExAllocatePoolWithTag((POOL_TYPE)c->framing.PoolType, size, FSA_TAG_FRAME);
-    if (block != NULL)
-        block->frame = (PVOID)(((ULONG_PTR)(block + 1) + mask) & ~mask); /* FileAlignment is 2^n-1 */
+    fsa_block *block = ExAllocatePoolWithTag(NonPagedPool, sizeof *block, FSA_TAG_BLOCK);
+    if (block == NULL)
+        return NULL;
+    SIZE_T size = (SIZE_T)mask + (SIZE_T)c->framing.FrameSize;
+    block->storage = ExAllocatePoolWithTag((POOL_TYPE)c->framing.PoolType, size, FSA_TAG_FRAME);
+    if (block->storage == NULL) {
+        ExFreePoolWithTag(block, FSA_TAG_BLOCK);
+        return NULL;
+    }
+    block->frame = (PVOID)(((ULONG_PTR)block->storage + mask) & ~mask); /* FileAlignment is 2^n-1 */
     return block;
 }
 
@@ -186,8 +192,11 @@ fsa_pend_result fsa_pend_alloc(fsa_context *c, PIRP Irp)
 /* Frees every block of a list; the caller owns the list (closing is set, nothing else uses it). */
 static VOID fsa_free_blocks(PLIST_ENTRY list)
 {
-    while (!IsListEmpty(list))
-        ExFreePoolWithTag(CONTAINING_RECORD(RemoveHeadList(list), fsa_block, link), FSA_TAG_FRAME);
+    while (!IsListEmpty(list)) {
+        fsa_block *block = CONTAINING_RECORD(RemoveHeadList(list), fsa_block, link);
+        ExFreePoolWithTag(block->storage, FSA_TAG_FRAME);
+        ExFreePoolWithTag(block, FSA_TAG_BLOCK);
+    }
 }
 
 VOID fsa_frames_close(fsa_context *c)

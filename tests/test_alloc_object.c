@@ -251,6 +251,9 @@ KTEST(alloc_object, paged_pool_allocator_frames_but_no_function_table)
     fx_open(&fx, &f, NULL);
     PVOID a;
     ASSERT_STATUS(fx_alloc(fx.alloc, &a), STATUS_SUCCESS);
+    /* The frame's record is apart, in nonpaged pool: records are linked and searched under the spin
+     * lock, at DISPATCH_LEVEL, where a paged block must not be touched. */
+    EXPECT_EQ(km_pool_outstanding_for_tag(0x5261734B /* KsaR */), 1);
     KSSTREAMALLOCATOR_FUNCTIONTABLE t;
     ULONG_PTR info = 9;
     EXPECT_STATUS(fx_property(fx.alloc, &KSPROPSETID_StreamAllocator, KSPROPERTY_STREAMALLOCATOR_FUNCTIONTABLE,
@@ -258,6 +261,13 @@ KTEST(alloc_object, paged_pool_allocator_frames_but_no_function_table)
                   STATUS_NOT_SUPPORTED);
     EXPECT_EQ(info, 0);
     EXPECT_STATUS(fx_free(fx.alloc, a), STATUS_SUCCESS);
+    EXPECT_EQ(km_pool_outstanding_for_tag(0x5261734B /* KsaR */), 0);
+    /* No record: no frame, and the paged block goes back (the teardown's leak check). */
+    km_fault_plan plan = { .site = "KsaR" };
+    km_fault_arm(&plan);
+    EXPECT_STATUS(fx_alloc(fx.alloc, &a), STATUS_INSUFFICIENT_RESOURCES);
+    km_fault_disarm();
+    EXPECT_EQ(fx_allocated_frames(fx.alloc), 0);
     fx_close_all(&fx);
 }
 

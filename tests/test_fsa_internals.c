@@ -1,7 +1,8 @@
-/* test_fsa_waiters.c: white-box: allocator_fs/'s failed reservation, which no request from one
- * thread can reach: another caller reserved the last slot, an ALLOC queued behind it, then the pool
- * refused that caller's block. The slot is free again, and no FREE will come for the waiter. Left
- * out of the driver seam build, which replaces allocator_fs/. */
+/* test_fsa_internals.c: white-box tests of allocator_fs/: its failed reservation, which no request
+ * from one thread can reach (another caller reserved the last slot, an ALLOC queued behind it, then
+ * the pool refused that caller's block: the slot is free again, and no FREE will come for the
+ * waiter), and where a paged frame's header lives. Left out of the driver seam build, which
+ * replaces allocator_fs/. */
 #include "alloc_fixture.h"
 #include "../allocator_fs/fsa.h"
 
@@ -34,7 +35,7 @@ static void close_fs(alloc_fx *fx)
 }
 
 /* The pool refuses the reserving caller once: the waiter gets the slot and a block of its own. */
-KTEST(fsa_waiters, failed_reservation_serves_the_waiting_alloc)
+KTEST(fsa_internals, failed_reservation_serves_the_waiting_alloc)
 {
     alloc_fx fx;
     PVOID waiting, frame = (PVOID)1;
@@ -56,7 +57,7 @@ KTEST(fsa_waiters, failed_reservation_serves_the_waiting_alloc)
 }
 
 /* The pool refuses every block: the waiter is completed with the pool's answer, not left waiting. */
-KTEST(fsa_waiters, failed_reservation_completes_the_waiter_when_the_pool_refuses_it_too)
+KTEST(fsa_internals, failed_reservation_completes_the_waiter_when_the_pool_refuses_it_too)
 {
     alloc_fx fx;
     PVOID waiting, frame = (PVOID)1;
@@ -74,4 +75,26 @@ KTEST(fsa_waiters, failed_reservation_completes_the_waiter_when_the_pool_refuses
     EXPECT_EQ(fx_allocated_frames(fx.alloc), 0);
     EXPECT_STATUS(fx_alloc(fx.alloc, &waiting), STATUS_SUCCESS); /* the slot is free */
     close_fs(&fx);
+}
+
+/* A paged allocator's frame headers are nonpaged: the lists are linked and searched under the spin
+ * lock, at DISPATCH_LEVEL, where paged pool must not be touched. */
+KTEST(fsa_internals, paged_frames_keep_their_headers_in_nonpaged_pool)
+{
+    alloc_fx fx;
+    KSALLOCATOR_FRAMING f = fx_default_framing;
+    f.PoolType = PagedPool;
+    kstf_configure_pin_allocator(KSTF_PIN_FILTER_SPECIFIC);
+    fx_open(&fx, &f, NULL);
+    PVOID frame;
+    ASSERT_STATUS(fx_alloc(fx.alloc, &frame), STATUS_SUCCESS);
+    EXPECT_EQ(km_pool_outstanding_for_tag(FSA_TAG_BLOCK), 1);
+    EXPECT_EQ(km_pool_outstanding_for_tag(FSA_TAG_FRAME), 1);
+    fsa_context *c = FSA_FROM_FILE(km_handle_to_file(fx.alloc));
+    fsa_block *block = CONTAINING_RECORD(c->outstanding.Flink, fsa_block, link);
+    EXPECT_TRUE(block->frame == frame);
+    EXPECT_TRUE((PUCHAR)frame < (PUCHAR)block || (PUCHAR)frame >= (PUCHAR)(block + 1)); /* not in the header */
+    EXPECT_STATUS(fx_free(fx.alloc, frame), STATUS_SUCCESS);
+    close_fs(&fx);
+    EXPECT_EQ(km_pool_outstanding_for_tag(FSA_TAG_BLOCK), 0);
 }
