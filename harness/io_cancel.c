@@ -17,8 +17,8 @@ BOOLEAN IoCancelIrp(PIRP Irp)
     km_require_irql_at_most(DISPATCH_LEVEL, "IoCancelIrp");
     KM_VERIFY(API_INVALID_PARAMETER, io_irp_from(Irp) != NULL, "IoCancelIrp of an IRP the I/O manager did not issue");
     KIRQL irql;
-    Irp->Cancel = TRUE;
     IoAcquireCancelSpinLock(&irql);
+    Irp->Cancel = TRUE; /* under the cancel spin lock, where drivers that take it read the bit */
     PDRIVER_CANCEL routine = IoSetCancelRoutine(Irp, NULL);
     if (routine == NULL) {
         IoReleaseCancelSpinLock(irql);

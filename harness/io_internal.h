@@ -104,7 +104,8 @@ io_irp *io_irp_alloc(io_file *file, CCHAR stack_size, UCHAR major, KPROCESSOR_MO
  * checks (IRQL_NOT_RESTORED, IRP_PENDING_NOT_MARKED, ...). */
 NTSTATUS io_irp_send(io_irp *ir);
 bool io_irp_completed(io_irp *ir, NTSTATUS *status);
-/* Snapshot of the IRPs outstanding on a file object (caller frees the array). */
+/* Snapshot of the IRPs outstanding on a file object but its IRP_MJ_CLEANUP: what a close cancels
+ * (caller frees the array). */
 size_t io_irp_pending_on(io_file *file, PIRP **out);
 void io_irp_graveyard_flush(void);
 void io_irp_free_all(void);

@@ -143,15 +143,16 @@ size_t io_irp_pending_on(io_file *file, PIRP **out)
 {
     io_lock();
     size_t n = 0;
+    /* Not the cleanup itself: Windows does not cancel the IRP_MJ_CLEANUP it sent. */
     for (io_irp *ir = io_outstanding; ir != NULL; ir = ir->next)
-        n += ir->file == file;
+        n += ir->file == file && ir->major != IRP_MJ_CLEANUP;
     PIRP *list = calloc(n != 0 ? n : 1, sizeof *list);
     if (list == NULL)
         abort();
     size_t i = 0;
     /* The list is newest first; cancel in issue order. */
     for (io_irp *ir = io_outstanding; ir != NULL; ir = ir->next)
-        if (ir->file == file)
+        if (ir->file == file && ir->major != IRP_MJ_CLEANUP)
             list[n - 1 - i++] = &ir->irp;
     io_unlock();
     *out = list;
@@ -188,7 +189,10 @@ VOID IoCompleteRequest(PIRP Irp, CCHAR PriorityBoost)
     }
     NTSTATUS status = Irp->IoStatus.Status;
     KM_VERIFY(IRP_COMPLETED_WITH_PENDING, status != STATUS_PENDING, "%s", what);
-    KM_VERIFY(IRP_CANCEL_ROUTINE_AT_COMPLETION, Irp->CancelRoutine == NULL, "%s", what);
+    /* Atomic, as IoCancelIrp exchanges it: a close on another thread may be cancelling this IRP
+     * while the driver, having cleared the routine under its own lock, completes it. */
+    KM_VERIFY(IRP_CANCEL_ROUTINE_AT_COMPLETION, __atomic_load_n(&Irp->CancelRoutine, __ATOMIC_ACQUIRE) == NULL, "%s",
+              what);
     if (ir->major == IRP_MJ_DEVICE_CONTROL && NT_SUCCESS(status))
         KM_VERIFY(IRP_INFORMATION_TOO_LARGE, Irp->IoStatus.Information <= ir->out_len,
                   "Information %llu, OutputBufferLength %u", (unsigned long long)Irp->IoStatus.Information,

@@ -354,6 +354,124 @@ static const char *st_handoff_run(const char *name, HANDLE pin, unsigned rounds,
     return result;
 }
 
+/* stress.close_against_free: a close racing the completion of a waiting ALLOC. In each round a new
+ * allocator (Frames 1) has its one frame out through the function table and a METHOD ALLOC waiting;
+ * released together by a barrier, the holder frees the frame (which completes the ALLOC) while the
+ * requester closes the handle (whose cleanup cancels the ALLOC). The holder keeps a reference to the
+ * file object, as a direct-call client must, so IRP_MJ_CLOSE waits for it. The ALLOC must end with
+ * the frame or STATUS_CANCELLED, and nothing may stay pending or leak; under TSan it also checks the
+ * I/O model's own completion against cancellation (IoCompleteRequest reading CancelRoutine while
+ * IoCancelIrp exchanges it). */
+typedef struct {
+    PFILE_OBJECT file;
+    KSSTREAMALLOCATOR_FUNCTIONTABLE table;
+    PVOID frame;
+    unsigned round, rounds;
+    unsigned long long served, cancelled; /* how the rounds' ALLOCs ended: both ways must be reached */
+    pthread_barrier_t start, done;
+} st_close_race;
+
+static void st_spin(unsigned r)
+{
+    unsigned scale = 1u << (r % 13); /* 1 to 4096 spins, on a log scale */
+    for (volatile unsigned spin = scale + (r * 7919u) % scale; spin != 0; spin--)
+        ;
+}
+
+static void *st_close_race_holder(void *p)
+{
+    st_close_race *c = p;
+    for (;;) {
+        pthread_barrier_wait(&c->start);
+        if (c->round == c->rounds)
+            return NULL;
+        st_spin(c->round);
+        c->table.FreeFrame(c->file, c->frame);
+        ObDereferenceObject(c->file);
+        pthread_barrier_wait(&c->done);
+    }
+}
+
+static const char *st_close_race_run(HANDLE pin, unsigned rounds, st_close_race *out, char *failure, size_t size)
+{
+    KSALLOCATOR_FRAMING f = { { KSALLOCATOR_OPTIONF_SYSTEM_MEMORY }, NonPagedPool, 1, FRAME_SIZE,
+                              { FILE_QUAD_ALIGNMENT }, 0 };
+    st_close_race c = { .rounds = rounds };
+    KEVENT completed;
+    HANDLE event;
+    KeInitializeEvent(&completed, NotificationEvent, FALSE);
+    if (km_event_handle_open(&completed, &event) != STATUS_SUCCESS)
+        return "close race: km_event_handle_open";
+    pthread_barrier_init(&c.start, NULL, 2);
+    pthread_barrier_init(&c.done, NULL, 2);
+    pthread_t holder;
+    const char *result = NULL;
+    if (pthread_create(&holder, NULL, st_close_race_holder, &c) != 0) {
+        snprintf(failure, size, "cannot start the holder thread");
+        result = failure;
+        rounds = 0;
+    }
+    for (unsigned r = 0; r < rounds && result == NULL; r++) {
+        HANDLE alloc;
+        ULONG_PTR info;
+        if (KsCreateAllocator(pin, &f, &alloc) != STATUS_SUCCESS) {
+            result = "close race: allocator";
+            break;
+        }
+        c.file = km_handle_to_file(alloc);
+        if (st_ioctl(alloc, IOCTL_KS_PROPERTY, 0, KSPROPERTY_STREAMALLOCATOR_FUNCTIONTABLE, &c.table, sizeof c.table,
+                     &info) != STATUS_SUCCESS ||
+            c.table.AllocateFrame(c.file, &c.frame) != STATUS_SUCCESS) {
+            ZwClose(alloc);
+            result = "close race: the first frame";
+            break;
+        }
+        IO_STATUS_BLOCK iosb = { { STATUS_UNSUCCESSFUL }, 0 };
+        PVOID frame = NULL;
+        NTSTATUS s = st_ioctl_event(alloc, event, &iosb, IOCTL_KS_METHOD, 1, KSMETHOD_STREAMALLOCATOR_ALLOC, &frame,
+                                    sizeof frame);
+        if (s != STATUS_PENDING) {
+            snprintf(failure, size, "round %u: METHOD ALLOC at the limit returned 0x%08X", r, (unsigned)s);
+            ZwClose(alloc);
+            result = failure;
+            break;
+        }
+        ObReferenceObject(c.file); /* the holder's, dropped once its FreeFrame is done */
+        c.round = r;
+        pthread_barrier_wait(&c.start);
+        st_spin(r * 31u + 5u);
+        ZwClose(alloc);
+        pthread_barrier_wait(&c.done);
+        km_run_work_items();
+        LARGE_INTEGER now = { .QuadPart = 0 };
+        if (KeWaitForSingleObject(&completed, Executive, KernelMode, FALSE, &now) != STATUS_SUCCESS) {
+            snprintf(failure, size, "round %u: METHOD ALLOC still pending after the close", r);
+            _exit((printf("FAIL stress.close_against_free: %s\n", failure), fflush(stdout), 1)); /* the IRP refers to `frame` */
+        }
+        KeClearEvent(&completed);
+        c.served += iosb.Status == STATUS_SUCCESS;
+        c.cancelled += iosb.Status == STATUS_CANCELLED;
+        if (!(iosb.Status == STATUS_SUCCESS && frame != NULL) && !(iosb.Status == STATUS_CANCELLED && frame == NULL)) {
+            snprintf(failure, size, "round %u: METHOD ALLOC ended with 0x%08X and %s frame", r, (unsigned)iosb.Status,
+                     frame != NULL ? "a" : "no");
+            result = failure;
+        }
+    }
+    if (rounds != 0) {
+        c.round = c.rounds; /* the holder reads it after the barrier and ends */
+        pthread_barrier_wait(&c.start);
+        pthread_join(holder, NULL);
+    }
+    pthread_barrier_destroy(&c.start);
+    pthread_barrier_destroy(&c.done);
+    ZwClose(event);
+    if (result == NULL && km_io_pending_count() != 0)
+        result = "IRPs still pending after every close";
+    out->served = c.served;
+    out->cancelled = c.cancelled;
+    return result;
+}
+
 static HANDLE st_open(HANDLE root, const WCHAR *name, size_t bytes)
 {
     UNICODE_STRING us = { (USHORT)bytes, (USHORT)bytes, (PWSTR)name };
@@ -465,6 +583,9 @@ int main(int argc, char **argv)
     const char *fs_handoff = st_handoff_run("stress.handoff_filter_specific", pin, rounds, fs_failure,
                                             sizeof fs_failure);
     kstf_configure_pin_allocator(KSTF_PIN_DEFAULT_ALLOCATOR);
+    char close_failure[256];
+    st_close_race close_counts;
+    const char *close_race = st_close_race_run(pin, rounds, &close_counts, close_failure, sizeof close_failure);
     ZwClose(pin);
     ZwClose(filter);
     km_teardown(); /* a leak is a POOL_LEAK verifier finding: the process aborts with it */
@@ -474,12 +595,15 @@ int main(int argc, char **argv)
     printf("%s stress.handoff%s%s\n", handoff ? "FAIL" : "PASS", handoff ? ": " : "", handoff ? handoff : "");
     printf("%s stress.handoff_filter_specific%s%s\n", fs_handoff ? "FAIL" : "PASS", fs_handoff ? ": " : "",
            fs_handoff ? fs_handoff : "");
+    printf("%s stress.close_against_free%s%s\n", close_race ? "FAIL" : "PASS", close_race ? ": " : "",
+           close_race ? close_race : "");
     printf("stress: %llu operations by %u threads in %.2f s (seed %u):", total, threads, secs, seed);
     for (int k = 0; k < ST_KINDS; k++)
         printf(" %s %llu", st_kind_names[k], by_kind[k]);
-    printf(" (%llu pended); %u handoff rounds\n", pended, rounds);
-    int failed = (failure != NULL) + (handoff != NULL) + (fs_handoff != NULL);
-    printf("%d passed, %d failed\n", 3 - failed, failed);
+    printf(" (%llu pended); %u handoff rounds; %u close-race rounds (%llu ALLOCs served, %llu cancelled)\n", pended,
+           rounds, rounds, close_counts.served, close_counts.cancelled);
+    int failed = (failure != NULL) + (handoff != NULL) + (fs_handoff != NULL) + (close_race != NULL);
+    printf("%d passed, %d failed\n", 4 - failed, failed);
     free(t);
     free(tid);
     if (fflush(stdout) != 0 || ferror(stdout)) { /* a PASS nobody could read is not a pass */
