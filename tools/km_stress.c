@@ -10,8 +10,9 @@
  * ST_WAIT_POLLS fails the run: an ALLOC left waiting while frames are free), the shared allocator's
  * AllocatedFrames is back to 0 at the end, and km_teardown finds no leak. Then stress.handoff (see
  * st_handoff): iterations / 4 rounds of one frame passed between two threads, on the default
- * allocator and (stress.handoff_filter_specific) on allocator_fs/. Run it under TSan (races) and
- * ASan (memory). Output: ktest protocol (PASS/FAIL per case), the operation count, "N passed, N failed". */
+ * allocator and (stress.handoff_filter_specific) on allocator_fs/, and stress.close_against_free
+ * (see st_close_race): as many rounds of a close racing a waiting ALLOC's completion. Run it under
+ * TSan (races) and ASan (memory). Output: ktest protocol (PASS/FAIL per case), the operation count, "N passed, N failed". */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <pthread.h>
