@@ -255,6 +255,14 @@ static void *st_run(void *p)
     return NULL;
 }
 
+/* A delay that differs from round to round r: 1 to 2^(span-1) spins, on a log scale. */
+static void st_spin(unsigned r, unsigned span)
+{
+    unsigned scale = 1u << (r % span);
+    for (volatile unsigned spin = scale + (r * 7919u) % scale; spin != 0; spin--)
+        ;
+}
+
 /* stress.handoff: one frame (Frames 1) passed between two threads. In each round, released together
  * by a barrier, the requester sends METHOD ALLOC while the holder, after a delay that varies by
  * round, frees the frame through the function table (at PASSIVE_LEVEL in even rounds, at DISPATCH_LEVEL in odd ones). Once both are
@@ -274,10 +282,7 @@ static void *st_handoff_holder(void *p)
     st_handoff *h = p;
     for (unsigned r = 0; r < h->rounds; r++) {
         pthread_barrier_wait(&h->start);
-        /* A delay that differs from round to round, so the free lands at every point of the ALLOC. */
-        unsigned scale = 1u << (r % 15); /* 1 to 16384 spins, on a log scale */
-        for (volatile unsigned spin = scale + (r * 7919u) % scale; spin != 0; spin--)
-            ;
+        st_spin(r, 15); /* the free lands at every point of the ALLOC */
         KIRQL old = PASSIVE_LEVEL;
         if (r % 2 != 0)
             KeRaiseIrql(DISPATCH_LEVEL, &old);
@@ -372,13 +377,6 @@ typedef struct {
     pthread_barrier_t start, done;
 } st_close_race;
 
-static void st_spin(unsigned r)
-{
-    unsigned scale = 1u << (r % 13); /* 1 to 4096 spins, on a log scale */
-    for (volatile unsigned spin = scale + (r * 7919u) % scale; spin != 0; spin--)
-        ;
-}
-
 static void *st_close_race_holder(void *p)
 {
     st_close_race *c = p;
@@ -386,7 +384,7 @@ static void *st_close_race_holder(void *p)
         pthread_barrier_wait(&c->start);
         if (c->round == c->rounds)
             return NULL;
-        st_spin(c->round);
+        st_spin(c->round, 13);
         c->table.FreeFrame(c->file, c->frame);
         ObDereferenceObject(c->file);
         pthread_barrier_wait(&c->done);
@@ -440,7 +438,7 @@ static const char *st_close_race_run(HANDLE pin, unsigned rounds, st_close_race 
         ObReferenceObject(c.file); /* the holder's, dropped once its FreeFrame is done */
         c.round = r;
         pthread_barrier_wait(&c.start);
-        st_spin(r * 31u + 5u);
+        st_spin(r * 31u + 5u, 13);
         ZwClose(alloc);
         pthread_barrier_wait(&c.done);
         km_run_work_items();
