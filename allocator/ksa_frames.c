@@ -57,13 +57,6 @@ static VOID ksa_record_release(ksa_allocator *a, ksa_frame_record *record)
     ExFreePoolWithTag(record, KSA_TAG_RECORD);
 }
 
-/* Frames from the nonpaged lookaside list (no external allocator): the list is usable at
- * DISPATCH_LEVEL, so the limit check, the block and its record take one critical section. */
-static BOOLEAN ksa_frames_from_nonpaged_list(const ksa_allocator *a)
-{
-    return a->list_frames;
-}
-
 /* A frame from the nonpaged lookaside list, the limit checked; caller holds the lock, which this drops.
  * The block of the frame freed last comes first: under the lock already held it costs no locked
  * operation, where the list takes its own (Windows: an interlocked S-list pop). Reusing it is the
@@ -101,28 +94,25 @@ static VOID ksa_waiters_locked(ksa_allocator *a, KIRQL irql, BOOLEAN *queue, BOO
 __attribute__((noinline)) static NTSTATUS ksa_frame_allocate_unlocked(ksa_allocator *a, KIRQL irql, PVOID *Frame,
                                                                       BOOLEAN servicing)
 {
-    if (!IsListEmpty(&a->spares)) { /* a frame freed for a waiting ALLOC: hand it over as it is */
-        ksa_frame_record *spare = CONTAINING_RECORD(RemoveHeadList(&a->spares), ksa_frame_record, link);
-        a->outstanding++;
-        InsertTailList(&a->frames, &spare->link);
-        KeReleaseSpinLock(&a->lock, irql);
-        *Frame = spare->frame;
-        return STATUS_SUCCESS;
-    }
+    ksa_frame_record *record = NULL;
+    if (!IsListEmpty(&a->spares)) /* a frame freed for a waiting ALLOC: hand it over as it is */
+        record = CONTAINING_RECORD(RemoveHeadList(&a->spares), ksa_frame_record, link);
     a->outstanding++;
-    KeReleaseSpinLock(&a->lock, irql);
-    ksa_frame_record *record = ksa_record_obtain(a);
-    KeAcquireSpinLock(&a->lock, &irql);
     if (record == NULL) {
-        /* The slot is free again. An ALLOC that found it reserved and queued meanwhile would
-         * otherwise wait for a FREE that may never come. */
-        BOOLEAN queue = FALSE, service = FALSE;
-        a->outstanding--;
-        if (!servicing)
-            ksa_waiters_locked(a, irql, &queue, &service);
         KeReleaseSpinLock(&a->lock, irql);
-        ksa_waiters_act(a, queue, service);
-        return STATUS_INSUFFICIENT_RESOURCES;
+        record = ksa_record_obtain(a);
+        KeAcquireSpinLock(&a->lock, &irql);
+        if (record == NULL) {
+            /* The slot is free again. An ALLOC that found it reserved and queued meanwhile would
+             * otherwise wait for a FREE that may never come. */
+            BOOLEAN queue = FALSE, service = FALSE;
+            a->outstanding--;
+            if (!servicing)
+                ksa_waiters_locked(a, irql, &queue, &service);
+            KeReleaseSpinLock(&a->lock, irql);
+            ksa_waiters_act(a, queue, service);
+            return STATUS_INSUFFICIENT_RESOURCES;
+        }
     }
     InsertTailList(&a->frames, &record->link);
     KeReleaseSpinLock(&a->lock, irql);
@@ -134,7 +124,7 @@ __attribute__((noinline)) static NTSTATUS ksa_frame_allocate_unlocked(ksa_alloca
  * lock; this drops it. */
 static NTSTATUS ksa_frame_take_locked(ksa_allocator *a, KIRQL irql, PVOID *Frame, BOOLEAN servicing)
 {
-    if (!ksa_frames_from_nonpaged_list(a))
+    if (!a->list_frames)
         return ksa_frame_allocate_unlocked(a, irql, Frame, servicing);
     return ksa_frame_from_list(a, irql, Frame);
 }
@@ -316,7 +306,7 @@ static inline __attribute__((always_inline)) BOOLEAN ksa_frame_free_inline(ksa_a
     }
     RemoveEntryList(&found->link);
     a->outstanding--;
-    if (!ksa_frames_from_nonpaged_list(a)) {
+    if (!a->list_frames) {
         ksa_frame_free_unlocked(a, irql, found);
         return TRUE;
     }

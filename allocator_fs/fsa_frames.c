@@ -28,6 +28,14 @@ static VOID fsa_complete(PIRP Irp, NTSTATUS Status, ULONG_PTR Information)
     IoCompleteRequest(Irp, IO_NO_INCREMENT);
 }
 
+/* Completes an ALLOC with its frame. ALLOC is kernel-only, so UserBuffer is kernel memory of at
+ * least sizeof(PVOID). */
+static VOID fsa_complete_alloc(PIRP Irp, PVOID Frame)
+{
+    memcpy(Irp->UserBuffer, &Frame, sizeof Frame);
+    fsa_complete(Irp, STATUS_SUCCESS, sizeof Frame);
+}
+
 /* A free slot now (lock held): open and under the Frames limit. */
 static BOOLEAN fsa_slot_free_locked(const fsa_context *c)
 {
@@ -86,9 +94,7 @@ static VOID fsa_serve_waiters(fsa_context *c)
             fsa_complete(irp, STATUS_INSUFFICIENT_RESOURCES, 0);
             continue;
         }
-        /* ALLOC is kernel-only, so UserBuffer is kernel memory of at least sizeof(PVOID). */
-        memcpy(irp->UserBuffer, &block->frame, sizeof block->frame);
-        fsa_complete(irp, STATUS_SUCCESS, sizeof block->frame);
+        fsa_complete_alloc(irp, block->frame);
     }
 }
 
@@ -148,11 +154,8 @@ BOOLEAN fsa_frame_put(fsa_context *c, PVOID Frame)
     for (PLIST_ENTRY e = c->events.Flink; e != &c->events; e = e->Flink)
         KsGenerateEvent(CONTAINING_RECORD(e, KSEVENT_ENTRY, ListEntry));
     KeReleaseSpinLock(&c->lock, irql);
-    if (waiting != NULL) {
-        /* ALLOC is kernel-only, so UserBuffer is kernel memory of at least sizeof(PVOID). */
-        memcpy(waiting->UserBuffer, &found->frame, sizeof found->frame);
-        fsa_complete(waiting, STATUS_SUCCESS, sizeof found->frame);
-    }
+    if (waiting != NULL)
+        fsa_complete_alloc(waiting, found->frame);
     return TRUE;
 }
 
