@@ -84,6 +84,14 @@ static inline __attribute__((always_inline)) NTSTATUS ksa_frame_from_list(ksa_al
     return STATUS_SUCCESS;
 }
 
+/* Signals FREEFRAME: a slot came free. Caller holds the lock. */
+static VOID ksa_signal_freeframe_locked(ksa_allocator *a)
+{
+    a->refused = FALSE;
+    for (PLIST_ENTRY e = a->events.Flink; e != &a->events; e = e->Flink)
+        KsGenerateEvent(CONTAINING_RECORD(e, KSEVENT_ENTRY, ListEntry));
+}
+
 static VOID ksa_waiters_act(ksa_allocator *a, BOOLEAN queue, BOOLEAN service);
 static VOID ksa_waiters_locked(ksa_allocator *a, KIRQL irql, BOOLEAN *queue, BOOLEAN *service);
 
@@ -107,6 +115,8 @@ __attribute__((noinline)) static NTSTATUS ksa_frame_allocate_unlocked(ksa_alloca
              * otherwise wait for a FREE that may never come. */
             BOOLEAN queue = FALSE, service = FALSE;
             a->outstanding--;
+            if (a->refused) /* a function-table caller refused meanwhile learns of the slot only so */
+                ksa_signal_freeframe_locked(a);
             if (!servicing)
                 ksa_waiters_locked(a, irql, &queue, &service);
             KeReleaseSpinLock(&a->lock, irql);
@@ -142,6 +152,8 @@ __attribute__((noinline)) static NTSTATUS ksa_frame_allocate_locked(ksa_allocato
 {
     *Frame = NULL;
     if (a->closed || ksa_must_wait(a)) {
+        if (!a->closed)
+            a->refused = TRUE;
         KeReleaseSpinLock(&a->lock, irql);
         return STATUS_INSUFFICIENT_RESOURCES; /* decisions Q8 */
     }
@@ -238,8 +250,7 @@ static VOID ksa_waiters_act(ksa_allocator *a, BOOLEAN queue, BOOLEAN service)
  * ksa_waiters_locked. */
 static VOID ksa_frame_returned_locked(ksa_allocator *a, KIRQL irql, BOOLEAN *queue, BOOLEAN *service)
 {
-    for (PLIST_ENTRY e = a->events.Flink; e != &a->events; e = e->Flink)
-        KsGenerateEvent(CONTAINING_RECORD(e, KSEVENT_ENTRY, ListEntry));
+    ksa_signal_freeframe_locked(a);
     ksa_waiters_locked(a, irql, queue, service);
 }
 

@@ -30,6 +30,7 @@ typedef struct fsa_context {
     LIST_ENTRY events;           /* FREEFRAME KSEVENT_ENTRYs */
     ULONG allocated;             /* frames outstanding, and slots reserved while a block is made */
     BOOLEAN closing;
+    BOOLEAN refused;             /* a request found the limit since FREEFRAME was last signalled */
 } fsa_context;
 
 #define FSA_FROM_FILE(FileObject) ((fsa_context *)(FileObject)->FsContext)
@@ -39,7 +40,7 @@ typedef struct fsa_context {
 NTSTATUS fsa_frame_get(fsa_context *Context, PVOID *Frame, BOOLEAN *AtLimit);
 /* fsa_frame_get's second half: a frame for the slot the caller reserved (lock held at Irql,
  * `allocated` counting the slot; drops the lock). When the pool refuses, the slot is free again and
- * ALLOCs that queued meanwhile are served. Declared for tests/test_fsa_waiters.c. */
+ * ALLOCs that queued meanwhile are served, and FREEFRAME is signalled if a request found the limit. Declared for tests/test_fsa_internals.c. */
 NTSTATUS fsa_frame_for_reserved(fsa_context *Context, KIRQL Irql, PVOID *Frame);
 /* Takes a frame back into the pool; FALSE if this allocator did not hand it out. */
 BOOLEAN fsa_frame_put(fsa_context *Context, PVOID Frame);

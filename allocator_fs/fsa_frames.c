@@ -42,6 +42,14 @@ static BOOLEAN fsa_slot_free_locked(const fsa_context *c)
     return (BOOLEAN)(!c->closing && (c->framing.Frames == 0 || c->allocated < c->framing.Frames));
 }
 
+/* Signals FREEFRAME: a slot came free. Lock held. */
+static VOID fsa_signal_freeframe_locked(fsa_context *c)
+{
+    c->refused = FALSE;
+    for (PLIST_ENTRY e = c->events.Flink; e != &c->events; e = e->Flink)
+        KsGenerateEvent(CONTAINING_RECORD(e, KSEVENT_ENTRY, ListEntry));
+}
+
 /* Takes the oldest pending ALLOC whose cancel routine could still be cleared. Lock held. */
 static PIRP fsa_next_pending_locked(fsa_context *c)
 {
@@ -66,10 +74,13 @@ static fsa_block *fsa_block_for_reserved(fsa_context *c, KIRQL irql)
     if (block == NULL)
         block = fsa_block_make(c);
     KeAcquireSpinLock(&c->lock, &irql);
-    if (block != NULL)
+    if (block != NULL) {
         InsertTailList(&c->outstanding, &block->link);
-    else
+    } else {
         c->allocated--;
+        if (c->refused) /* a function-table caller refused meanwhile learns of the slot only so */
+            fsa_signal_freeframe_locked(c);
+    }
     KeReleaseSpinLock(&c->lock, irql);
     return block;
 }
@@ -118,6 +129,8 @@ NTSTATUS fsa_frame_get(fsa_context *c, PVOID *Frame, BOOLEAN *AtLimit)
     KeAcquireSpinLock(&c->lock, &irql);
     if (!fsa_slot_free_locked(c)) {
         *AtLimit = (BOOLEAN)!c->closing;
+        if (*AtLimit)
+            c->refused = TRUE;
         KeReleaseSpinLock(&c->lock, irql);
         return STATUS_INSUFFICIENT_RESOURCES;
     }
@@ -151,8 +164,7 @@ BOOLEAN fsa_frame_put(fsa_context *c, PVOID Frame)
         InsertHeadList(&c->free_pool, &found->link);
         c->allocated--;
     }
-    for (PLIST_ENTRY e = c->events.Flink; e != &c->events; e = e->Flink)
-        KsGenerateEvent(CONTAINING_RECORD(e, KSEVENT_ENTRY, ListEntry));
+    fsa_signal_freeframe_locked(c);
     KeReleaseSpinLock(&c->lock, irql);
     if (waiting != NULL)
         fsa_complete_alloc(waiting, found->frame);

@@ -98,6 +98,24 @@ static inline NTSTATUS fx_event_enable(HANDLE h, ULONG id, ULONG flags, void *da
     return fx_ioctl(h, IOCTL_KS_ENABLE_EVENT, &e, sizeof e, data, data_len, information, user);
 }
 
+/* A KSEVENTDATA that signals `ev` (a notification event, initialised here, not signalled). KsDisableEvent
+ * identifies the event by this buffer's address (as on Windows with METHOD_NEITHER), so it must
+ * outlive the enable. */
+static inline void fx_event_object_data(KSEVENTDATA *data, KEVENT *ev)
+{
+    KeInitializeEvent(ev, NotificationEvent, FALSE);
+    memset(data, 0, sizeof *data);
+    data->NotificationType = KSEVENTF_EVENT_OBJECT;
+    data->EventObject.Event = ev;
+}
+
+/* FREEFRAME enabled by a kernel caller (KSEVENT_TYPE_ENABLE), signalling `ev`. */
+static inline NTSTATUS fx_enable_freeframe(HANDLE h, KSEVENTDATA *data, KEVENT *ev)
+{
+    fx_event_object_data(data, ev);
+    return fx_event_enable(h, KSEVENT_STREAMALLOCATOR_FREEFRAME, KSEVENT_TYPE_ENABLE, data, sizeof *data, NULL, FALSE);
+}
+
 static inline NTSTATUS fx_alloc(HANDLE h, PVOID *frame)
 {
     ULONG_PTR info;

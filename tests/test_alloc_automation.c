@@ -419,11 +419,8 @@ KTEST(alloc_automation, request_copy_pool_failure_insufficient_resources)
     EXPECT_EQ(info, 0);
     EXPECT_TRUE(frame == (PVOID)1);
     KEVENT ev;
-    KeInitializeEvent(&ev, NotificationEvent, FALSE);
     KSEVENTDATA data;
-    memset(&data, 0, sizeof data);
-    data.NotificationType = KSEVENTF_EVENT_OBJECT;
-    data.EventObject.Event = &ev;
+    fx_event_object_data(&data, &ev);
     info = 1;
     EXPECT_STATUS(fx_event_enable(fx.alloc, KSEVENT_STREAMALLOCATOR_FREEFRAME, KSEVENT_TYPE_ENABLE, &data,
                                   sizeof data, &info, FALSE),

@@ -9,14 +9,6 @@ static NTSTATUS freeframe_request(HANDLE h, ULONG flags, void *out, ULONG out_le
     return fx_event_enable(h, KSEVENT_STREAMALLOCATOR_FREEFRAME, flags, out, out_len, info, FALSE);
 }
 
-static void event_object_data(KSEVENTDATA *data, KEVENT *ev)
-{
-    KeInitializeEvent(ev, NotificationEvent, FALSE);
-    memset(data, 0, sizeof *data);
-    data->NotificationType = KSEVENTF_EVENT_OBJECT;
-    data->EventObject.Event = ev;
-}
-
 /* One ALLOC and FREE by IOCTL at PASSIVE_LEVEL: FREEFRAME fires on the FREE (Q9). */
 static void alloc_and_free_one(HANDLE h)
 {
@@ -59,7 +51,7 @@ KTEST(alloc_events, enable_flags_zero_and_buffered_refused)
     fx_open(&fx, NULL, NULL);
     KEVENT ev;
     KSEVENTDATA data;
-    event_object_data(&data, &ev);
+    fx_event_object_data(&data, &ev);
     ULONG_PTR info = 0xDEAD;
     EXPECT_STATUS(freeframe_request(fx.alloc, 0, &data, sizeof data, &info), STATUS_INVALID_PARAMETER);
     EXPECT_EQ(info, 0);
@@ -85,7 +77,7 @@ KTEST(alloc_events, oneshot_enable_succeeds_and_fires_once)
     fx_open(&fx, NULL, NULL);
     KEVENT ev;
     KSEVENTDATA data;
-    event_object_data(&data, &ev);
+    fx_event_object_data(&data, &ev);
     ULONG_PTR info = 0xDEAD;
     ASSERT_STATUS(freeframe_request(fx.alloc, KSEVENT_TYPE_ONESHOT, &data, sizeof data, &info), STATUS_SUCCESS);
     EXPECT_EQ(info, 0);
@@ -154,7 +146,7 @@ KTEST(alloc_events, disable_without_input_disables_every_event)
     fx_open(&fx, NULL, NULL);
     KEVENT ev;
     KSEVENTDATA ev_data;
-    event_object_data(&ev_data, &ev);
+    fx_event_object_data(&ev_data, &ev);
     KSEMAPHORE sem;
     KeInitializeSemaphore(&sem, 0, 100);
     KSEVENTDATA sem_data;
@@ -201,7 +193,7 @@ KTEST(alloc_events, event_entry_pool_failure_insufficient_resources)
     fx_open(&fx, NULL, NULL);
     KEVENT ev;
     KSEVENTDATA data;
-    event_object_data(&data, &ev);
+    fx_event_object_data(&data, &ev);
     km_fault_plan plan = { .site = "KsEv" };
     km_fault_arm(&plan);
     ULONG_PTR info = 0xDEAD;

@@ -181,14 +181,8 @@ KTEST(alloc_function_table, freeframe_event_signalled_and_disabled)
     alloc_fx fx;
     fx_open(&fx, NULL, NULL);
     KEVENT ev;
-    KeInitializeEvent(&ev, NotificationEvent, FALSE);
-    /* KsDisableEvent identifies the event by the caller's KSEVENTDATA address (as on Windows with
-     * METHOD_NEITHER), so that buffer must outlive the enable. */
     KSEVENTDATA data;
-    memset(&data, 0, sizeof data);
-    data.NotificationType = KSEVENTF_EVENT_OBJECT;
-    data.EventObject.Event = &ev;
-    ASSERT_STATUS(enable_freeframe(fx.alloc, KSEVENT_STREAMALLOCATOR_FREEFRAME, &data, FALSE), STATUS_SUCCESS);
+    ASSERT_STATUS(fx_enable_freeframe(fx.alloc, &data, &ev), STATUS_SUCCESS);
     KSSTREAMALLOCATOR_FUNCTIONTABLE t;
     PFILE_OBJECT file = fx_direct(fx.alloc, &t);
     PVOID a;
@@ -235,11 +229,8 @@ KTEST(alloc_function_table, event_enable_refusals)
     alloc_fx fx;
     fx_open(&fx, NULL, NULL);
     KEVENT ev;
-    KeInitializeEvent(&ev, NotificationEvent, FALSE);
     KSEVENTDATA data;
-    memset(&data, 0, sizeof data);
-    data.NotificationType = KSEVENTF_EVENT_OBJECT;
-    data.EventObject.Event = &ev;
+    fx_event_object_data(&data, &ev);
     EXPECT_STATUS(enable_freeframe(fx.alloc, KSEVENT_STREAMALLOCATOR_INTERNAL_FREEFRAME, &data, FALSE),
                   STATUS_NOT_FOUND);
     EXPECT_STATUS(enable_freeframe(fx.alloc, KSEVENT_STREAMALLOCATOR_FREEFRAME, &data, TRUE),

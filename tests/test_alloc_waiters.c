@@ -1,7 +1,7 @@
 /* test_alloc_waiters.c: the ALLOC queue's races, reached without a second thread. White-
  * box: an ALLOC cancelled before it is queued, and a waiting ALLOC whose cancel routine is already
  * claimed when a FREE serves the queue. Through the test filter's DefaultAllocate hook: an ALLOC
- * queued behind a slot whose frame then fails. Left out of API seam builds, like
+ * queued, or an AllocateFrame refused, behind a slot whose frame then fails. Left out of API seam builds, like
  * test_alloc_frame_reuse.c (the hook sends its ALLOC from inside DefaultAllocate, which another
  * allocator may call at DISPATCH_LEVEL). */
 #include "alloc_fixture.h"
@@ -152,4 +152,67 @@ KTEST(alloc_waiters, failed_reservation_completes_the_waiter_when_its_frame_fail
     EXPECT_TRUE(hook.frame == NULL);
     EXPECT_EQ(fx_allocated_frames(fx.alloc), 0);
     fx_close_all(&fx);
+}
+
+/* DefaultAllocate's hook for the tests below: the first call makes an AllocateFrame through the
+ * function table (refused: the caller that DefaultAllocate works for holds the one slot) if
+ * `file` is set; every call fails. */
+static struct {
+    KSSTREAMALLOCATOR_FUNCTIONTABLE table;
+    PFILE_OBJECT file;
+    NTSTATUS refused;
+} table_hook;
+
+static BOOLEAN refuse_a_table_caller_then_fail(VOID)
+{
+    if (table_hook.file != NULL) {
+        PVOID frame = (PVOID)1;
+        table_hook.refused = table_hook.table.AllocateFrame(table_hook.file, &frame);
+        table_hook.file = NULL;
+    }
+    return TRUE;
+}
+
+/* Frames 1, FREEFRAME enabled, an external DefaultAllocate that fails. With `refuse`, a second
+ * caller is refused at the limit while the first one's frame is being made. Returns whether
+ * FREEFRAME was signalled by the first caller's failure. */
+static LONG failed_reservation_freeframe(BOOLEAN refuse)
+{
+    alloc_fx fx;
+    kstf_allocator_config c;
+    memset(&c, 0, sizeof c);
+    c.pass_default_allocate = c.pass_default_free = TRUE;
+    c.allocate_hook = refuse_a_table_caller_then_fail;
+    KSALLOCATOR_FRAMING f = fx_default_framing;
+    f.Frames = 1;
+    fx_open(&fx, &f, &c);
+    KEVENT ev;
+    KSEVENTDATA data;
+    if (fx_enable_freeframe(fx.alloc, &data, &ev) != STATUS_SUCCESS)
+        ktest_fail_at(__FILE__, __LINE__, "FREEFRAME not enabled");
+    memset(&table_hook, 0, sizeof table_hook);
+    PFILE_OBJECT file = fx_direct(fx.alloc, &table_hook.table);
+    table_hook.file = refuse ? file : NULL;
+    table_hook.refused = STATUS_UNSUCCESSFUL;
+    PVOID frame = (PVOID)1;
+    EXPECT_STATUS(table_hook.table.AllocateFrame(file, &frame), STATUS_INSUFFICIENT_RESOURCES);
+    EXPECT_TRUE(frame == NULL);
+    EXPECT_STATUS(table_hook.refused, refuse ? STATUS_INSUFFICIENT_RESOURCES : STATUS_UNSUCCESSFUL);
+    EXPECT_EQ(fx_allocated_frames(fx.alloc), 0);
+    LONG signalled = KeReadStateEvent(&ev);
+    fx_close_all(&fx);
+    return signalled;
+}
+
+/* The refused caller waits for FREEFRAME, and no frame will be freed: the failure that freed the
+ * slot signals it (decisions: FREEFRAME). */
+KTEST(alloc_waiters, failed_reservation_signals_freeframe_to_a_refused_caller)
+{
+    EXPECT_EQ(failed_reservation_freeframe(TRUE), 1);
+}
+
+/* With no one refused, no frame came back and no one waits: no FREEFRAME. */
+KTEST(alloc_waiters, failed_reservation_alone_signals_no_freeframe)
+{
+    EXPECT_EQ(failed_reservation_freeframe(FALSE), 0);
 }

@@ -1,7 +1,7 @@
 /* test_fsa_internals.c: white-box tests of allocator_fs/: its failed reservation, which no request
- * from one thread can reach (another caller reserved the last slot, an ALLOC queued behind it, then
- * the pool refused that caller's block: the slot is free again, and no FREE will come for the
- * waiter), and where a paged frame's header lives. Left out of the driver seam build, which
+ * from one thread can reach (another caller reserved the last slot, an ALLOC queued or a request was
+ * refused behind it, then the pool refused that caller's block: the slot is free again, and no FREE
+ * will come for the waiter), and where a paged frame's header lives. Left out of the driver seam build, which
  * replaces allocator_fs/. */
 #include "alloc_fixture.h"
 #include "../allocator_fs/fsa.h"
@@ -97,4 +97,53 @@ KTEST(fsa_internals, paged_frames_keep_their_headers_in_nonpaged_pool)
     EXPECT_STATUS(fx_free(fx.alloc, frame), STATUS_SUCCESS);
     close_fs(&fx);
     EXPECT_EQ(km_pool_outstanding_for_tag(FSA_TAG_BLOCK), 0);
+}
+
+/* Frames 1, FREEFRAME enabled, the one slot reserved; with `refuse`, another request finds the
+ * limit meanwhile. Then the pool refuses the reserving caller's block. Returns whether FREEFRAME was
+ * signalled. */
+static LONG failed_reservation_freeframe(BOOLEAN refuse)
+{
+    alloc_fx fx;
+    KSALLOCATOR_FRAMING f = fx_default_framing;
+    f.Frames = 1;
+    kstf_configure_pin_allocator(KSTF_PIN_FILTER_SPECIFIC);
+    fx_open(&fx, &f, NULL);
+    KEVENT ev;
+    KSEVENTDATA data;
+    if (fx_enable_freeframe(fx.alloc, &data, &ev) != STATUS_SUCCESS)
+        ktest_fail_at(__FILE__, __LINE__, "FREEFRAME not enabled");
+    fsa_context *c = FSA_FROM_FILE(km_handle_to_file(fx.alloc));
+    KIRQL irql;
+    KeAcquireSpinLock(&c->lock, &irql);
+    c->allocated++;
+    KeReleaseSpinLock(&c->lock, irql);
+    PVOID frame = (PVOID)1;
+    if (refuse) {
+        BOOLEAN at_limit = FALSE;
+        EXPECT_STATUS(fsa_frame_get(c, &frame, &at_limit), STATUS_INSUFFICIENT_RESOURCES);
+        EXPECT_TRUE(at_limit);
+    }
+    km_fault_plan plan = { .site = "FsaF" };
+    km_fault_arm(&plan);
+    KeAcquireSpinLock(&c->lock, &irql);
+    EXPECT_STATUS(fsa_frame_for_reserved(c, irql, &frame), STATUS_INSUFFICIENT_RESOURCES);
+    km_fault_disarm();
+    EXPECT_EQ(fx_allocated_frames(fx.alloc), 0);
+    LONG signalled = KeReadStateEvent(&ev);
+    close_fs(&fx);
+    return signalled;
+}
+
+/* A function-table caller refused at the limit waits for FREEFRAME, and no frame will be freed: the
+ * failure that freed the slot signals it. */
+KTEST(fsa_internals, failed_reservation_signals_freeframe_to_a_refused_caller)
+{
+    EXPECT_EQ(failed_reservation_freeframe(TRUE), 1);
+}
+
+/* With no one refused, no frame came back and no one waits: no FREEFRAME. */
+KTEST(fsa_internals, failed_reservation_alone_signals_no_freeframe)
+{
+    EXPECT_EQ(failed_reservation_freeframe(FALSE), 0);
 }
