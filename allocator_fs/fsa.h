@@ -36,7 +36,8 @@ typedef struct fsa_context {
 #define FSA_FROM_FILE(FileObject) ((fsa_context *)(FileObject)->FsContext)
 
 /* fsa_frames.c */
-/* One frame; *AtLimit is TRUE when the Frames limit (not the pool) stopped it. */
+/* One frame; *AtLimit is TRUE when the Frames limit, or ALLOCs waiting before it (not the pool),
+ * stopped it. */
 NTSTATUS fsa_frame_get(fsa_context *Context, PVOID *Frame, BOOLEAN *AtLimit);
 /* fsa_frame_get's second half: a frame for the slot the caller reserved (lock held at Irql,
  * `allocated` counting the slot; drops the lock). When the pool refuses, the slot is free again and
@@ -46,7 +47,7 @@ NTSTATUS fsa_frame_for_reserved(fsa_context *Context, KIRQL Irql, PVOID *Frame);
 BOOLEAN fsa_frame_put(fsa_context *Context, PVOID Frame);
 /* An ALLOC that found the Frames limit: FSA_QUEUED (marked pending, with a cancel routine),
  * FSA_CANCELLED (cancelled first; marked pending, the caller completes it) or FSA_RETRY (a frame came
- * back meanwhile; nothing done, try fsa_frame_get again). */
+ * back meanwhile and no ALLOC waits before it; nothing done, try fsa_frame_get again). */
 typedef enum { FSA_QUEUED, FSA_CANCELLED, FSA_RETRY } fsa_pend_result;
 fsa_pend_result fsa_pend_alloc(fsa_context *Context, PIRP Irp);
 /* Close: cancels what is queued and returns every block to the pool. PASSIVE_LEVEL. */

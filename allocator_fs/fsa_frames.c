@@ -42,6 +42,13 @@ static BOOLEAN fsa_slot_free_locked(const fsa_context *c)
     return (BOOLEAN)(!c->closing && (c->framing.Frames == 0 || c->allocated < c->framing.Frames));
 }
 
+/* A new request waits (lock held): no free slot, or ALLOCs already waiting, which come first (a
+ * slot a failed reservation gave up is theirs; the failing caller is about to serve them). */
+static BOOLEAN fsa_must_wait_locked(const fsa_context *c)
+{
+    return (BOOLEAN)(!fsa_slot_free_locked(c) || !IsListEmpty(&c->pending));
+}
+
 /* Signals FREEFRAME: a slot came free. Lock held. */
 static VOID fsa_signal_freeframe_locked(fsa_context *c)
 {
@@ -127,7 +134,7 @@ NTSTATUS fsa_frame_get(fsa_context *c, PVOID *Frame, BOOLEAN *AtLimit)
     *Frame = NULL;
     *AtLimit = FALSE;
     KeAcquireSpinLock(&c->lock, &irql);
-    if (!fsa_slot_free_locked(c)) {
+    if (fsa_must_wait_locked(c)) {
         *AtLimit = (BOOLEAN)!c->closing;
         if (*AtLimit)
             c->refused = TRUE;
@@ -187,9 +194,9 @@ fsa_pend_result fsa_pend_alloc(fsa_context *c, PIRP Irp)
 {
     KIRQL irql;
     KeAcquireSpinLock(&c->lock, &irql);
-    /* The limit again, under the lock that FREE takes: a frame returned since fsa_frame_get found
+    /* fsa_frame_get's look again, under the lock that FREE takes: a frame returned since then found
      * no waiter, and this ALLOC would wait with a frame free. */
-    if (c->closing || fsa_slot_free_locked(c)) {
+    if (c->closing || !fsa_must_wait_locked(c)) {
         KeReleaseSpinLock(&c->lock, irql);
         return FSA_RETRY;
     }

@@ -77,6 +77,43 @@ KTEST(fsa_internals, failed_reservation_completes_the_waiter_when_the_pool_refus
     close_fs(&fx);
 }
 
+/* Between a failed reservation giving its slot up and serving the ALLOC queued behind it, a new
+ * request does not take the slot: a function-table caller is refused, a newer ALLOC queues behind. */
+KTEST(fsa_internals, a_new_request_does_not_overtake_a_waiting_alloc)
+{
+    alloc_fx fx;
+    PVOID waiting, frame = (PVOID)1;
+    IO_STATUS_BLOCK iosb;
+    KIRQL irql;
+    fsa_context *c = reserve_and_queue(&fx, &waiting, &iosb, &irql);
+    c->allocated--; /* the failed reservation's step before it serves the waiter */
+    KeReleaseSpinLock(&c->lock, irql);
+    BOOLEAN at_limit = FALSE;
+    EXPECT_STATUS(fsa_frame_get(c, &frame, &at_limit), STATUS_INSUFFICIENT_RESOURCES);
+    EXPECT_TRUE(at_limit);
+    EXPECT_TRUE(frame == NULL);
+    PVOID newer = NULL;
+    IO_STATUS_BLOCK newer_iosb = { .Status = STATUS_UNSUCCESSFUL };
+    EXPECT_STATUS(fx_alloc_async(fx.alloc, &newer, &newer_iosb), STATUS_PENDING);
+    /* The failing caller goes on: its slot again, the pool refusing it once, then the waiters. */
+    KeAcquireSpinLock(&c->lock, &irql);
+    c->allocated++;
+    km_fault_plan plan = { .fail_nth = 1 };
+    km_fault_arm(&plan);
+    EXPECT_STATUS(fsa_frame_for_reserved(c, irql, &frame), STATUS_INSUFFICIENT_RESOURCES);
+    km_fault_disarm();
+    EXPECT_STATUS(iosb.Status, STATUS_SUCCESS); /* the older ALLOC has the slot */
+    EXPECT_TRUE(waiting != NULL);
+    EXPECT_STATUS(newer_iosb.Status, STATUS_UNSUCCESSFUL); /* the newer one still waits */
+    EXPECT_EQ(km_io_pending_count(), 1);
+    EXPECT_STATUS(fx_free(fx.alloc, waiting), STATUS_SUCCESS);
+    EXPECT_STATUS(newer_iosb.Status, STATUS_SUCCESS); /* the FREE handed it the frame */
+    EXPECT_TRUE(newer == waiting);
+    EXPECT_STATUS(fx_free(fx.alloc, newer), STATUS_SUCCESS);
+    EXPECT_EQ(fx_allocated_frames(fx.alloc), 0);
+    close_fs(&fx);
+}
+
 /* A paged allocator's frame headers are nonpaged: the lists are linked and searched under the spin
  * lock, at DISPATCH_LEVEL, where paged pool must not be touched. */
 KTEST(fsa_internals, paged_frames_keep_their_headers_in_nonpaged_pool)
