@@ -13,11 +13,12 @@
 /* One frame: its list link, its storage and where the frame starts in it. The header is nonpaged
  * whatever the PoolType, since the lists are linked and searched under the spin lock, at
  * DISPATCH_LEVEL, where paged pool must not be touched. A block is on exactly one list: the
- * allocator's free pool or its outstanding list. */
+ * allocator's free pool, its outstanding list or its handing list. */
 typedef struct fsa_block {
     LIST_ENTRY link;
     PVOID storage;
     PVOID frame;
+    PIRP waiter; /* on the handing list: the ALLOC this frame goes to */
 } fsa_block;
 
 typedef struct fsa_context {
@@ -28,7 +29,12 @@ typedef struct fsa_context {
     LIST_ENTRY free_pool;        /* fsa_block kept for reuse until close */
     LIST_ENTRY pending;          /* ALLOC IRPs waiting for a frame (Tail.Overlay.ListEntry) */
     LIST_ENTRY events;           /* FREEFRAME KSEVENT_ENTRYs */
+    LIST_ENTRY handing;          /* fsa_block freed above PASSIVE_LEVEL to a waiting ALLOC, which the
+                                  * work item completes (its output may be pageable) */
     ULONG allocated;             /* frames outstanding, and slots reserved while a block is made */
+    PFILE_OBJECT file;           /* this allocator's file object */
+    PIO_WORKITEM work_item;      /* completes ALLOCs at PASSIVE_LEVEL; holds a reference to `file` */
+    BOOLEAN work_queued;
     BOOLEAN closing;
     BOOLEAN refused;             /* a request found the limit since FREEFRAME was last signalled */
 } fsa_context;

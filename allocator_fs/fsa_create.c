@@ -36,7 +36,6 @@ _Use_decl_annotations_ NTSTATUS FsaCreateAllocator(PDEVICE_OBJECT DeviceObject, 
     PFILE_OBJECT file = IoGetCurrentIrpStackLocation(Irp)->FileObject;
     PKSALLOCATOR_FRAMING framing = NULL;
     PAGED_CODE();
-    UNREFERENCED_PARAMETER(DeviceObject);
     NTSTATUS status = KsValidateAllocatorCreateRequest(Irp, &framing);
     if (!NT_SUCCESS(status))
         return fsa_complete_create(Irp, status);
@@ -54,12 +53,20 @@ _Use_decl_annotations_ NTSTATUS FsaCreateAllocator(PDEVICE_OBJECT DeviceObject, 
     InitializeListHead(&c->free_pool);
     InitializeListHead(&c->pending);
     InitializeListHead(&c->events);
+    InitializeListHead(&c->handing);
+    c->file = file;
+    c->work_item = IoAllocateWorkItem(DeviceObject);
+    if (c->work_item == NULL) {
+        ExFreePoolWithTag(c, FSA_TAG_CONTEXT);
+        return fsa_complete_create(Irp, STATUS_INSUFFICIENT_RESOURCES);
+    }
     __try {
         status = KsAllocateObjectHeader(&c->header, 0, NULL, Irp, &fsa_dispatch);
     } __except (EXCEPTION_EXECUTE_HANDLER) {
         status = STATUS_INSUFFICIENT_RESOURCES; /* no SEH in the harness: never reached there */
     }
     if (!NT_SUCCESS(status)) {
+        IoFreeWorkItem(c->work_item);
         ExFreePoolWithTag(c, FSA_TAG_CONTEXT);
         return fsa_complete_create(Irp, status);
     }
@@ -76,6 +83,7 @@ static NTSTATUS fsa_close(PDEVICE_OBJECT DeviceObject, PIRP Irp)
     fsa_frames_close(c);
     KsFreeEventList(file, &c->events, KSEVENTS_SPINLOCK, &c->lock);
     KsFreeObjectHeader(c->header);
+    IoFreeWorkItem(c->work_item); /* not queued: a queued one holds a reference to the file object */
     file->FsContext = NULL;
     ExFreePoolWithTag(c, FSA_TAG_CONTEXT);
     Irp->IoStatus.Status = STATUS_SUCCESS;

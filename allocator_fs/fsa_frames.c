@@ -21,6 +21,26 @@ static fsa_block *fsa_block_make(const fsa_context *c)
     return block;
 }
 
+static VOID fsa_work(PDEVICE_OBJECT DeviceObject, PVOID Context);
+
+/* TRUE when the caller is to queue the work item (lock held), which is then marked queued. */
+static BOOLEAN fsa_work_claim_locked(fsa_context *c)
+{
+    if (c->work_queued)
+        return FALSE;
+    c->work_queued = TRUE;
+    return TRUE;
+}
+
+/* Queues the work item that fsa_work_claim_locked claimed, with a reference to the file object so
+ * IRP_MJ_CLOSE waits for it. Our caller holds a reference too (a handle, or the function table's
+ * client), so the object cannot be closed before this one is taken. */
+static VOID fsa_work_queue(fsa_context *c)
+{
+    ObReferenceObject(c->file);
+    IoQueueWorkItem(c->work_item, fsa_work, DelayedWorkQueue, c);
+}
+
 static VOID fsa_complete(PIRP Irp, NTSTATUS Status, ULONG_PTR Information)
 {
     Irp->IoStatus.Status = Status;
@@ -28,8 +48,8 @@ static VOID fsa_complete(PIRP Irp, NTSTATUS Status, ULONG_PTR Information)
     IoCompleteRequest(Irp, IO_NO_INCREMENT);
 }
 
-/* Completes an ALLOC with its frame. ALLOC is kernel-only, so UserBuffer is kernel memory of at
- * least sizeof(PVOID). */
+/* Completes an ALLOC with its frame. PASSIVE_LEVEL: ALLOC is kernel-only and METHOD_NEITHER, so
+ * UserBuffer is the kernel caller's own buffer of at least sizeof(PVOID), which may be pageable. */
 static VOID fsa_complete_alloc(PIRP Irp, PVOID Frame)
 {
     memcpy(Irp->UserBuffer, &Frame, sizeof Frame);
@@ -120,8 +140,17 @@ NTSTATUS fsa_frame_for_reserved(fsa_context *c, KIRQL irql, PVOID *Frame)
 {
     fsa_block *block = fsa_block_for_reserved(c, irql);
     if (block == NULL) {
-        /* An ALLOC that found the slot reserved queued meanwhile, and no FREE will come for it. */
-        fsa_serve_waiters(c);
+        /* An ALLOC that found the slot reserved queued meanwhile, and no FREE will come for it: served
+         * now at PASSIVE_LEVEL, else by the work item (fsa_complete_alloc). */
+        if (irql == PASSIVE_LEVEL) {
+            fsa_serve_waiters(c);
+        } else {
+            KeAcquireSpinLock(&c->lock, &irql);
+            BOOLEAN queue = !IsListEmpty(&c->pending) && !c->closing && fsa_work_claim_locked(c);
+            KeReleaseSpinLock(&c->lock, irql);
+            if (queue)
+                fsa_work_queue(c);
+        }
         return STATUS_INSUFFICIENT_RESOURCES;
     }
     *Frame = block->frame;
@@ -162,20 +191,55 @@ BOOLEAN fsa_frame_put(fsa_context *c, PVOID Frame)
         return FALSE;
     }
     RemoveEntryList(&found->link);
-    /* A waiting ALLOC takes the returned frame at once, at any IRQL: no pool call is needed,
-     * so no work item either (filter-specific-allocators, facts §5.2 step 2). */
+    /* A waiting ALLOC takes the returned frame at once, at any IRQL: no pool call is needed
+     * (filter-specific-allocators, facts §5.2 step 2). Above PASSIVE_LEVEL the work item completes
+     * it (fsa_complete_alloc). */
     PIRP waiting = c->closing ? NULL : fsa_next_pending_locked(c);
-    if (waiting != NULL)
-        InsertTailList(&c->outstanding, &found->link);
-    else {
+    BOOLEAN queue = FALSE;
+    if (waiting == NULL) {
         InsertHeadList(&c->free_pool, &found->link);
         c->allocated--;
+    } else if (irql == PASSIVE_LEVEL) {
+        InsertTailList(&c->outstanding, &found->link);
+    } else {
+        found->waiter = waiting;
+        InsertTailList(&c->handing, &found->link);
+        queue = fsa_work_claim_locked(c);
+        waiting = NULL;
     }
     fsa_signal_freeframe_locked(c);
     KeReleaseSpinLock(&c->lock, irql);
+    if (queue)
+        fsa_work_queue(c);
     if (waiting != NULL)
         fsa_complete_alloc(waiting, found->frame);
     return TRUE;
+}
+
+/* The work item, at PASSIVE_LEVEL: completes the ALLOCs handed a frame above it, then serves
+ * waiters a failed reservation left behind above it. */
+static VOID fsa_work(PDEVICE_OBJECT DeviceObject, PVOID Context)
+{
+    fsa_context *c = Context;
+    PFILE_OBJECT file = c->file;
+    UNREFERENCED_PARAMETER(DeviceObject);
+    for (;;) {
+        KIRQL irql;
+        KeAcquireSpinLock(&c->lock, &irql);
+        fsa_block *block = NULL;
+        if (!IsListEmpty(&c->handing)) {
+            block = CONTAINING_RECORD(RemoveHeadList(&c->handing), fsa_block, link);
+            InsertTailList(&c->outstanding, &block->link);
+        } else {
+            c->work_queued = FALSE;
+        }
+        KeReleaseSpinLock(&c->lock, irql);
+        if (block == NULL)
+            break;
+        fsa_complete_alloc(block->waiter, block->frame);
+    }
+    fsa_serve_waiters(c);
+    ObDereferenceObject(file); /* the last reference sends IRP_MJ_CLOSE, which frees `c` */
 }
 
 static VOID fsa_cancel_alloc(PDEVICE_OBJECT DeviceObject, PIRP Irp)

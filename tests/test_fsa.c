@@ -1,6 +1,7 @@
 /* test_fsa.c: the filter-specific allocator (allocator_fs/) through the interpreter: a session with the
- * Frames limit and a pending ALLOC, its deliberate differences D1 (Ex callbacks ignored) and D3 (a foreign
- * FreeFrame is ignored, not a bugcheck), its leak-free close; and the differential comparator. */
+ * Frames limit and a pending ALLOC, its deliberate differences D1 (Ex callbacks ignored), D3 (a foreign
+ * FreeFrame is ignored, not a bugcheck) and D4 (a FreeFrame above PASSIVE_LEVEL hands its frame over),
+ * its leak-free close; and the differential comparator. */
 #include "interp_diff.h"
 #include "alloc_fixture.h"
 #include "interp_fixture.h"
@@ -81,6 +82,43 @@ KTEST(fsa, D3_function_table_free_of_a_foreign_frame_is_ignored)
     KeLowerIrql(old);
     EXPECT_EQ(fx_allocated_frames(fx.alloc), 0);
     EXPECT_STATUS(fx_alloc(fx.alloc, &frame), STATUS_SUCCESS); /* the pool still works */
+    fx_close_all(&fx);
+    kstf_configure_pin_allocator(KSTF_PIN_DEFAULT_ALLOCATOR);
+}
+
+/* D4: a FreeFrame above PASSIVE_LEVEL hands its frame to the waiting ALLOC at once (the slot is
+ * taken: AllocateFrame is refused), and the work item completes the ALLOC at PASSIVE_LEVEL, since its
+ * output is the kernel caller's own METHOD_NEITHER buffer, which may be pageable. */
+KTEST(fsa, D4_free_at_dispatch_hands_the_frame_over_and_the_work_item_completes)
+{
+    alloc_fx fx;
+    KSALLOCATOR_FRAMING f = fx_default_framing;
+    f.Frames = 1;
+    kstf_configure_pin_allocator(KSTF_PIN_FILTER_SPECIFIC);
+    fx_open(&fx, &f, NULL);
+    KSSTREAMALLOCATOR_FUNCTIONTABLE t;
+    PFILE_OBJECT file = fx_direct(fx.alloc, &t);
+    PVOID held, other = (PVOID)1;
+    ASSERT_STATUS(t.AllocateFrame(file, &held), STATUS_SUCCESS);
+    PVOID waiting = NULL;
+    IO_STATUS_BLOCK iosb = { .Status = STATUS_UNSUCCESSFUL };
+    ASSERT_STATUS(fx_alloc_async(fx.alloc, &waiting, &iosb), STATUS_PENDING);
+    KIRQL old;
+    KeRaiseIrql(DISPATCH_LEVEL, &old);
+    t.FreeFrame(file, held);
+    EXPECT_TRUE(waiting == NULL); /* nothing written at DISPATCH_LEVEL */
+    EXPECT_STATUS(t.AllocateFrame(file, &other), STATUS_INSUFFICIENT_RESOURCES);
+    KeLowerIrql(old);
+    EXPECT_TRUE(other == NULL);
+    EXPECT_STATUS(iosb.Status, STATUS_UNSUCCESSFUL);
+    EXPECT_EQ(km_io_pending_count(), 1);
+    km_run_work_items();
+    EXPECT_EQ(km_io_pending_count(), 0);
+    EXPECT_STATUS(iosb.Status, STATUS_SUCCESS);
+    EXPECT_EQ(iosb.Information, sizeof(PVOID));
+    EXPECT_TRUE(waiting == held); /* the freed frame itself */
+    EXPECT_EQ(fx_allocated_frames(fx.alloc), 1);
+    EXPECT_STATUS(fx_free(fx.alloc, waiting), STATUS_SUCCESS);
     fx_close_all(&fx);
     kstf_configure_pin_allocator(KSTF_PIN_DEFAULT_ALLOCATOR);
 }

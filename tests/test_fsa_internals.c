@@ -77,6 +77,33 @@ KTEST(fsa_internals, failed_reservation_completes_the_waiter_when_the_pool_refus
     close_fs(&fx);
 }
 
+/* Above PASSIVE_LEVEL the failing caller leaves the waiter to the work item, which serves it at
+ * PASSIVE_LEVEL (the ALLOC's output may be pageable). */
+KTEST(fsa_internals, failed_reservation_above_passive_leaves_the_waiter_to_the_work_item)
+{
+    alloc_fx fx;
+    PVOID waiting, frame = (PVOID)1;
+    IO_STATUS_BLOCK iosb;
+    KIRQL irql, old;
+    fsa_context *c = reserve_and_queue(&fx, &waiting, &iosb, &irql);
+    KeReleaseSpinLock(&c->lock, irql);
+    KeRaiseIrql(DISPATCH_LEVEL, &old);
+    KeAcquireSpinLock(&c->lock, &irql);
+    km_fault_plan plan = { .fail_nth = 1 };
+    km_fault_arm(&plan);
+    EXPECT_STATUS(fsa_frame_for_reserved(c, irql, &frame), STATUS_INSUFFICIENT_RESOURCES);
+    km_fault_disarm();
+    KeLowerIrql(old);
+    EXPECT_STATUS(iosb.Status, STATUS_UNSUCCESSFUL);
+    EXPECT_EQ(km_io_pending_count(), 1);
+    km_run_work_items();
+    EXPECT_EQ(km_io_pending_count(), 0);
+    EXPECT_STATUS(iosb.Status, STATUS_SUCCESS);
+    EXPECT_TRUE(waiting != NULL);
+    EXPECT_STATUS(fx_free(fx.alloc, waiting), STATUS_SUCCESS);
+    close_fs(&fx);
+}
+
 /* Between a failed reservation giving its slot up and serving the ALLOC queued behind it, a new
  * request does not take the slot: a function-table caller is refused, a newer ALLOC queues behind. */
 KTEST(fsa_internals, a_new_request_does_not_overtake_a_waiting_alloc)
