@@ -18,6 +18,7 @@
  * completion no longer writes the caller's IO_STATUS_BLOCK. */
 #include "io_internal.h"
 
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,6 +35,28 @@ static NTSTATUS io_copy_name(const UNICODE_STRING *src, size_t skip_bytes, UNICO
     dst->MaximumLength = (USHORT)max;
     dst->Length = (USHORT)(src->Length - skip_bytes);
     return STATUS_SUCCESS;
+}
+
+/* A create the driver pended, once the work queue has run: its final status when it was completed,
+ * after that completion has written the caller's IO_STATUS_BLOCK; else STATUS_PENDING, and UserIosb
+ * is cleared in the same critical section, so a completion on another thread either counted itself
+ * first (and is waited for) or finds no IO_STATUS_BLOCK to write. */
+static NTSTATUS io_create_settle(io_irp *ir)
+{
+    for (;;) {
+        io_lock();
+        if (ir->completions == 0) {
+            ir->irp.UserIosb = NULL;
+            io_unlock();
+            return STATUS_PENDING;
+        }
+        bool done = ir->copied_out;
+        NTSTATUS final = ir->final_status;
+        io_unlock();
+        if (done)
+            return final;
+        sched_yield(); /* another thread is between counting its completion and writing the results */
+    }
 }
 
 static NTSTATUS io_create(PHANDLE FileHandle, ACCESS_MASK DesiredAccess, POBJECT_ATTRIBUTES ObjectAttributes,
@@ -99,15 +122,7 @@ static NTSTATUS io_create(PHANDLE FileHandle, ACCESS_MASK DesiredAccess, POBJECT
     status = io_irp_send(ir);
     if (status == STATUS_PENDING) {
         km_run_work_items();
-        NTSTATUS final;
-        if (io_irp_completed(ir, &final))
-            status = final;
-        else {
-            io_lock();
-            ir->abandoned = true;
-            irp->UserIosb = NULL;
-            io_unlock();
-        }
+        status = io_create_settle(ir);
     }
     if (NT_SUCCESS(status) && status != STATUS_PENDING) {
         io_lock();

@@ -80,7 +80,7 @@ typedef struct io_irp {
     struct io_irp *next, *prev;    /* outstanding list, then the graveyard */
     NTSTATUS final_status;         /* IoStatus at (first) completion */
     UCHAR major;
-    bool abandoned;                /* a create the I/O manager stopped waiting for */
+    bool copied_out;               /* completion wrote the caller's buffers and IO_STATUS_BLOCK */
     ULONG method;                  /* IRP_MJ_DEVICE_CONTROL transfer type */
     ULONG out_len;                 /* OutputBufferLength as issued */
     const void *caller_in;         /* the caller's input buffer */

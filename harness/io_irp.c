@@ -218,6 +218,9 @@ VOID IoCompleteRequest(PIRP Irp, CCHAR PriorityBoost)
      * fuzz iteration's case) the thread's own call already counts. */
     bool outside_calls = io_depth == 0;
     io_active += outside_calls;
+    /* Read here: a create the I/O manager stops waiting for clears UserIosb under this lock. */
+    PIO_STATUS_BLOCK iosb = Irp->UserIosb;
+    PKEVENT event = Irp->UserEvent;
     io_unlock();
 
     if (ir->caller_out != NULL) {
@@ -228,10 +231,13 @@ VOID IoCompleteRequest(PIRP Irp, CCHAR PriorityBoost)
             memcpy(ir->caller_out, ir->system_buffer, n);
         }
     }
-    if (Irp->UserIosb != NULL)
-        *Irp->UserIosb = Irp->IoStatus;
-    if (Irp->UserEvent != NULL)
-        KeSetEvent(Irp->UserEvent, IO_NO_INCREMENT, FALSE);
+    if (iosb != NULL)
+        *iosb = Irp->IoStatus;
+    io_lock();
+    ir->copied_out = true; /* a waiting create may return now (io_create_settle) */
+    io_unlock();
+    if (event != NULL)
+        KeSetEvent(event, IO_NO_INCREMENT, FALSE);
     /* The final close this may trigger runs from the work queue: completion can happen at
      * DISPATCH_LEVEL or inside a driver's own dispatch routine. */
     io_file_release(ir->file, true);

@@ -11,7 +11,9 @@
  * AllocatedFrames is back to 0 at the end, and km_teardown finds no leak. Then stress.handoff (see
  * st_handoff): iterations / 4 rounds of one frame passed between two threads, on the default
  * allocator and (stress.handoff_filter_specific) on allocator_fs/, and stress.close_against_free
- * (see st_close_race): as many rounds of a close racing a waiting ALLOC's completion. Run it under
+ * (see st_close_race): as many rounds of a close racing a waiting ALLOC's completion, and
+ * stress.create_completed_elsewhere (km_stress_create.c): as many rounds of a pending create completed
+ * on another thread while ZwCreateFile decides. Run it under
  * TSan (races) and ASan (memory). Output: ktest protocol (PASS/FAIL per case), the operation count, "N passed, N failed". */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
@@ -23,6 +25,7 @@
 #include <unistd.h>
 
 #include "km/km.h"
+#include "km_stress.h"
 #include "ks_test_filter.h"
 
 #if defined(__has_feature)
@@ -253,14 +256,6 @@ static void *st_run(void *p)
         t->ops[K_CLOSE]++;
     }
     return NULL;
-}
-
-/* A delay that differs from round to round r: 1 to 2^(span-1) spins, on a log scale. */
-static void st_spin(unsigned r, unsigned span)
-{
-    unsigned scale = 1u << (r % span);
-    for (volatile unsigned spin = scale + (r * 7919u) % scale; spin != 0; spin--)
-        ;
 }
 
 /* stress.handoff: one frame (Frames 1) passed between two threads. In each round, released together
@@ -585,6 +580,9 @@ int main(int argc, char **argv)
     char close_failure[256];
     st_close_race close_counts;
     const char *close_race = st_close_race_run(pin, rounds, &close_counts, close_failure, sizeof close_failure);
+    char create_failure[256];
+    st_create_race create_counts;
+    const char *create_race = st_create_race_run(rounds, &create_counts, create_failure, sizeof create_failure);
     ZwClose(pin);
     ZwClose(filter);
     km_teardown(); /* a leak is a POOL_LEAK verifier finding: the process aborts with it */
@@ -596,13 +594,16 @@ int main(int argc, char **argv)
            fs_handoff ? fs_handoff : "");
     printf("%s stress.close_against_free%s%s\n", close_race ? "FAIL" : "PASS", close_race ? ": " : "",
            close_race ? close_race : "");
+    printf("%s stress.create_completed_elsewhere%s%s\n", create_race ? "FAIL" : "PASS", create_race ? ": " : "",
+           create_race ? create_race : "");
     printf("stress: %llu operations by %u threads in %.2f s (seed %u):", total, threads, secs, seed);
     for (int k = 0; k < ST_KINDS; k++)
         printf(" %s %llu", st_kind_names[k], by_kind[k]);
-    printf(" (%llu pended); %u handoff rounds; %u close-race rounds (%llu ALLOCs served, %llu cancelled)\n", pended,
-           rounds, rounds, close_counts.served, close_counts.cancelled);
-    int failed = (failure != NULL) + (handoff != NULL) + (fs_handoff != NULL) + (close_race != NULL);
-    printf("%d passed, %d failed\n", 4 - failed, failed);
+    printf(" (%llu pended); %u handoff rounds; %u close-race rounds (%llu ALLOCs served, %llu cancelled); %u create-race "
+           "rounds (%llu opened, %llu abandoned)\n", pended, rounds, rounds, close_counts.served, close_counts.cancelled,
+           rounds, create_counts.opened, create_counts.abandoned);
+    int failed = (failure != NULL) + (handoff != NULL) + (fs_handoff != NULL) + (close_race != NULL) + (create_race != NULL);
+    printf("%d passed, %d failed\n", 5 - failed, failed);
     free(t);
     free(tid);
     if (fflush(stdout) != 0 || ferror(stdout)) { /* a PASS nobody could read is not a pass */
