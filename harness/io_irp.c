@@ -193,7 +193,10 @@ VOID IoCompleteRequest(PIRP Irp, CCHAR PriorityBoost)
      * while the driver, having cleared the routine under its own lock, completes it. */
     KM_VERIFY(IRP_CANCEL_ROUTINE_AT_COMPLETION, __atomic_load_n(&Irp->CancelRoutine, __ATOMIC_ACQUIRE) == NULL, "%s",
               what);
-    if (ir->major == IRP_MJ_DEVICE_CONTROL && NT_SUCCESS(status))
+    /* METHOD_BUFFERED copies Information bytes back for warnings too (below); a METHOD_NEITHER
+     * warning may carry a needed size (KS answers a short buffer with STATUS_BUFFER_OVERFLOW). */
+    bool copies_information = NT_SUCCESS(status) || (ir->method == METHOD_BUFFERED && !NT_ERROR(status));
+    if (ir->major == IRP_MJ_DEVICE_CONTROL && copies_information)
         KM_VERIFY(IRP_INFORMATION_TOO_LARGE, Irp->IoStatus.Information <= ir->out_len,
                   "Information %llu, OutputBufferLength %u", (unsigned long long)Irp->IoStatus.Information,
                   (unsigned)ir->out_len);

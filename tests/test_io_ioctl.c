@@ -119,6 +119,47 @@ KTEST(io, METHOD_BUFFERED_error_copies_nothing)
     ZwClose(h);
 }
 
+/* Completes with STATUS_BUFFER_OVERFLOW and Information 16 (a needed size), whatever the output. */
+static NTSTATUS overflow_with_needed_size(PDEVICE_OBJECT dev, PIRP irp)
+{
+    return td_complete(irp, STATUS_BUFFER_OVERFLOW, 16);
+}
+
+/* METHOD_NEITHER copies nothing by Information, so a warning may carry a needed size larger than the
+ * output (KS answers a short buffer so): no IRP_INFORMATION_TOO_LARGE. Its METHOD_BUFFERED form is
+ * the negative test io.IoCompleteRequest_warning_Information_above_buffered_output_length. */
+KTEST(io, METHOD_NEITHER_warning_may_report_a_size_above_the_output_length)
+{
+    td_load();
+    td_on[IRP_MJ_DEVICE_CONTROL] = overflow_with_needed_size;
+    HANDLE h;
+    ASSERT_STATUS(td_open(NULL, TD_DEVICE_NAME, &h), STATUS_SUCCESS);
+    UCHAR out[4] = { 1, 1, 1, 1 };
+    IO_STATUS_BLOCK iosb;
+    EXPECT_STATUS(td_ioctl(h, TD_IOCTL(1, METHOD_NEITHER), NULL, 0, out, 4, &iosb), STATUS_BUFFER_OVERFLOW);
+    EXPECT_EQ(iosb.Information, 16);
+    ZwClose(h);
+}
+
+/* An error copies nothing back, so its Information is not checked against the output either. */
+static NTSTATUS error_with_large_information(PDEVICE_OBJECT dev, PIRP irp)
+{
+    return td_complete(irp, STATUS_INVALID_PARAMETER, 16);
+}
+
+KTEST(io, METHOD_BUFFERED_error_Information_is_not_checked)
+{
+    td_load();
+    td_on[IRP_MJ_DEVICE_CONTROL] = error_with_large_information;
+    HANDLE h;
+    ASSERT_STATUS(td_open(NULL, TD_DEVICE_NAME, &h), STATUS_SUCCESS);
+    UCHAR out[4] = { 1, 1, 1, 1 };
+    IO_STATUS_BLOCK iosb;
+    EXPECT_STATUS(td_ioctl(h, TD_IOCTL(2, METHOD_BUFFERED), NULL, 0, out, 4, &iosb), STATUS_INVALID_PARAMETER);
+    EXPECT_EQ(out[0], 1);
+    ZwClose(h);
+}
+
 KTEST(io, ZwDeviceIoControlFile_bad_input)
 {
     HANDLE h = open_echo();

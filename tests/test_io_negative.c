@@ -77,6 +77,16 @@ KTEST_NEGATIVE(io, IoCompleteRequest_Information_above_output_length, IRP_INFORM
     send_ioctl(open_with(IRP_MJ_DEVICE_CONTROL, too_much_information), 4);
 }
 
+/* METHOD_BUFFERED copies Information bytes back for a warning too: 5 from a 4-byte output. */
+static NTSTATUS warning_with_too_much_information(PDEVICE_OBJECT dev, PIRP irp)
+{
+    return td_complete(irp, STATUS_BUFFER_OVERFLOW, 5);
+}
+KTEST_NEGATIVE(io, IoCompleteRequest_warning_Information_above_buffered_output_length, IRP_INFORMATION_TOO_LARGE)
+{
+    send_ioctl(open_with(IRP_MJ_DEVICE_CONTROL, warning_with_too_much_information), 4);
+}
+
 static VOID unused_cancel(PDEVICE_OBJECT dev, PIRP irp) {}
 static NTSTATUS complete_with_cancel_routine(PDEVICE_OBJECT dev, PIRP irp)
 {
