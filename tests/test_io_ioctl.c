@@ -32,15 +32,18 @@ static NTSTATUS echo_ioctl(PDEVICE_OBJECT dev, PIRP irp)
     return td_complete(irp, STATUS_SUCCESS, out);
 }
 
-static HANDLE open_echo(void)
+/* The test device, its device controls served by `fn`. */
+static HANDLE open_with_ioctl(PDRIVER_DISPATCH fn)
 {
     td_load();
-    td_on[IRP_MJ_DEVICE_CONTROL] = echo_ioctl;
+    td_on[IRP_MJ_DEVICE_CONTROL] = fn;
     HANDLE h;
     NTSTATUS status = td_open(NULL, TD_DEVICE_NAME, &h);
     ASSERT_STATUS(status, STATUS_SUCCESS);
     return h;
 }
+
+static HANDLE open_echo(void) { return open_with_ioctl(echo_ioctl); }
 
 KTEST(io, METHOD_NEITHER_uses_exact_shadows_and_copies_back)
 {
@@ -108,10 +111,7 @@ static NTSTATUS partial_error(PDEVICE_OBJECT dev, PIRP irp)
 
 KTEST(io, METHOD_BUFFERED_error_copies_nothing)
 {
-    td_load();
-    td_on[IRP_MJ_DEVICE_CONTROL] = partial_error;
-    HANDLE h;
-    ASSERT_STATUS(td_open(NULL, TD_DEVICE_NAME, &h), STATUS_SUCCESS);
+    HANDLE h = open_with_ioctl(partial_error);
     UCHAR out[4] = { 1, 1, 1, 1 };
     IO_STATUS_BLOCK iosb;
     EXPECT_STATUS(td_ioctl(h, TD_IOCTL(2, METHOD_BUFFERED), NULL, 0, out, 4, &iosb), STATUS_INVALID_PARAMETER);
@@ -130,10 +130,7 @@ static NTSTATUS overflow_with_needed_size(PDEVICE_OBJECT dev, PIRP irp)
  * the negative test io.IoCompleteRequest_warning_Information_above_buffered_output_length. */
 KTEST(io, METHOD_NEITHER_warning_may_report_a_size_above_the_output_length)
 {
-    td_load();
-    td_on[IRP_MJ_DEVICE_CONTROL] = overflow_with_needed_size;
-    HANDLE h;
-    ASSERT_STATUS(td_open(NULL, TD_DEVICE_NAME, &h), STATUS_SUCCESS);
+    HANDLE h = open_with_ioctl(overflow_with_needed_size);
     UCHAR out[4] = { 1, 1, 1, 1 };
     IO_STATUS_BLOCK iosb;
     EXPECT_STATUS(td_ioctl(h, TD_IOCTL(1, METHOD_NEITHER), NULL, 0, out, 4, &iosb), STATUS_BUFFER_OVERFLOW);
@@ -149,10 +146,7 @@ static NTSTATUS error_with_large_information(PDEVICE_OBJECT dev, PIRP irp)
 
 KTEST(io, METHOD_BUFFERED_error_Information_is_not_checked)
 {
-    td_load();
-    td_on[IRP_MJ_DEVICE_CONTROL] = error_with_large_information;
-    HANDLE h;
-    ASSERT_STATUS(td_open(NULL, TD_DEVICE_NAME, &h), STATUS_SUCCESS);
+    HANDLE h = open_with_ioctl(error_with_large_information);
     UCHAR out[4] = { 1, 1, 1, 1 };
     IO_STATUS_BLOCK iosb;
     EXPECT_STATUS(td_ioctl(h, TD_IOCTL(2, METHOD_BUFFERED), NULL, 0, out, 4, &iosb), STATUS_INVALID_PARAMETER);
@@ -202,10 +196,7 @@ static NTSTATUS park(PDEVICE_OBJECT dev, PIRP irp)
 
 KTEST(io, pending_ioctl_completes_later_with_iosb_output_and_event)
 {
-    td_load();
-    td_on[IRP_MJ_DEVICE_CONTROL] = park;
-    HANDLE h, evh;
-    ASSERT_STATUS(td_open(NULL, TD_DEVICE_NAME, &h), STATUS_SUCCESS);
+    HANDLE h = open_with_ioctl(park), evh;
     KEVENT ev;
     KeInitializeEvent(&ev, NotificationEvent, TRUE);
     ASSERT_STATUS(km_event_handle_open(&ev, &evh), STATUS_SUCCESS);
