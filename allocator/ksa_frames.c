@@ -92,6 +92,23 @@ static VOID ksa_signal_freeframe_locked(ksa_allocator *a)
         KsGenerateEvent(CONTAINING_RECORD(e, KSEVENT_ENTRY, ListEntry));
 }
 
+/* TRUE when a new request gets no frame now: the Frames limit, or ALLOCs already waiting, which
+ * come first (decisions: the freed frame completes the oldest waiting ALLOC). Caller holds the lock. */
+static BOOLEAN ksa_must_wait(const ksa_allocator *a)
+{
+    return (BOOLEAN)((a->framing.Frames != 0 && a->outstanding >= a->framing.Frames) || !IsListEmpty(&a->pending));
+}
+
+/* A request refused since the last FREEFRAME learns only from FREEFRAME that it may try again. When
+ * what refused it goes without a frame coming back (a failed reservation gave its slot up, or the
+ * ALLOCs it was refused behind were cancelled or served with a slot left), signal it now (decisions
+ * Q9). Caller holds the lock. */
+static VOID ksa_refusal_over_locked(ksa_allocator *a)
+{
+    if (a->refused && !a->closed && !ksa_must_wait(a))
+        ksa_signal_freeframe_locked(a);
+}
+
 static VOID ksa_waiters_act(ksa_allocator *a, BOOLEAN queue, BOOLEAN service);
 static VOID ksa_waiters_locked(ksa_allocator *a, KIRQL irql, BOOLEAN *queue, BOOLEAN *service);
 
@@ -115,8 +132,7 @@ __attribute__((noinline)) static NTSTATUS ksa_frame_allocate_unlocked(ksa_alloca
              * otherwise wait for a FREE that may never come. */
             BOOLEAN queue = FALSE, service = FALSE;
             a->outstanding--;
-            if (a->refused) /* a function-table caller refused meanwhile learns of the slot only so */
-                ksa_signal_freeframe_locked(a);
+            ksa_refusal_over_locked(a);
             if (!servicing)
                 ksa_waiters_locked(a, irql, &queue, &service);
             KeReleaseSpinLock(&a->lock, irql);
@@ -137,13 +153,6 @@ static NTSTATUS ksa_frame_take_locked(ksa_allocator *a, KIRQL irql, PVOID *Frame
     if (!a->list_frames)
         return ksa_frame_allocate_unlocked(a, irql, Frame, servicing);
     return ksa_frame_from_list(a, irql, Frame);
-}
-
-/* TRUE when a new request gets no frame now: the Frames limit, or ALLOCs already waiting, which
- * come first (decisions: the freed frame completes the oldest waiting ALLOC). Caller holds the lock. */
-static BOOLEAN ksa_must_wait(const ksa_allocator *a)
-{
-    return (BOOLEAN)((a->framing.Frames != 0 && a->outstanding >= a->framing.Frames) || !IsListEmpty(&a->pending));
 }
 
 /* Every case but a list frame under list_limit: closed, the Frames limit, waiting ALLOCs, paged or
@@ -356,6 +365,7 @@ static VOID ksa_cancel_alloc(PDEVICE_OBJECT DeviceObject, PIRP Irp)
     RemoveEntryList(&Irp->Tail.Overlay.ListEntry);
     InitializeListHead(&Irp->Tail.Overlay.ListEntry);
     ksa_refresh_list_limit(a);
+    ksa_refusal_over_locked(a);
     KeReleaseSpinLock(&a->lock, irql);
     ksa_complete(Irp, STATUS_CANCELLED, 0); /* decisions Q15 */
 }
@@ -403,6 +413,7 @@ static VOID ksa_service_pending(ksa_allocator *a)
         }
         PIRP irp = ksa_dequeue_locked(a);
         if (irp == NULL) {
+            ksa_refusal_over_locked(a);
             KeReleaseSpinLock(&a->lock, irql);
             ksa_release_spares(a);
             return;

@@ -77,6 +77,15 @@ static VOID fsa_signal_freeframe_locked(fsa_context *c)
         KsGenerateEvent(CONTAINING_RECORD(e, KSEVENT_ENTRY, ListEntry));
 }
 
+/* A request refused since the last FREEFRAME learns only from FREEFRAME that it may try again: when
+ * what refused it goes without a frame coming back (a failed reservation gave its slot up, or the
+ * ALLOCs ahead of it were cancelled or served with a slot left), signal it now. Lock held. */
+static VOID fsa_refusal_over_locked(fsa_context *c)
+{
+    if (c->refused && !fsa_must_wait_locked(c))
+        fsa_signal_freeframe_locked(c);
+}
+
 /* Takes the oldest pending ALLOC whose cancel routine could still be cleared. Lock held. */
 static PIRP fsa_next_pending_locked(fsa_context *c)
 {
@@ -105,8 +114,7 @@ static fsa_block *fsa_block_for_reserved(fsa_context *c, KIRQL irql)
         InsertTailList(&c->outstanding, &block->link);
     } else {
         c->allocated--;
-        if (c->refused) /* a function-table caller refused meanwhile learns of the slot only so */
-            fsa_signal_freeframe_locked(c);
+        fsa_refusal_over_locked(c);
     }
     KeReleaseSpinLock(&c->lock, irql);
     return block;
@@ -123,6 +131,7 @@ static VOID fsa_serve_waiters(fsa_context *c)
         KeAcquireSpinLock(&c->lock, &irql);
         PIRP irp = fsa_slot_free_locked(c) ? fsa_next_pending_locked(c) : NULL;
         if (irp == NULL) {
+            fsa_refusal_over_locked(c);
             KeReleaseSpinLock(&c->lock, irql);
             return;
         }
@@ -250,6 +259,7 @@ static VOID fsa_cancel_alloc(PDEVICE_OBJECT DeviceObject, PIRP Irp)
     KeAcquireSpinLock(&c->lock, &irql);
     RemoveEntryList(&Irp->Tail.Overlay.ListEntry);
     InitializeListHead(&Irp->Tail.Overlay.ListEntry);
+    fsa_refusal_over_locked(c);
     KeReleaseSpinLock(&c->lock, irql);
     fsa_complete(Irp, STATUS_CANCELLED, 0);
 }

@@ -216,3 +216,90 @@ KTEST(alloc_waiters, failed_reservation_alone_signals_no_freeframe)
 {
     EXPECT_EQ(failed_reservation_freeframe(FALSE), 0);
 }
+
+/* FREEFRAME enabled on Frames `frames` (1 or 2), every frame taken through the function table and an
+ * ALLOC waiting; then, at DISPATCH_LEVEL, every frame freed (kept for the waiter, whose service the
+ * work item does) and an AllocateFrame refused behind the waiter. FREEFRAME is clear afterwards. */
+static ksa_allocator *refused_behind_a_waiter(alloc_fx *fx, ULONG frames, KEVENT *ev, KSEVENTDATA *data,
+                                              PVOID *waiting, PIO_STATUS_BLOCK iosb)
+{
+    KSALLOCATOR_FRAMING f = fx_default_framing;
+    f.Frames = frames;
+    fx_open(fx, &f, NULL);
+    KSSTREAMALLOCATOR_FUNCTIONTABLE t;
+    PFILE_OBJECT file = fx_direct(fx->alloc, &t);
+    PVOID held[2] = { NULL, NULL };
+    for (ULONG i = 0; i < frames; i++)
+        if (t.AllocateFrame(file, &held[i]) != STATUS_SUCCESS)
+            ktest_fail_at(__FILE__, __LINE__, "a frame");
+    if (fx_enable_freeframe(fx->alloc, data, ev) != STATUS_SUCCESS)
+        ktest_fail_at(__FILE__, __LINE__, "FREEFRAME not enabled");
+    *waiting = NULL;
+    iosb->Status = STATUS_UNSUCCESSFUL; /* written only when the ALLOC completes */
+    if (fx_alloc_async(fx->alloc, waiting, iosb) != STATUS_PENDING)
+        ktest_fail_at(__FILE__, __LINE__, "the ALLOC did not wait");
+    KIRQL old;
+    KeRaiseIrql(DISPATCH_LEVEL, &old);
+    for (ULONG i = 0; i < frames; i++)
+        t.FreeFrame(file, held[i]);
+    KeClearEvent(ev); /* the refused caller's pattern: clear, try, wait */
+    PVOID frame = (PVOID)1;
+    EXPECT_STATUS(t.AllocateFrame(file, &frame), STATUS_INSUFFICIENT_RESOURCES); /* the waiter comes first */
+    KeLowerIrql(old);
+    EXPECT_EQ(KeReadStateEvent(ev), 0);
+    return KSA_FROM_FILE(file);
+}
+
+/* The waiter the caller was refused behind is cancelled before the work item serves it: the slot is
+ * free and no frame will come back, so the cancel signals FREEFRAME (decisions Q9). */
+KTEST(alloc_waiters, a_caller_refused_behind_a_cancelled_waiter_gets_freeframe)
+{
+    alloc_fx fx;
+    KEVENT ev;
+    KSEVENTDATA data;
+    PVOID waiting;
+    IO_STATUS_BLOCK iosb;
+    ksa_allocator *a = refused_behind_a_waiter(&fx, 1, &ev, &data, &waiting, &iosb);
+    IoCancelIrp(CONTAINING_RECORD(a->pending.Flink, IRP, Tail.Overlay.ListEntry));
+    EXPECT_STATUS(iosb.Status, STATUS_CANCELLED);
+    EXPECT_EQ(KeReadStateEvent(&ev), 1);
+    km_run_work_items(); /* finds no waiter */
+    EXPECT_EQ(fx_allocated_frames(fx.alloc), 0);
+    fx_close_all(&fx);
+}
+
+/* The work item serves the waiter and a slot is left: FREEFRAME tells the refused caller. */
+KTEST(alloc_waiters, a_caller_refused_behind_a_waiter_served_with_a_slot_left_gets_freeframe)
+{
+    alloc_fx fx;
+    KEVENT ev;
+    KSEVENTDATA data;
+    PVOID waiting;
+    IO_STATUS_BLOCK iosb;
+    refused_behind_a_waiter(&fx, 2, &ev, &data, &waiting, &iosb);
+    km_run_work_items();
+    EXPECT_STATUS(iosb.Status, STATUS_SUCCESS);
+    EXPECT_EQ(fx_allocated_frames(fx.alloc), 1);
+    EXPECT_EQ(KeReadStateEvent(&ev), 1);
+    EXPECT_STATUS(fx_free(fx.alloc, waiting), STATUS_SUCCESS);
+    fx_close_all(&fx);
+}
+
+/* The waiter takes the last slot: the refused caller would be refused again, so no FREEFRAME until a
+ * frame comes back. */
+KTEST(alloc_waiters, a_caller_refused_behind_a_waiter_that_takes_the_last_slot_gets_no_freeframe)
+{
+    alloc_fx fx;
+    KEVENT ev;
+    KSEVENTDATA data;
+    PVOID waiting;
+    IO_STATUS_BLOCK iosb;
+    refused_behind_a_waiter(&fx, 1, &ev, &data, &waiting, &iosb);
+    km_run_work_items();
+    EXPECT_STATUS(iosb.Status, STATUS_SUCCESS);
+    EXPECT_EQ(fx_allocated_frames(fx.alloc), 1);
+    EXPECT_EQ(KeReadStateEvent(&ev), 0);
+    EXPECT_STATUS(fx_free(fx.alloc, waiting), STATUS_SUCCESS);
+    EXPECT_EQ(KeReadStateEvent(&ev), 1);
+    fx_close_all(&fx);
+}

@@ -6,17 +6,18 @@
 #include "alloc_fixture.h"
 #include "../allocator_fs/fsa.h"
 
-/* Frames 1 on the filter-specific allocator; the one slot reserved as fsa_frame_get reserves it, and
- * an ALLOC queued behind it. The caller finishes the reservation with fsa_frame_for_reserved. */
-static fsa_context *reserve_and_queue(alloc_fx *fx, PVOID *waiting, PIO_STATUS_BLOCK iosb, KIRQL *irql)
+/* Frames `frames` on the filter-specific allocator; every slot reserved as fsa_frame_get reserves one,
+ * and an ALLOC queued behind them. The caller finishes each reservation with fsa_frame_for_reserved,
+ * the lock held as this returns. */
+static fsa_context *reserve_and_queue(alloc_fx *fx, ULONG frames, PVOID *waiting, PIO_STATUS_BLOCK iosb, KIRQL *irql)
 {
     KSALLOCATOR_FRAMING f = fx_default_framing;
-    f.Frames = 1;
+    f.Frames = frames;
     kstf_configure_pin_allocator(KSTF_PIN_FILTER_SPECIFIC);
     fx_open(fx, &f, NULL);
     fsa_context *c = FSA_FROM_FILE(km_handle_to_file(fx->alloc));
     KeAcquireSpinLock(&c->lock, irql);
-    c->allocated++;
+    c->allocated += frames;
     KeReleaseSpinLock(&c->lock, *irql);
     *waiting = NULL;
     iosb->Status = STATUS_UNSUCCESSFUL; /* written only when the ALLOC completes */
@@ -41,7 +42,7 @@ KTEST(fsa_internals, failed_reservation_serves_the_waiting_alloc)
     PVOID waiting, frame = (PVOID)1;
     IO_STATUS_BLOCK iosb;
     KIRQL irql;
-    fsa_context *c = reserve_and_queue(&fx, &waiting, &iosb, &irql);
+    fsa_context *c = reserve_and_queue(&fx, 1, &waiting, &iosb, &irql);
     km_fault_plan plan = { .fail_nth = 1 };
     km_fault_arm(&plan);
     EXPECT_STATUS(fsa_frame_for_reserved(c, irql, &frame), STATUS_INSUFFICIENT_RESOURCES);
@@ -63,7 +64,7 @@ KTEST(fsa_internals, failed_reservation_completes_the_waiter_when_the_pool_refus
     PVOID waiting, frame = (PVOID)1;
     IO_STATUS_BLOCK iosb;
     KIRQL irql;
-    fsa_context *c = reserve_and_queue(&fx, &waiting, &iosb, &irql);
+    fsa_context *c = reserve_and_queue(&fx, 1, &waiting, &iosb, &irql);
     km_fault_plan plan = { .site = "FsaF" };
     km_fault_arm(&plan);
     EXPECT_STATUS(fsa_frame_for_reserved(c, irql, &frame), STATUS_INSUFFICIENT_RESOURCES);
@@ -85,7 +86,7 @@ KTEST(fsa_internals, failed_reservation_above_passive_leaves_the_waiter_to_the_w
     PVOID waiting, frame = (PVOID)1;
     IO_STATUS_BLOCK iosb;
     KIRQL irql, old;
-    fsa_context *c = reserve_and_queue(&fx, &waiting, &iosb, &irql);
+    fsa_context *c = reserve_and_queue(&fx, 1, &waiting, &iosb, &irql);
     KeReleaseSpinLock(&c->lock, irql);
     KeRaiseIrql(DISPATCH_LEVEL, &old);
     KeAcquireSpinLock(&c->lock, &irql);
@@ -112,7 +113,7 @@ KTEST(fsa_internals, a_new_request_does_not_overtake_a_waiting_alloc)
     PVOID waiting, frame = (PVOID)1;
     IO_STATUS_BLOCK iosb;
     KIRQL irql;
-    fsa_context *c = reserve_and_queue(&fx, &waiting, &iosb, &irql);
+    fsa_context *c = reserve_and_queue(&fx, 1, &waiting, &iosb, &irql);
     c->allocated--; /* the failed reservation's step before it serves the waiter */
     KeReleaseSpinLock(&c->lock, irql);
     BOOLEAN at_limit = FALSE;
@@ -210,4 +211,87 @@ KTEST(fsa_internals, failed_reservation_signals_freeframe_to_a_refused_caller)
 KTEST(fsa_internals, failed_reservation_alone_signals_no_freeframe)
 {
     EXPECT_EQ(failed_reservation_freeframe(FALSE), 0);
+}
+
+/* FREEFRAME enabled on Frames `frames` (1 or 2), every slot reserved and an ALLOC queued behind them;
+ * then, at DISPATCH_LEVEL, the pool refuses every reservation (the waiter is left to the work item)
+ * and a request is refused behind the waiter. FREEFRAME is clear afterwards. */
+static fsa_context *refused_behind_a_waiter(alloc_fx *fx, ULONG frames, KEVENT *ev, KSEVENTDATA *data,
+                                            PVOID *waiting, PIO_STATUS_BLOCK iosb)
+{
+    KIRQL irql, old;
+    fsa_context *c = reserve_and_queue(fx, frames, waiting, iosb, &irql);
+    KeReleaseSpinLock(&c->lock, irql);
+    if (fx_enable_freeframe(fx->alloc, data, ev) != STATUS_SUCCESS)
+        ktest_fail_at(__FILE__, __LINE__, "FREEFRAME not enabled");
+    KeRaiseIrql(DISPATCH_LEVEL, &old);
+    km_fault_plan plan = { .site = "FsaF" };
+    km_fault_arm(&plan);
+    PVOID frame = (PVOID)1;
+    for (ULONG i = 0; i < frames; i++) {
+        KeAcquireSpinLock(&c->lock, &irql);
+        EXPECT_STATUS(fsa_frame_for_reserved(c, irql, &frame), STATUS_INSUFFICIENT_RESOURCES);
+    }
+    km_fault_disarm();
+    KeLowerIrql(old);
+    KeClearEvent(ev); /* the refused caller's pattern: clear, try, wait */
+    BOOLEAN at_limit = FALSE;
+    EXPECT_STATUS(fsa_frame_get(c, &frame, &at_limit), STATUS_INSUFFICIENT_RESOURCES); /* the waiter first */
+    EXPECT_TRUE(at_limit);
+    EXPECT_EQ(KeReadStateEvent(ev), 0);
+    return c;
+}
+
+/* The waiter the caller was refused behind is cancelled before the work item serves it: the slot is
+ * free and no frame will come back, so the cancel signals FREEFRAME. */
+KTEST(fsa_internals, a_caller_refused_behind_a_cancelled_waiter_gets_freeframe)
+{
+    alloc_fx fx;
+    KEVENT ev;
+    KSEVENTDATA data;
+    PVOID waiting;
+    IO_STATUS_BLOCK iosb;
+    fsa_context *c = refused_behind_a_waiter(&fx, 1, &ev, &data, &waiting, &iosb);
+    IoCancelIrp(CONTAINING_RECORD(c->pending.Flink, IRP, Tail.Overlay.ListEntry));
+    EXPECT_STATUS(iosb.Status, STATUS_CANCELLED);
+    EXPECT_EQ(KeReadStateEvent(&ev), 1);
+    km_run_work_items(); /* finds no waiter */
+    EXPECT_EQ(fx_allocated_frames(fx.alloc), 0);
+    close_fs(&fx);
+}
+
+/* The work item serves the waiter and a slot is left: FREEFRAME tells the refused caller. */
+KTEST(fsa_internals, a_caller_refused_behind_a_waiter_served_with_a_slot_left_gets_freeframe)
+{
+    alloc_fx fx;
+    KEVENT ev;
+    KSEVENTDATA data;
+    PVOID waiting;
+    IO_STATUS_BLOCK iosb;
+    refused_behind_a_waiter(&fx, 2, &ev, &data, &waiting, &iosb);
+    km_run_work_items();
+    EXPECT_STATUS(iosb.Status, STATUS_SUCCESS);
+    EXPECT_EQ(fx_allocated_frames(fx.alloc), 1);
+    EXPECT_EQ(KeReadStateEvent(&ev), 1);
+    EXPECT_STATUS(fx_free(fx.alloc, waiting), STATUS_SUCCESS);
+    close_fs(&fx);
+}
+
+/* The waiter takes the last slot: the refused caller would be refused again, so no FREEFRAME until a
+ * frame comes back. */
+KTEST(fsa_internals, a_caller_refused_behind_a_waiter_that_takes_the_last_slot_gets_no_freeframe)
+{
+    alloc_fx fx;
+    KEVENT ev;
+    KSEVENTDATA data;
+    PVOID waiting;
+    IO_STATUS_BLOCK iosb;
+    refused_behind_a_waiter(&fx, 1, &ev, &data, &waiting, &iosb);
+    km_run_work_items();
+    EXPECT_STATUS(iosb.Status, STATUS_SUCCESS);
+    EXPECT_EQ(fx_allocated_frames(fx.alloc), 1);
+    EXPECT_EQ(KeReadStateEvent(&ev), 0);
+    EXPECT_STATUS(fx_free(fx.alloc, waiting), STATUS_SUCCESS);
+    EXPECT_EQ(KeReadStateEvent(&ev), 1);
+    close_fs(&fx);
 }
