@@ -56,8 +56,8 @@ typedef struct ksa_allocator {
     BOOLEAN list_frames;               /* frames from the nonpaged lookaside list (not paged, not external) */
     BOOLEAN closed;
     BOOLEAN work_queued;               /* the work item is queued; it holds a reference to file_object */
-    BOOLEAN refused;                   /* a request was refused at the limit since FREEFRAME was last
-                                        * signalled: a failed reservation signals it (decisions) */
+    BOOLEAN refused;                   /* a request was refused since FREEFRAME was last signalled:
+                                        * ksa_refusal_over_locked signals it once nothing would (Q9) */
     ULONG list_limit;                  /* ksa_list_limit(): outstanding < list_limit lets AllocateFrame take
                                         * the one-section path */
     SIZE_T block_size;                 /* lookaside entry size: record + alignment slack + frame (a paged

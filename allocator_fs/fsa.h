@@ -36,7 +36,8 @@ typedef struct fsa_context {
     PIO_WORKITEM work_item;      /* completes ALLOCs at PASSIVE_LEVEL; holds a reference to `file` */
     BOOLEAN work_queued;
     BOOLEAN closing;
-    BOOLEAN refused;             /* a request found the limit since FREEFRAME was last signalled */
+    BOOLEAN refused;             /* a request was refused since FREEFRAME was last signalled:
+                                  * fsa_refusal_over_locked signals it once nothing would */
 } fsa_context;
 
 #define FSA_FROM_FILE(FileObject) ((fsa_context *)(FileObject)->FsContext)
@@ -47,7 +48,8 @@ typedef struct fsa_context {
 NTSTATUS fsa_frame_get(fsa_context *Context, PVOID *Frame, BOOLEAN *AtLimit);
 /* fsa_frame_get's second half: a frame for the slot the caller reserved (lock held at Irql,
  * `allocated` counting the slot; drops the lock). When the pool refuses, the slot is free again and
- * ALLOCs that queued meanwhile are served, and FREEFRAME is signalled if a request found the limit. Declared for tests/test_fsa_internals.c. */
+ * ALLOCs that queued meanwhile are served (above PASSIVE_LEVEL by the work item); a request refused
+ * meanwhile is told by FREEFRAME once nothing would refuse it. Declared for tests/test_fsa_internals.c. */
 NTSTATUS fsa_frame_for_reserved(fsa_context *Context, KIRQL Irql, PVOID *Frame);
 /* Takes a frame back into the pool; FALSE if this allocator did not hand it out. */
 BOOLEAN fsa_frame_put(fsa_context *Context, PVOID Frame);

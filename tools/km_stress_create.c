@@ -86,8 +86,7 @@ const char *st_create_race_run(unsigned rounds, st_create_race *out, char *failu
     }
     *out = (st_create_race){ 0 };
     for (unsigned r = 0; r < rounds && result == NULL; r++) {
-        static const WCHAR name_text[] = SC_DEVICE_NAME;
-        UNICODE_STRING name = { sizeof name_text - sizeof(WCHAR), sizeof name_text, (PWSTR)name_text };
+        UNICODE_STRING name = RTL_CONSTANT_STRING(SC_DEVICE_NAME);
         OBJECT_ATTRIBUTES oa;
         InitializeObjectAttributes(&oa, &name, OBJ_CASE_INSENSITIVE | OBJ_KERNEL_HANDLE, NULL, NULL);
         IO_STATUS_BLOCK iosb = { { STATUS_UNSUCCESSFUL }, 0xDEAD };
