@@ -227,6 +227,25 @@ class ReproduceCommandTests(unittest.TestCase):
                          ("reproduce", "framing", Path("out/my gate/fuzz/findings/ab/input")))
 
 
+class KeptFindingsTests(unittest.TestCase):
+    """The gate suite's failing run keeps its findings and prints their programs: its temporary directory
+    goes with it, and a finding in a 3 s run may not come back (one in CI did not)."""
+
+    def test_findings_are_kept_and_printed(self):
+        from tools.gate import suite
+        with tempfile.TemporaryDirectory() as tmp, mock.patch.object(suite, "KEPT_FINDINGS", Path(tmp) / "kept"):
+            d = Path(tmp) / "out" / "fuzz" / "findings" / "0123456789abcdef"
+            d.mkdir(parents=True)
+            (d / "input").write_bytes(b"\x0a")
+            (d / "signature.txt").write_text("DIFFERENTIAL method_alloc.status\n")
+            (d / "program.ops").write_text("method_alloc target=h2 out=f0\n")
+            text = suite.kept_findings(Path(tmp) / "out")
+            self.assertIn("DIFFERENTIAL method_alloc.status", text)
+            self.assertIn("method_alloc target=h2 out=f0", text)
+            self.assertEqual((Path(tmp) / "kept" / "0123456789abcdef" / "input").read_bytes(), b"\x0a")
+            self.assertEqual(suite.kept_findings(Path(tmp) / "nothing"), "")
+
+
 def result_with(findings: list[GateFinding], failing: bool) -> GateResult:
     r = GateResult(budget=10, seconds=42)
     r.steps = [Step("builds", PASS, 3, "5 presets"), Step("fuzz", PASS, 10, "5 targets"),

@@ -44,10 +44,31 @@ def tail(text: str, n: int = 25) -> str:
     return "\n".join(text.splitlines()[-n:])
 
 
+# Where case_passes keeps the findings of a failing run: the suite's temporary directory goes with it,
+# and a finding in a short run may not come back (CI's log is all there is).
+KEPT_FINDINGS = ROOT / "build" / "gate-suite-findings"
+
+
+def kept_findings(out: Path) -> str:
+    """Copies out's findings to KEPT_FINDINGS; their programs and report heads, for the failure message."""
+    found = sorted(d for d in (out / "fuzz" / "findings").glob("*") if d.is_dir())
+    if not found:
+        return ""
+    shutil.rmtree(KEPT_FINDINGS, ignore_errors=True)
+    parts = [f"findings kept in {KEPT_FINDINGS}:"]
+    for d in found:
+        shutil.copytree(d, KEPT_FINDINGS / d.name)
+        for name in ("signature.txt", "program.ops", "report.txt"):
+            f = d / name
+            if f.is_file():
+                parts.append(f"--- {d.name}/{name}\n{tail(f.read_text(errors='replace'), 60)}")
+    return "\n".join(parts)
+
+
 def case_passes(tmp: Path) -> str | None:
     rc, text = gate(tmp / "clean")
     if rc != 0:
-        return f"gate exited {rc} on this tree:\n{tail(text)}"
+        return f"gate exited {rc} on this tree:\n{tail(text)}\n{kept_findings(tmp / 'clean')}"
     last = text.strip().splitlines()[-1]
     if not last.startswith("gate: PASSED"):
         return f"last line is not 'gate: PASSED ...': {last}"
