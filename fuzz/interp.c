@@ -433,6 +433,7 @@ static void ip_op_begin(const char *label, const char *name)
     km_pool_stats stats;
     km_pool_get_stats(&stats);
     ip.pool_failed_before = stats.failed;
+    ip.pool_limited_before = stats.limited;
     ip.completion_target = IP_NONE;
     ip.completions_expected_min = ip.completions_expected_max = 0;
     ip.completions_seen = 0;

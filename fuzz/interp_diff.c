@@ -19,18 +19,27 @@ static const char *od_licence(const op_op *op)
     return NULL;
 }
 
-/* D5: the mark interp's trace gives an op naming a returned frame whose address is now another frame's. */
-static const char od_reused[] = " frame=reused";
+/* The marks interp's trace gives a line whose op met something no allocator decides, and the
+ * difference each licenses from that line on: D5, an op naming a returned frame whose address is now
+ * another frame's (the host reused it); D6, an allocation the model's pool limits refused (where a
+ * limit falls depends on each implementation's bookkeeping bytes). The mark alone is no divergence. */
+static const struct {
+    const char *mark, *known;
+} od_marks[] = { { " frame=reused", "D5" }, { " pool=limit", "D6" } };
 
-/* line without its D5 mark (in place); true when it had one. Whether the host reuses an address is
- * not the allocator's behaviour, so the mark alone is no divergence. */
-static bool od_strip_reused(char *line)
+/* line without its marks (in place); the licence of the first one it had, else NULL. */
+static const char *od_strip_marks(char *line)
 {
-    char *mark = strstr(line, od_reused);
-    if (mark == NULL)
-        return false;
-    memmove(mark, mark + sizeof od_reused - 1, strlen(mark + sizeof od_reused - 1) + 1);
-    return true;
+    const char *known = NULL;
+    for (size_t i = 0; i < sizeof od_marks / sizeof od_marks[0]; i++) {
+        char *mark = strstr(line, od_marks[i].mark);
+        if (mark == NULL)
+            continue;
+        size_t n = strlen(od_marks[i].mark);
+        memmove(mark, mark + n, strlen(mark + n) + 1);
+        known = known != NULL ? known : od_marks[i].known;
+    }
+    return known;
 }
 
 /* Line n (0-based) of text, without its newline, into buf; false past the end. */
@@ -109,13 +118,13 @@ void op_trace_diverge(const op_program *prog, const char *trace_a, const char *t
 {
     static char la[4096], lb[4096];
     memset(out, 0, sizeof *out);
-    bool reused = false; /* a line so far carried the D5 mark on either side */
+    const char *marked = NULL; /* the licence of the first mark a line so far carried on either side */
     for (size_t n = 0;; n++) {
         bool ha = od_line(trace_a, n, la, sizeof la), hb = od_line(trace_b, n, lb, sizeof lb);
         if (!ha && !hb)
             return;
-        bool reused_a = ha && od_strip_reused(la), reused_b = hb && od_strip_reused(lb);
-        reused = reused || reused_a || reused_b;
+        const char *marked_a = ha ? od_strip_marks(la) : NULL, *marked_b = hb ? od_strip_marks(lb) : NULL;
+        marked = marked != NULL ? marked : marked_a != NULL ? marked_a : marked_b;
         if (ha && hb && strcmp(la, lb) == 0)
             continue;
         out->found = true;
@@ -154,8 +163,7 @@ void op_trace_diverge(const op_program *prog, const char *trace_a, const char *t
                 snprintf(out->b, sizeof out->b, "%s", lb);
             }
         }
-        if (reused) /* an op named a reused address: from there on the sides may hold different frames */
-            out->known = "D5";
+        out->known = marked; /* from a marked line on, the sides may hold different frames */
         long last = out->op_index < (long)prog->count ? out->op_index : (long)prog->count - 1;
         for (long i = 0; i <= last && out->known == NULL; i++)
             out->known = od_licence(&prog->ops[i]);

@@ -109,6 +109,7 @@ typedef struct ip_state {
     NTSTATUS line_status;
 
     uint64_t pool_failed_before; /* km_pool_stats.failed when the current op started */
+    uint64_t pool_limited_before; /* km_pool_stats.limited when the current op started */
     size_t op_index;
     op_code op_code; /* "0007" style index text of the current line */
     char label[16];

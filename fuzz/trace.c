@@ -132,11 +132,23 @@ void ip_line_no_status(void)
     ip_line_own_status_done();
 }
 
+/* At the end of the op's first line: `pool=limit` when the model's pool limits (not the fault plan)
+ * refused an allocation since the last line was committed. Where a limit falls depends on each
+ * implementation's bookkeeping bytes, so the differential comparison licenses a divergence on a marked
+ * line or after one (interp_diff.c, D6). */
 void ip_line_commit(void)
 {
     if (!ip.in_line)
         return;
-    tr_append(ip.trace, ip.line.text != NULL ? ip.line.text : "", ip.line.len);
+    const char *text = ip.line.text != NULL ? ip.line.text : "";
+    size_t first = strcspn(text, "\n");
+    km_pool_stats stats;
+    km_pool_get_stats(&stats);
+    tr_append(ip.trace, text, first);
+    if (stats.limited > ip.pool_limited_before) /* not `!=`: km_teardown (in the rundown) zeroes it */
+        tr_append(ip.trace, " pool=limit", 11);
+    ip.pool_limited_before = stats.limited;
+    tr_append(ip.trace, text + first, ip.line.len - first);
     tr_append(ip.trace, "\n", 1);
     ip.line.len = 0;
     ip.in_line = false;

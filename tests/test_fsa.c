@@ -192,3 +192,45 @@ KTEST(fsa, differential_comparator_licenses_what_follows_a_reused_frame_address)
     op_trace_diverge(&prog, a, "trace 1\n0000 method_free STATUS_SUCCESS info=0\n", &d);
     EXPECT_TRUE(d.found && d.op_index == 0 && d.known == NULL);
 }
+
+/* D6: a frame of exactly 64 MiB fits the filter-specific allocator's block and not the default
+ * allocator's, whose block also holds the frame's record: the model's 64 MiB pool limit refuses one
+ * side only. The refused side's line is marked pool=limit, and the divergence is licensed. */
+KTEST(fsa, D6_a_pool_limit_at_the_edge_of_the_frame_size_is_licensed)
+{
+    p_reset(&prog);
+    p_session(&prog, 0, 0, 64u << 20, 0);
+    P_ADD(&prog, METHOD_ALLOC, method_alloc, .target = 2, .out_size = 8, .mode = P_CUR, .irql = P_CUR, .out = 0);
+    P_ADD(&prog, CLOSE, close, .handle = 2, .mode = P_CUR);
+    op_trace a = { 0 }, b = { 0 };
+    op_run(&prog, &def, &a);
+    op_run(&prog, &fs, &b);
+    EXPECT_TRUE(strstr(a.text, "0003 method_alloc STATUS_INSUFFICIENT_RESOURCES info=0 pool=limit\n") != NULL);
+    EXPECT_TRUE(strstr(b.text, "0003 method_alloc STATUS_SUCCESS info=8") != NULL);
+    EXPECT_TRUE(strstr(b.text, "pool=limit") == NULL);
+    op_divergence d;
+    op_trace_diverge(&prog, a.text, b.text, &d);
+    EXPECT_TRUE(d.found && d.op_index == 3 && strcmp(d.field, "status") == 0);
+    EXPECT_TRUE(d.known != NULL && strcmp(d.known, "D6") == 0);
+    op_trace_free(&a);
+    op_trace_free(&b);
+}
+
+/* The D6 mark licenses its line and what follows, like D5's; not what comes before it. */
+KTEST(fsa, differential_comparator_licenses_what_follows_a_pool_limit)
+{
+    p_reset(&prog);
+    P_ADD(&prog, METHOD_ALLOC, method_alloc, .target = 2, .out_size = 8, .mode = P_CUR, .irql = P_CUR, .out = 0);
+    P_ADD(&prog, CLOSE, close, .handle = 2, .mode = P_CUR);
+    op_divergence d;
+    const char *a = "trace 1\n0000 method_alloc STATUS_SUCCESS info=8\n0001 close STATUS_SUCCESS h2=closed\n";
+    op_trace_diverge(&prog, a, "trace 1\n0000 method_alloc STATUS_SUCCESS info=8 pool=limit\n"
+                               "0001 close STATUS_SUCCESS h2=closed\n", &d);
+    EXPECT_TRUE(!d.found);
+    op_trace_diverge(&prog, a, "trace 1\n0000 method_alloc STATUS_SUCCESS info=8 pool=limit\n"
+                               "0001 close STATUS_INVALID_HANDLE\n", &d);
+    EXPECT_TRUE(d.found && d.op_index == 1 && d.known != NULL && strcmp(d.known, "D6") == 0);
+    op_trace_diverge(&prog, a, "trace 1\n0000 method_alloc STATUS_INSUFFICIENT_RESOURCES info=0\n"
+                               "0001 close STATUS_SUCCESS h2=closed pool=limit\n", &d);
+    EXPECT_TRUE(d.found && d.op_index == 0 && d.known == NULL); /* the mark comes after the divergence */
+}

@@ -5,7 +5,8 @@ fuzz/interp_diff.c: lines in order, then fields in order; a recorded deliberate 
 (docs/filter-specific-allocator.md: D1 create_default_ex with callbacks, D2 an armed fault plan: nth, also or site) at or before
 the divergence licenses it ("known"), and so does D5, a line at or before the divergence that carries
 `frame=reused` on either side (its operation named a returned frame whose address the host has handed out
-again, so from there on the two sides may hold different frames); the mark alone is no divergence. Two ways to get the traces:
+again, so from there on the two sides may hold different frames), and D6, a line that carries `pool=limit` (the
+model's pool limits refused an allocation there); a mark alone is no divergence. Two ways to get the traces:
   --a default --b filter-specific   one km_replay binary, the pin's two allocators (--impl)
   --replay-a BIN --replay-b BIN      two replay binaries, e.g. two seam builds (--a/--b pass --impl to each)
 Exit status: 0 no unknown divergence, 1 at least one, 2 bad input."""
@@ -50,7 +51,20 @@ def licence(op: opcodec.Op) -> str | None:
     return None
 
 
-REUSED = " frame=reused"
+# Trace marks and the difference each licenses from its line on (fuzz/interp_diff.c's od_marks): D5, an
+# operation named a returned frame whose address the host reused; D6, the model's pool limits refused an
+# allocation (where a limit falls depends on each implementation's bookkeeping bytes).
+MARKS = ((" frame=reused", "D5"), (" pool=limit", "D6"))
+
+
+def _strip_marks(line: str | None) -> tuple[str | None, str | None]:
+    """(line without its marks, the licence of the first one it had)."""
+    known = None
+    for mark, licence_ in MARKS:
+        if line is not None and mark in line:
+            line = line.replace(mark, "", 1)
+            known = known or licence_
+    return line, known
 
 
 class TraceError(Exception):
@@ -80,13 +94,13 @@ def _kv(token: str) -> tuple[str, str]:
 def diverge(prog: opcodec.Program, trace_a: str, trace_b: str) -> Divergence | None:
     la, lb = trace_a.splitlines(), trace_b.splitlines()
     count = len(prog.ops)
-    reused = False  # a line so far carried the D5 mark on either side
+    marked = None  # the licence of the first mark a line so far carried on either side
     for n in range(max(len(la), len(lb))):
         a = la[n] if n < len(la) else None
         b = lb[n] if n < len(lb) else None
-        reused = reused or REUSED in (a or "") or REUSED in (b or "")
-        a = a.replace(REUSED, "", 1) if a is not None else None
-        b = b.replace(REUSED, "", 1) if b is not None else None
+        a, marked_a = _strip_marks(a)
+        b, marked_b = _strip_marks(b)
+        marked = marked or marked_a or marked_b
         if a == b:
             continue
         ia, name_a, fa = _line_op(a, count, "A") if a is not None else (count, "", 0)
@@ -109,7 +123,7 @@ def diverge(prog: opcodec.Program, trace_a: str, trace_b: str) -> Divergence | N
                 d.a = vx if x and kx == ky else (x or "(absent)")
                 d.b = vy if y and kx == ky else (y or "(absent)")
                 break
-        d.known = "D5" if reused else None
+        d.known = marked
         last = min(index, count - 1)
         for op_ in prog.ops[:last + 1]:
             d.known = d.known or licence(op_)

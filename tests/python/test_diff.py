@@ -61,6 +61,17 @@ class Diverge(unittest.TestCase):
         d = diff.diverge(prog, a, a.replace("STATUS_INVALID_PARAMETER", "STATUS_SUCCESS"))
         self.assertIsNone(d.known)  # no mark: a finding
 
+    def test_a_pool_limit_licenses_its_line_and_what_follows(self):
+        prog = opcodec.parse("method_alloc target=h2 out=f0\nclose handle=h2\n")
+        a = "trace 1\n0000 method_alloc STATUS_SUCCESS info=8\n0001 close STATUS_SUCCESS h2=closed\n"
+        limited = "trace 1\n0000 method_alloc STATUS_INSUFFICIENT_RESOURCES info=0 pool=limit\n" \
+                  "0001 close STATUS_SUCCESS h2=closed\n"
+        d = diff.diverge(prog, a, limited)
+        self.assertEqual((d.op_index, d.field, d.known), (0, "status", "D6"))
+        self.assertIsNone(diff.diverge(prog, a, a.replace("info=8", "info=8 pool=limit")))  # the mark alone
+        late = a.replace("info=8", "info=0").replace("h2=closed", "h2=closed pool=limit")
+        self.assertEqual(diff.diverge(prog, a, late).known, None)  # a mark after the divergence licenses nothing
+
 
 # A stand-in for km_replay: the first program of a run "finds" something (header, then a report and exit
 # status 1, as an aborting finding does); every other program's trace names the implementation, so A and

@@ -48,7 +48,9 @@ void km_set_previous_mode(KPROCESSOR_MODE mode);
 typedef struct {
     uint64_t allocations;       /* successful allocations since km_init */
     uint64_t frees;
-    uint64_t failed;            /* allocations refused by the fault plan (or above the model's 64 MiB limit) */
+    uint64_t failed;            /* allocations refused: by the fault plan, or by the limits below */
+    uint64_t limited;           /* of those, refused by the model's limits (above 64 MiB, or past the
+                                 * 512 MiB of large blocks), not by the fault plan */
     uint64_t outstanding;       /* allocations not yet freed */
     uint64_t outstanding_bytes;
 } km_pool_stats;
